@@ -1,0 +1,333 @@
+"""Recipes: one YAML file per model x dataset x input size, parsed into frozen dataclasses.
+
+A recipe has five sections (``model``, ``codec``, ``data``, ``train``, ``eval``) plus a name and
+the MMPose config it mirrors. ``base: other.yaml`` includes one other recipe (relative to the
+file) whose values this one overrides; deeper chains are allowed but discouraged. Every CLI
+accepts ``key.sub=value`` overrides, parsed as YAML scalars (``train.epochs=3``,
+``data.root=/data/coco``, ``train.milestones=[1,2]``). Errors name the file, the dotted key
+and what was expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kpose.errors import RecipeError
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """HeatmapHead: optional deconvolutions, optional convs, then a final conv to K channels."""
+
+    deconv_out_channels: tuple[int, ...] = (256, 256, 256)
+    deconv_kernel_sizes: tuple[int, ...] = (4, 4, 4)
+    conv_out_channels: tuple[int, ...] = ()
+    conv_kernel_sizes: tuple[int, ...] = ()
+    final_kernel_size: int = 1
+    # ViTPose "simple" head: ReLU then bilinear upsampling by this factor before the head.
+    upsample_factor: float = 0.0
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which backbone (a constructor name in kpose.models.backbones) and head to build."""
+
+    backbone: str = "resnet50"
+    backbone_args: Mapping[str, Any] = field(default_factory=dict)
+    head: HeadConfig = field(default_factory=HeadConfig)
+    # ImageNet statistics on the 0..255 RGB scale (MMPose's PoseDataPreprocessor).
+    mean: tuple[float, float, float] = (123.675, 116.28, 103.53)
+    std: tuple[float, float, float] = (58.395, 57.12, 57.375)
+
+
+@dataclass(frozen=True)
+class CodecConfig:
+    """Heatmap codec; sizes are (w, h) as in MMPose."""
+
+    type: str = "msra"
+    input_size: tuple[int, int] = (192, 256)
+    heatmap_size: tuple[int, int] = (48, 64)
+    sigma: float = 2.0
+    unbiased: bool = False
+    blur_kernel_size: int = 11
+
+
+@dataclass(frozen=True)
+class HalfBodyConfig:
+    """MMPose's RandomHalfBody defaults."""
+
+    prob: float = 0.3
+    min_total_keypoints: int = 9
+    min_upper_keypoints: int = 2
+    min_lower_keypoints: int = 3
+    padding: float = 1.5
+    upper_prioritized_prob: float = 0.7
+
+
+@dataclass(frozen=True)
+class BBoxTransformConfig:
+    """MMPose's RandomBBoxTransform defaults (truncated-normal draws in [-1, 1])."""
+
+    shift_factor: float = 0.16
+    shift_prob: float = 0.3
+    scale_factor: tuple[float, float] = (0.5, 1.5)
+    scale_prob: float = 1.0
+    rotate_factor: float = 80.0
+    rotate_prob: float = 0.6
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """How the quickstart generates its dataset when ``data.root`` holds none."""
+
+    train_images: int = 0
+    val_images: int = 0
+    train_seed: int = 0
+    val_seed: int = 1
+    shards: int = 4
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = "coco"
+    root: str = "tfrecords/coco"
+    train_split: str = "train"
+    val_split: str = "val"
+    bbox_padding: float = 1.25
+    flip_prob: float = 0.5
+    half_body: HalfBodyConfig | None = field(default_factory=HalfBodyConfig)
+    bbox_transform: BBoxTransformConfig = field(default_factory=BBoxTransformConfig)
+    # Validation boxes: "detections" (the detector boxes stored with the val records) or "gt".
+    val_boxes: str = "gt"
+    shuffle_buffer: int = 2048
+    synthetic: SyntheticConfig | None = None
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 210
+    batch_size: int = 512  # global batch, split across replicas
+    base_batch_size: int = 512  # the batch the learning rate below was tuned for
+    scale_lr: bool = False  # linear LR scaling by batch_size / base_batch_size
+    optimizer: str = "adam"
+    lr: float = 5e-4
+    weight_decay: float = 0.0
+    warmup_iters: int = 500
+    warmup_start_factor: float = 0.001
+    milestones: tuple[int, ...] = (170, 200)
+    gamma: float = 0.1
+    steps_per_epoch: int = 0  # 0: one pass over the training instances
+    val_interval: int = 10
+    work_dir: str = "work_dirs/run"
+    seed: int = 0
+    mixed_precision: bool = False
+    jit_compile: bool = False
+    log_every: int = 20
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    metric: str = "coco"
+    batch_size: int = 32
+    flip_test: bool = True
+    shift_heatmap: bool = True
+    score_mode: str = "bbox_keypoint"
+    keypoint_score_thr: float = 0.2
+    nms_thr: float = 0.9
+    use_area: bool = True
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str = ""
+    mmpose_config: str = ""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    codec: CodecConfig = field(default_factory=CodecConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    source: str = ""  # the file this recipe was read from
+
+
+def load_recipe(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Recipe:
+    """Read a recipe file, apply ``key.sub=value`` overrides, and return the typed recipe."""
+    path = Path(path)
+    raw = _read_yaml_with_base(path, seen=())
+    for item in overrides:
+        _apply_override(raw, item, path)
+    raw.setdefault("name", path.stem)
+    raw["source"] = str(path)
+    return _build(Recipe, raw, str(path), "")
+
+
+def recipe_from_dict(raw: Mapping[str, Any], source: str = "<dict>") -> Recipe:
+    """Build a recipe from a plain mapping (same checks as a file)."""
+    return _build(Recipe, dict(raw), source, "")
+
+
+def replace(recipe: Recipe, overrides: Sequence[str]) -> Recipe:
+    """Return ``recipe`` with ``key.sub=value`` overrides applied."""
+    raw = to_dict(recipe)
+    for item in overrides:
+        _apply_override(raw, item, Path(recipe.source or "<recipe>"))
+    return _build(Recipe, raw, recipe.source or "<recipe>", "")
+
+
+def to_dict(obj: Any) -> Any:
+    """A recipe (or section) as plain YAML-friendly data."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {k: to_dict(v) for k, v in obj.items()}
+    if isinstance(obj, tuple | list):
+        return [to_dict(v) for v in obj]
+    return obj
+
+
+def _read_yaml_with_base(path: Path, seen: tuple[Path, ...]) -> dict:
+    if not path.is_file():
+        raise RecipeError(f"{path}: recipe file not found")
+    if path.resolve() in seen:
+        raise RecipeError(f"{path}: 'base' includes form a cycle: {[str(p) for p in seen]}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+    base_path = (path.parent / base).resolve()
+    if not base_path.is_file():
+        raise RecipeError(f"{path}: key 'base': file {base_path} not found")
+    merged = _read_yaml_with_base(base_path, seen + (path.resolve(),))
+    _deep_merge(merged, raw)
+    return merged
+
+
+def _deep_merge(dst: dict, src: Mapping) -> None:
+    for key, value in src.items():
+        if isinstance(value, Mapping) and isinstance(dst.get(key), Mapping):
+            dst[key] = dict(dst[key])
+            _deep_merge(dst[key], value)
+        else:
+            dst[key] = value
+
+
+def _apply_override(raw: dict, item: str, path: Path) -> None:
+    if "=" not in item:
+        raise RecipeError(f"override {item!r}: expected key.sub=value")
+    key, text = item.split("=", 1)
+    try:
+        value = yaml.safe_load(text) if text else ""
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"override {item!r}: value is not valid YAML: {exc}") from exc
+    parts = key.strip().split(".")
+    node = raw
+    cls: Any = Recipe
+    for i, part in enumerate(parts):
+        names = _field_types(cls) if cls is not None else None
+        if names is not None and part not in names:
+            raise RecipeError(
+                f"{path}: override {key!r}: unknown key {'.'.join(parts[: i + 1])!r}; "
+                f"expected one of {sorted(names)}"
+            )
+        cls = _dataclass_of(names[part]) if names is not None else None
+        if i == len(parts) - 1:
+            node[part] = value
+        else:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {} if child is None else dict(child) if isinstance(child, Mapping) else {}
+                node[part] = child
+            node = child
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _dataclass_of(tp: Any) -> type | None:
+    """The dataclass inside ``tp`` (``X`` or ``X | None``), if any."""
+    if dataclasses.is_dataclass(tp):
+        return tp
+    for arg in typing.get_args(tp):
+        if dataclasses.is_dataclass(arg):
+            return arg
+    return None
+
+
+def _build(cls: type, raw: Any, source: str, prefix: str) -> Any:
+    if not isinstance(raw, Mapping):
+        raise RecipeError(
+            f"{source}: key {prefix or '<top>'!r}: expected a mapping, got {raw!r}"
+        )
+    types_by_name = _field_types(cls)
+    unknown = sorted(set(raw) - set(types_by_name))
+    if unknown:
+        where = f"{prefix}." if prefix else ""
+        raise RecipeError(
+            f"{source}: unknown key {where}{unknown[0]}; "
+            f"expected one of {sorted(types_by_name)}"
+        )
+    kwargs = {}
+    for name, value in raw.items():
+        key = f"{prefix}.{name}" if prefix else name
+        kwargs[name] = _coerce(types_by_name[name], value, source, key)
+    return cls(**kwargs)
+
+
+def _coerce(tp: Any, value: Any, source: str, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(inner[0], value, source, key)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, source, key)
+    if tp is Any:
+        return value
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise RecipeError(f"{source}: key {key!r}: expected a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(args[0], v, source, key) for v in value)
+        if len(value) != len(args):
+            raise RecipeError(
+                f"{source}: key {key!r}: expected a list of {len(args)} values, got {value!r}"
+            )
+        return tuple(_coerce(a, v, source, key) for a, v in zip(args, value, strict=True))
+    if origin in (Mapping, dict) or tp in (Mapping, dict):
+        if not isinstance(value, Mapping):
+            raise RecipeError(f"{source}: key {key!r}: expected a mapping, got {value!r}")
+        return types.MappingProxyType(dict(value))
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise RecipeError(f"{source}: key {key!r}: expected true/false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise RecipeError(f"{source}: key {key!r}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise RecipeError(f"{source}: key {key!r}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise RecipeError(f"{source}: key {key!r}: expected a string, got {value!r}")
+        return value
+    raise RecipeError(f"{source}: key {key!r}: unsupported type {tp}")
