@@ -127,6 +127,7 @@ class TrainConfig:
     gamma: float = 0.1
     steps_per_epoch: int = 0  # 0: one pass over the training instances
     val_interval: int = 10
+    checkpoint_interval: int = 0  # also checkpoint every N steps within an epoch (0: epoch ends)
     work_dir: str = "work_dirs/run"
     seed: int = 0
     mixed_precision: bool = False

@@ -1,0 +1,1 @@
+"""Training: losses, learning-rate schedules, optimizers and the distributed loop."""

@@ -1,0 +1,243 @@
+"""The training loop: one distributed loop for every strategy, readable top to bottom.
+
+Keras' ``Model.fit`` fails under MultiWorkerMirroredStrategy (DESIGN.md, "Training"), so kpose
+owns the loop: ``strategy.run`` of a replica step over a distributed dataset. The replica step
+warps the coarse crops, transforms keypoints and encodes heatmaps on the replica's device
+(``kpose.data.augment``), runs the model and applies MMPose's KeypointMSELoss. Checkpoints
+(``tf.train.CheckpointManager``) hold the model, the optimizer, the epoch and the step within
+the epoch; the input pipeline is reproducible per epoch, so a resumed run skips exactly the
+batches it already trained on. Validation runs every ``train.val_interval`` epochs and at the
+end; the best weights by the metric are kept as ``best.weights.h5``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+from tqdm import tqdm
+
+from kpose.codecs import MSRAHeatmap
+from kpose.data import augment, pipeline
+from kpose.datasets import get_dataset_info
+from kpose.evaluation import coco_ground_truth, make_predict_fn, predict_dataset
+from kpose.metrics import coco_evaluate
+from kpose.models.build import build_heatmap_model
+from kpose.recipe import Recipe, TrainConfig, to_dict
+from kpose.training.losses import keypoint_mse_per_sample
+from kpose.training.schedules import WarmupMultiStep
+
+log = logging.getLogger(__name__)
+
+
+def default_strategy() -> tf.distribute.Strategy:
+    """MultiWorkerMirrored when TF_CONFIG names several workers, else Mirrored (local GPUs, or
+    the CPU as one replica)."""
+    tf_config = json.loads(os.environ.get("TF_CONFIG", "{}"))
+    workers = tf_config.get("cluster", {}).get("worker", [])
+    if len(workers) > 1:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.MirroredStrategy()
+
+
+def make_codec(recipe: Recipe) -> MSRAHeatmap:
+    c = recipe.codec
+    if c.type != "msra":
+        raise ValueError(f"{recipe.source}: codec.type {c.type!r} is not supported yet; "
+                         "expected 'msra'")
+    return MSRAHeatmap(c.input_size, c.heatmap_size, sigma=c.sigma, unbiased=c.unbiased,
+                       blur_kernel_size=c.blur_kernel_size)
+
+
+def make_optimizer(cfg: TrainConfig, schedule) -> keras.optimizers.Optimizer:
+    if cfg.optimizer == "adam":
+        return keras.optimizers.Adam(learning_rate=schedule)
+    if cfg.optimizer == "adamw":
+        return keras.optimizers.AdamW(learning_rate=schedule, weight_decay=cfg.weight_decay)
+    raise ValueError(f"train.optimizer: expected 'adam' or 'adamw', got {cfg.optimizer!r}")
+
+
+def _is_chief(strategy: tf.distribute.Strategy) -> bool:
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return True
+    task_type, task_id = resolver.task_type, resolver.task_id
+    return task_type == "chief" or (task_type == "worker" and task_id == 0
+                                    and "chief" not in resolver.cluster_spec().as_dict())
+
+
+def fit(recipe: Recipe, *, strategy: tf.distribute.Strategy | None = None,
+        progress: bool = True) -> dict:
+    """Train ``recipe``; returns the last validation metrics (and the best)."""
+    strategy = strategy or default_strategy()
+    cfg = recipe.train
+    info = get_dataset_info(recipe.data.dataset)
+    input_size = tuple(recipe.codec.input_size)
+    chief = _is_chief(strategy)
+    work_dir = Path(cfg.work_dir)
+    # Under MultiWorkerMirroredStrategy every worker saves; only the chief keeps its files.
+    write_dir = work_dir if chief else Path(tempfile.mkdtemp(prefix="kpose-worker-"))
+    write_dir.mkdir(parents=True, exist_ok=True)
+    if chief:
+        (work_dir / "recipe.json").write_text(json.dumps(to_dict(recipe), indent=2))
+
+    num_instances = pipeline.count_train_instances(recipe.data.root, recipe.data.train_split,
+                                                   info)
+    global_batch = cfg.batch_size
+    steps_per_epoch = cfg.steps_per_epoch or max(1, num_instances // global_batch)
+    lr = cfg.lr * (global_batch / cfg.base_batch_size if cfg.scale_lr else 1.0)
+    if cfg.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    keras.utils.set_random_seed(cfg.seed)
+
+    with strategy.scope():
+        model = build_heatmap_model(recipe.model, input_size, info.num_keypoints)
+        schedule = WarmupMultiStep(lr, steps_per_epoch, cfg.milestones, cfg.gamma,
+                                   cfg.warmup_iters, cfg.warmup_start_factor)
+        optimizer = make_optimizer(cfg, schedule)
+        if cfg.mixed_precision:
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        # Build the optimizer's slots inside the scope before tracing (DESIGN.md, known traps).
+        optimizer.build(model.trainable_variables)
+        epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
+        best_var = tf.Variable(-math.inf, dtype=tf.float64, trainable=False, name="best_metric")
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch_var,
+                                     step_in_epoch=step_var, best_metric=best_var)
+    manager = tf.train.CheckpointManager(checkpoint, str(write_dir / "checkpoints"),
+                                         max_to_keep=2)
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).expect_partial()
+        log.info("resumed from %s (epoch %d, step %d)", manager.latest_checkpoint,
+                 int(epoch_var.numpy()), int(step_var.numpy()))
+        if progress:
+            print(f"resumed from {manager.latest_checkpoint}: epoch {int(epoch_var.numpy()) + 1},"
+                  f" step {int(step_var.numpy())}")
+
+    codec = make_codec(recipe)
+
+    def replica_step(batch):
+        images, heatmaps, weights = augment.make_training_batch(batch, codec, input_size)
+        with tf.GradientTape() as tape:
+            pred = model(images, training=True)
+            per_sample = keypoint_mse_per_sample(pred, heatmaps, weights)
+            loss = tf.reduce_sum(per_sample) / global_batch
+            scaled = optimizer.scale_loss(loss)
+        grads = tape.gradient(scaled, model.trainable_variables)
+        optimizer.apply(grads, model.trainable_variables)
+        return loss
+
+    replica_fn = tf.function(replica_step, jit_compile=True) if cfg.jit_compile else replica_step
+
+    @tf.function
+    def train_step(iterator):
+        per_replica = strategy.run(replica_fn, args=(next(iterator),))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    writer = tf.summary.create_file_writer(str(write_dir / "logs"))
+    history_path = write_dir / "history.csv"
+    val = _Validator(recipe, model, codec, info, progress=progress) if chief else None
+    metrics: dict = {}
+    start_epoch = int(epoch_var.numpy())
+
+    for epoch in range(start_epoch, cfg.epochs):
+        done = int(step_var.numpy()) if epoch == start_epoch else 0
+
+        def dataset_fn(ctx, epoch=epoch, done=done):
+            return pipeline.train_dataset(
+                recipe.data.root, recipe.data.train_split, recipe.data, info, input_size,
+                ctx.get_per_replica_batch_size(global_batch), seed=cfg.seed, epoch=epoch,
+                # each input pipeline feeds num_replicas / num_pipelines replicas per step
+                skip_batches=done * (ctx.num_replicas_in_sync // ctx.num_input_pipelines),
+                input_context=ctx)
+
+        iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
+        bar = tqdm(total=steps_per_epoch, initial=done, desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                   unit="step", disable=not progress, dynamic_ncols=True)
+        t0, seen, running = time.perf_counter(), 0, None
+        for step in range(done, steps_per_epoch):
+            loss = float(train_step(iterator))
+            seen += global_batch
+            running = loss if running is None else 0.9 * running + 0.1 * loss
+            step_var.assign(step + 1)
+            it = int(optimizer.iterations.numpy())
+            if (step + 1) % cfg.log_every == 0 or step + 1 == steps_per_epoch:
+                rate = seen / (time.perf_counter() - t0)
+                lr_now = float(schedule(it))
+                bar.set_postfix(loss=f"{running:.3g}", lr=f"{lr_now:.2e}",
+                                samples_s=f"{rate:.1f}")
+                with writer.as_default(step=it):
+                    tf.summary.scalar("train/loss", running)
+                    tf.summary.scalar("train/lr", lr_now)
+                    tf.summary.scalar("train/samples_per_second", rate)
+            if cfg.checkpoint_interval and (step + 1) % cfg.checkpoint_interval == 0:
+                manager.save(checkpoint_number=it)
+            bar.update(1)
+        bar.close()
+        epoch_var.assign(epoch + 1)
+        step_var.assign(0)
+        is_last = epoch + 1 == cfg.epochs
+        if val is not None and ((epoch + 1) % cfg.val_interval == 0 or is_last):
+            metrics = val.run()
+            key = val.key
+            with writer.as_default(step=int(optimizer.iterations.numpy())):
+                for name, value in metrics.items():
+                    tf.summary.scalar(f"val/{name}", value)
+            if metrics[key] > best_var.numpy():
+                best_var.assign(metrics[key])
+                model.save_weights(str(write_dir / "best.weights.h5"))
+            if progress:
+                print(f"epoch {epoch + 1}: {val.prefix}/{key} {metrics[key]:.4f} "
+                      f"(best {best_var.numpy():.4f})")
+        if chief:
+            _append_history(history_path, epoch + 1, running, metrics)
+        model.save_weights(str(write_dir / "last.weights.h5"))
+        manager.save(checkpoint_number=int(optimizer.iterations.numpy()))
+    writer.flush()
+    if not chief:
+        shutil.rmtree(write_dir, ignore_errors=True)
+    return {**metrics, "best": float(best_var.numpy())}
+
+
+def _append_history(path: Path, epoch: int, loss, metrics: dict) -> None:
+    new = not path.is_file()
+    with open(path, "a", newline="") as f:
+        w = csv.writer(f)
+        keys = sorted(metrics)
+        if new:
+            w.writerow(["epoch", "loss", *keys])
+        w.writerow([epoch, loss, *[metrics[k] for k in keys]])
+
+
+class _Validator:
+    """Validation callback: predictions on the val split, scored by the dataset's metric."""
+
+    def __init__(self, recipe: Recipe, model, codec, info, *, progress: bool):
+        self.recipe, self.info, self.progress = recipe, info, progress
+        ev = recipe.eval
+        if ev.metric != "coco":
+            raise ValueError(f"{recipe.source}: eval.metric {ev.metric!r} is not supported yet")
+        self.prefix, self.key = recipe.data.dataset, "AP"
+        self.predict = make_predict_fn(model, codec, info.flip_indices, flip_test=ev.flip_test,
+                                       shift_heatmap=ev.shift_heatmap)
+        self.ground_truth = coco_ground_truth(recipe.data.root, recipe.data.val_split,
+                                              info.num_keypoints, info.keypoint_names)
+
+    def run(self) -> dict:
+        r, ev = self.recipe, self.recipe.eval
+        ds = pipeline.val_dataset(r.data.root, r.data.val_split, r.data, self.info,
+                                  tuple(r.codec.input_size), ev.batch_size)
+        preds = predict_dataset(self.predict, ds, tuple(r.codec.input_size),
+                                progress=self.progress)
+        return coco_evaluate(self.ground_truth, preds, dataset=r.data.dataset,
+                             use_area=ev.use_area, score_mode=ev.score_mode,
+                             keypoint_score_thr=ev.keypoint_score_thr, nms_thr=ev.nms_thr)

@@ -1,0 +1,73 @@
+"""Recipes: every shipped recipe parses; overrides apply; errors name file, key and expectation."""
+
+from pathlib import Path
+
+import pytest
+
+from kpose.errors import RecipeError
+from kpose.recipe import load_recipe, replace
+
+RECIPES = sorted((Path(__file__).parent.parent / "recipes").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.name)
+def test_shipped_recipes_parse(path):
+    recipe = load_recipe(path)
+    assert recipe.name
+    assert recipe.codec.input_size[0] // recipe.codec.heatmap_size[0] == 4
+    if recipe.name != "quickstart":
+        assert recipe.mmpose_config.endswith(".py")
+        assert recipe.mmpose_config in path.read_text()
+
+
+def test_mmpose_schedule_mirrored():
+    r = load_recipe(Path(__file__).parent.parent / "recipes" / "hrnet_w32_coco.yaml")
+    assert (r.train.lr, r.train.warmup_iters, r.train.milestones, r.train.epochs) == (
+        5e-4, 500, (170, 200), 210)
+    assert r.train.batch_size == 512 and r.codec.sigma == 2.0
+    assert r.data.half_body.prob == 0.3 and r.data.bbox_transform.rotate_factor == 80.0
+    mpii = load_recipe(Path(__file__).parent.parent / "recipes" / "hrnet_w48_mpii.yaml")
+    assert mpii.data.half_body is None and mpii.data.bbox_transform.shift_prob == 0.0
+
+
+def test_overrides(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("model: {backbone: resnet50}\ntrain: {epochs: 3}\n")
+    r = load_recipe(path, ["train.epochs=5", "train.milestones=[1, 2]", "data.half_body=null",
+                           "model.backbone_args.depth=18"])
+    assert r.train.epochs == 5 and r.train.milestones == (1, 2)
+    assert r.data.half_body is None and r.model.backbone_args["depth"] == 18
+    assert replace(r, ["train.lr=0.1"]).train.lr == 0.1
+    assert r.name == "r"
+
+
+def test_base_include(tmp_path):
+    (tmp_path / "base.yaml").write_text("train: {epochs: 3, lr: 0.5}\n")
+    (tmp_path / "child.yaml").write_text("base: base.yaml\ntrain: {epochs: 7}\n")
+    r = load_recipe(tmp_path / "child.yaml")
+    assert (r.train.epochs, r.train.lr) == (7, 0.5)
+
+
+@pytest.mark.parametrize(
+    "text, override, message",
+    [
+        ("train: {epochs: 3}", "train.epoch=4", "unknown key 'train.epoch'"),
+        ("train: {epochs: 3}", "train.epochs=many", "key 'train.epochs': expected an integer"),
+        ("codec: {input_size: [1]}", None, "key 'codec.input_size': expected a list of 2"),
+        ("trian: {epochs: 3}", None, "unknown key trian"),
+        ("data: {half_body: 3}", None, "key 'data.half_body': expected a mapping"),
+        ("base: missing.yaml", None, "missing.yaml not found"),
+    ],
+)
+def test_errors_name_file_key_and_expectation(tmp_path, text, override, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(RecipeError) as err:
+        load_recipe(path, [override] if override else [])
+    assert message in str(err.value)
+    assert "bad.yaml" in str(err.value)
+
+
+def test_missing_file():
+    with pytest.raises(RecipeError, match="nope.yaml: recipe file not found"):
+        load_recipe("nope.yaml")
