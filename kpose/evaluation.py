@@ -78,16 +78,18 @@ def coco_ground_truth(root: str, split: str, num_keypoints: int,
                            "width": rec.width, "height": rec.height,
                            "crowdIndex": rec.crowd_index})
             for j in range(len(rec.instance_ids)):
-                annotations.append({
+                ann = {
                     "id": int(rec.instance_ids[j]),
                     "image_id": rec.image_id,
                     "category_id": int(rec.category_id[j]),
                     "bbox": [float(v) for v in rec.bbox_xywh[j]],
-                    "area": float(rec.area[j]),
                     "iscrowd": int(rec.iscrowd[j]),
                     "keypoints": [float(v) for v in rec.keypoints[j].reshape(-1)],
                     "num_keypoints": int(rec.instance_num_keypoints[j]),
-                })
+                }
+                if rec.area[j] >= 0:  # -1: the source file had no area
+                    ann["area"] = float(rec.area[j])
+                annotations.append(ann)
     images.sort(key=lambda d: d["id"])
     annotations.sort(key=lambda d: d["id"])
     categories = [{"id": 1, "name": "person", "supercategory": "person",

@@ -6,9 +6,9 @@ records. Readers apply MMPose's clipping and filtering on top (``kpose.data.pipe
 
 Feature keys (contract for every converter):
 
-========================  =======  =====================================================
+========================  =======  ============================================================
 key                        dtype    meaning
-========================  =======  =====================================================
+========================  =======  ============================================================
 image/encoded             bytes    the original file bytes (JPEG or PNG), never re-encoded
 image/format              bytes    ``jpeg`` or ``png``
 image/file_name           bytes    path relative to the converter's ``--images`` folder
@@ -18,14 +18,14 @@ image/crowd_index         float    CrowdPose's crowdIndex (0 elsewhere)
 instance/id               int64    [N] annotation ids
 instance/bbox             float    [N*4] xywh as in the annotation file
 instance/keypoints        float    [N*K*3] (x, y, visibility)
-instance/area             float    [N]
+instance/area             float    [N] (-1 where the annotation file has none)
 instance/iscrowd          int64    [N]
 instance/num_keypoints    int64    [N]
 instance/category_id      int64    [N]
 instance/head_size        float    [N] MPII PCKh normaliser (empty elsewhere)
 detection/bbox            float    [M*4] detector boxes, xywh (val sets with --detections)
 detection/score           float    [M]
-========================  =======  =====================================================
+========================  =======  ============================================================
 """
 
 from __future__ import annotations

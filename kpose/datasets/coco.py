@@ -167,7 +167,8 @@ def _image_record(img: dict, encoded: bytes, fmt: str, anns: list[dict], num_key
         instance_ids=np.array([a["id"] for a in kept], np.int64),
         bbox_xywh=np.array([a["bbox"] for a in kept], np.float32).reshape(n, 4),
         keypoints=np.array([a["keypoints"] for a in kept], np.float32).reshape(n, num_keypoints, 3),
-        area=np.array([a.get("area", 0.0) for a in kept], np.float32),
+        # -1 marks "no area in the file" (CrowdPose) so the ground truth rebuilds exactly
+        area=np.array([a.get("area", -1.0) for a in kept], np.float32),
         iscrowd=np.array([a.get("iscrowd", 0) for a in kept], np.int64),
         instance_num_keypoints=np.array(
             [a.get("num_keypoints", int(np.count_nonzero(np.reshape(a["keypoints"], (-1, 3))[:, 2])))

@@ -12,8 +12,8 @@ class WarmupMultiStep(keras.optimizers.schedules.LearningRateSchedule):
     ``MultiStepLR(milestones, gamma)`` with epoch milestones converted to iterations.
 
     MMPose applies both schedulers together: during warm-up the factor grows linearly from
-    ``start_factor`` to 1 over ``warmup_iters`` iterations; decay multiplies by ``gamma`` at
-    each milestone epoch.
+    ``start_factor`` at iteration 0 to 1 at iteration ``warmup_iters - 1`` (mmengine's
+    ``total_iters = end - begin - 1``); decay multiplies by ``gamma`` at each milestone epoch.
     """
 
     def __init__(self, lr: float, steps_per_epoch: int, milestones=(170, 200), gamma: float = 0.1,
@@ -32,8 +32,7 @@ class WarmupMultiStep(keras.optimizers.schedules.LearningRateSchedule):
                           or [tf.constant(0.0)])
         decay = tf.pow(self.gamma, passed)
         if self.warmup_iters > 0:
-            # MMPose's LinearLR: factor = start + (1 - start) * it / end, for it < end.
-            frac = tf.minimum(step / float(self.warmup_iters), 1.0)
+            frac = tf.minimum(step / float(max(self.warmup_iters - 1, 1)), 1.0)
             warm = self.warmup_start_factor + (1.0 - self.warmup_start_factor) * frac
         else:
             warm = 1.0

@@ -1,0 +1,39 @@
+"""KeypointMSELoss values and the warm-up + multi-step schedule, as MMPose computes them."""
+
+import numpy as np
+import pytest
+
+from kpose.training.losses import keypoint_mse, keypoint_mse_per_sample
+from kpose.training.schedules import WarmupMultiStep
+
+
+def test_mse_matches_mmpose_formula():
+    rng = np.random.default_rng(0)
+    pred = rng.random((3, 8, 6, 5), dtype=np.float32)
+    target = rng.random((3, 8, 6, 5), dtype=np.float32)
+    weights = rng.integers(0, 2, (3, 5)).astype(np.float32)
+    # MMPose: mean over B*K*H*W of (pred - target)^2 * w[b, k], no 1/2 factor
+    expected = np.mean((pred - target) ** 2 * weights[:, None, None, :])
+    assert float(keypoint_mse(pred, target, weights)) == pytest.approx(expected, rel=1e-6)
+    per = keypoint_mse_per_sample(pred, target, weights).numpy()
+    assert per.shape == (3,) and per.mean() == pytest.approx(expected, rel=1e-6)
+
+
+def test_mse_known_value():
+    pred = np.zeros((1, 2, 2, 2), np.float32)
+    target = np.ones((1, 2, 2, 2), np.float32)
+    assert float(keypoint_mse(pred, target, np.array([[1.0, 0.0]], np.float32))) == 0.5
+
+
+def test_schedule_warmup_and_decay():
+    s = WarmupMultiStep(5e-4, steps_per_epoch=100, milestones=(2, 3), gamma=0.1,
+                        warmup_iters=500, warmup_start_factor=0.001)
+    assert float(s(0)) == pytest.approx(5e-7)
+    # mmengine's LinearLR reaches the full rate at iteration end - 1
+    assert float(s(150)) == pytest.approx(5e-4 * (0.001 + 0.999 * 150 / 499), rel=1e-5)
+    assert float(s(199)) == pytest.approx(5e-4 * (0.001 + 0.999 * 199 / 499), rel=1e-5)
+    # epoch 2 starts at step 200: decayed once, still warming up
+    assert float(s(200)) == pytest.approx(5e-5 * (0.001 + 0.999 * 200 / 499), rel=1e-5)
+    assert float(s(499)) == pytest.approx(5e-6, rel=1e-5)
+    assert float(s(600)) == pytest.approx(5e-6, rel=1e-5)
+    assert WarmupMultiStep.from_config(s.get_config()).get_config() == s.get_config()
