@@ -125,23 +125,8 @@ def fit(recipe: Recipe, *, strategy: tf.distribute.Strategy | None = None,
 
     codec = make_codec(recipe)
 
-    def replica_step(batch):
-        images, heatmaps, weights = augment.make_training_batch(batch, codec, input_size)
-        with tf.GradientTape() as tape:
-            pred = model(images, training=True)
-            per_sample = keypoint_mse_per_sample(pred, heatmaps, weights)
-            loss = tf.reduce_sum(per_sample) / global_batch
-            scaled = optimizer.scale_loss(loss)
-        grads = tape.gradient(scaled, model.trainable_variables)
-        optimizer.apply(grads, model.trainable_variables)
-        return loss
-
-    replica_fn = tf.function(replica_step, jit_compile=True) if cfg.jit_compile else replica_step
-
-    @tf.function
-    def train_step(iterator):
-        per_replica = strategy.run(replica_fn, args=(next(iterator),))
-        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+    train_step = make_train_step(strategy, model, optimizer, codec, input_size, global_batch,
+                                 jit_compile=cfg.jit_compile)
 
     writer = tf.summary.create_file_writer(str(write_dir / "logs"))
     history_path = write_dir / "history.csv"
@@ -206,6 +191,36 @@ def fit(recipe: Recipe, *, strategy: tf.distribute.Strategy | None = None,
     if not chief:
         shutil.rmtree(write_dir, ignore_errors=True)
     return {**metrics, "best": float(best_var.numpy())}
+
+
+def make_train_step(strategy, model, optimizer, codec, input_size, global_batch: int, *,
+                    jit_compile: bool = False):
+    """``train_step(iterator) -> loss``: one optimizer step over the global batch.
+
+    Each replica warps its crops and encodes its targets on its own device, computes MMPose's
+    KeypointMSELoss divided by the *global* batch size, and the optimizer all-reduces (sums)
+    the gradients across replicas, so N replicas take the same step as one replica on the
+    whole batch (up to per-replica BatchNorm statistics, as in MMPose's DDP training).
+    """
+
+    def replica_step(batch):
+        images, heatmaps, weights = augment.make_training_batch(batch, codec, input_size)
+        with tf.GradientTape() as tape:
+            pred = model(images, training=True)
+            loss = tf.reduce_sum(keypoint_mse_per_sample(pred, heatmaps, weights)) / global_batch
+            scaled = optimizer.scale_loss(loss)
+        grads = tape.gradient(scaled, model.trainable_variables)
+        optimizer.apply(grads, model.trainable_variables)
+        return loss
+
+    replica_fn = tf.function(replica_step, jit_compile=True) if jit_compile else replica_step
+
+    @tf.function
+    def train_step(iterator):
+        per_replica = strategy.run(replica_fn, args=(next(iterator),))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    return train_step
 
 
 def _append_history(path: Path, epoch: int, loss, metrics: dict) -> None:
