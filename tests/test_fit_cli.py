@@ -43,7 +43,8 @@ def test_fit_end_to_end(tmp_path, capsys):
     out = capsys.readouterr().out
     assert re.search(r"synthetic/AP: \d\.\d{4}", out), out
     work = tmp_path / "work"
-    for name in ("best.weights.h5", "last.weights.h5", "history.csv", "recipe.json"):
+    for name in ("best.weights.h5", "last.weights.h5", "history.csv", "recipe.json",
+                 "curves.png"):
         assert (work / name).is_file(), name
     assert list((work / "logs").iterdir())
     assert (work / "checkpoints" / "checkpoint").is_file()

@@ -35,6 +35,7 @@ from kpose.models.build import build_heatmap_model
 from kpose.recipe import Recipe, TrainConfig, to_dict
 from kpose.training.losses import keypoint_mse_per_sample
 from kpose.training.schedules import WarmupMultiStep
+from kpose.visualize import plot_history
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +186,7 @@ def fit(recipe: Recipe, *, strategy: tf.distribute.Strategy | None = None,
                       f"(best {best_var.numpy():.4f})")
         if chief:
             _append_history(history_path, epoch + 1, running, metrics)
+            plot_history(history_path, write_dir / "curves.png")
         model.save_weights(str(write_dir / "last.weights.h5"))
         manager.save(checkpoint_number=int(optimizer.iterations.numpy()))
     writer.flush()
