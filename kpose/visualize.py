@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import csv
+import json
 from pathlib import Path
 
 import cv2
@@ -38,17 +38,19 @@ def _pt(xy) -> tuple[int, int]:
     return int(round(float(xy[0]))), int(round(float(xy[1])))
 
 
-def plot_history(history_csv: str | Path, out_png: str | Path, size=(720, 400)) -> Path:
-    """Training curves (loss, and each validation metric) from ``history.csv`` to a PNG."""
-    rows = list(csv.DictReader(open(history_csv)))
+def plot_history(history_jsonl: str | Path, out_png: str | Path, size=(720, 400)) -> Path:
+    """Training curves (loss and each validation metric per epoch) from the trainer's
+    ``history.jsonl`` to a PNG."""
+    rows = [json.loads(line) for line in Path(history_jsonl).read_text().splitlines() if line]
     w, h = size
-    columns = [c for c in (rows[0].keys() if rows else []) if c != "epoch"]
+    columns = sorted({c for r in rows for c in r if c != "epoch"},
+                     key=lambda c: (c != "loss", c))
     panel_h = h // max(1, len(columns))
     canvas = np.full((panel_h * max(1, len(columns)), w, 3), 255, np.uint8)
     epochs = [float(r["epoch"]) for r in rows]
     for i, name in enumerate(columns):
         pts = [(e, float(r[name])) for e, r in zip(epochs, rows, strict=True)
-               if r.get(name) not in (None, "")]
+               if r.get(name) is not None]
         top = i * panel_h
         cv2.putText(canvas, name, (8, top + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1,
                     cv2.LINE_AA)

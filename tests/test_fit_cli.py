@@ -43,7 +43,7 @@ def test_fit_end_to_end(tmp_path, capsys):
     out = capsys.readouterr().out
     assert re.search(r"synthetic/AP: \d\.\d{4}", out), out
     work = tmp_path / "work"
-    for name in ("best.weights.h5", "last.weights.h5", "history.csv", "recipe.json",
+    for name in ("best.weights.h5", "last.weights.h5", "history.jsonl", "recipe.json",
                  "curves.png"):
         assert (work / name).is_file(), name
     assert list((work / "logs").iterdir())
@@ -52,7 +52,7 @@ def test_fit_end_to_end(tmp_path, capsys):
     assert main(tiny(tmp_path, **{"train.epochs": 2})) == 0
     out = capsys.readouterr().out
     assert "resumed from" in out and "epoch 2, step 0" in out
-    assert len((work / "history.csv").read_text().splitlines()) == 3
+    assert len((work / "history.jsonl").read_text().splitlines()) == 2
 
 
 def test_bad_override_is_a_clear_error(tmp_path, capsys):

@@ -12,7 +12,6 @@ end; the best weights by the metric are kept as ``best.weights.h5``.
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import math
@@ -130,7 +129,7 @@ def fit(recipe: Recipe, *, strategy: tf.distribute.Strategy | None = None,
                                  jit_compile=cfg.jit_compile)
 
     writer = tf.summary.create_file_writer(str(write_dir / "logs"))
-    history_path = write_dir / "history.csv"
+    history_path = write_dir / "history.jsonl"
     val = _Validator(recipe, model, codec, info, progress=progress) if chief else None
     metrics: dict = {}
     start_epoch = int(epoch_var.numpy())
@@ -226,13 +225,8 @@ def make_train_step(strategy, model, optimizer, codec, input_size, global_batch:
 
 
 def _append_history(path: Path, epoch: int, loss, metrics: dict) -> None:
-    new = not path.is_file()
-    with open(path, "a", newline="") as f:
-        w = csv.writer(f)
-        keys = sorted(metrics)
-        if new:
-            w.writerow(["epoch", "loss", *keys])
-        w.writerow([epoch, loss, *[metrics[k] for k in keys]])
+    with open(path, "a") as f:
+        f.write(json.dumps({"epoch": epoch, "loss": loss, **metrics}) + "\n")
 
 
 class _Validator:
