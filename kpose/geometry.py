@@ -1,0 +1,237 @@
+"""Box and affine-warp geometry of top-down pose estimation, in MMPose's conventions.
+
+Coordinates are pixel indices in (x, y) order (pixel centres at integers, as OpenCV's
+``warpAffine`` uses them); sizes are (w, h). A box is summarised as a centre and a "scale",
+the (w, h) of the region the crop covers. ``get_warp_matrix`` maps that region onto the
+model input so that the centre lands on (w / 2, h / 2) (MMPose's ``get_warp_matrix``);
+``get_udp_warp_matrix`` is the unbiased variant with the centre on ((w - 1) / 2, (h - 1) / 2).
+
+Two families of functions live here: batched TensorFlow ops for the training step (run on the
+accelerator, float32) and exact NumPy/OpenCV ops for validation and inference crops, which
+reproduce MMPose's ``TopdownAffine`` bit for bit (the same float32 points, the same
+``cv2.getAffineTransform`` and ``cv2.warpAffine``).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+# ------------------------------------------------------------------- boxes (TF and NumPy)
+
+
+def bbox_xyxy_to_center_scale(bbox_xyxy, padding: float = 1.25):
+    """(..., 4) boxes -> centre (..., 2) and padded scale (..., 2) (``GetBBoxCenterScale``)."""
+    x1y1, x2y2 = bbox_xyxy[..., :2], bbox_xyxy[..., 2:]
+    return (x1y1 + x2y2) * 0.5, (x2y2 - x1y1) * padding
+
+
+def fix_aspect_ratio(scale, aspect_ratio: float):
+    """Grow the shorter side of (..., 2) scales so that w / h == aspect_ratio (``TopdownAffine``).
+
+    Works on tensors and arrays; follows MMPose: if w > h * r then h = w / r, else w = h * r.
+    """
+    w, h = scale[..., 0], scale[..., 1]
+    if isinstance(scale, np.ndarray):
+        wide = w > h * aspect_ratio
+        return np.stack([np.where(wide, w, h * aspect_ratio),
+                         np.where(wide, w / aspect_ratio, h)], axis=-1)
+    wide = w > h * aspect_ratio
+    return tf.stack([tf.where(wide, w, h * aspect_ratio),
+                     tf.where(wide, w / aspect_ratio, h)], axis=-1)
+
+
+# ------------------------------------------------------------------------ TF, batched
+
+
+def get_warp_matrix(center, scale, rotation, output_size: tuple[int, int]) -> tf.Tensor:
+    """Batched MMPose ``get_warp_matrix``: image -> crop affine, (B, 2, 3) float32.
+
+    Args:
+        center: (B, 2) box centres in image pixels.
+        scale: (B, 2) aspect-fixed box sizes (w, h); only the width sets the zoom, as in
+            MMPose with ``fix_aspect_ratio=True``.
+        rotation: (B,) in-plane rotation in degrees (counter-clockwise in the image).
+        output_size: (w, h) of the crop.
+
+    The matrix is a similarity: zoom k = out_w / scale_w, rotation by ``rotation``, and the
+    centre maps to (out_w / 2, out_h / 2).
+    """
+    center = tf.cast(center, tf.float32)
+    scale = tf.cast(scale, tf.float32)
+    theta = tf.cast(rotation, tf.float32) * (np.pi / 180.0)
+    out_w, out_h = float(output_size[0]), float(output_size[1])
+    k = out_w / scale[:, 0]
+    cos, sin = tf.cos(theta) * k, tf.sin(theta) * k
+    # x' = k R(-theta) (x - c) + out/2 ; R(-theta) undoes the box's rotation.
+    tx = out_w * 0.5 - (cos * center[:, 0] + sin * center[:, 1])
+    ty = out_h * 0.5 - (-sin * center[:, 0] + cos * center[:, 1])
+    return tf.stack([tf.stack([cos, sin, tx], -1), tf.stack([-sin, cos, ty], -1)], axis=1)
+
+
+def get_udp_warp_matrix(center, scale, rotation, output_size: tuple[int, int]) -> tf.Tensor:
+    """Batched MMPose ``get_udp_warp_matrix`` (unbiased data processing), (B, 2, 3) float32.
+
+    sx = (out_w - 1) / scale_w and sy = (out_h - 1) / scale_h; the centre maps to
+    ((out_w - 1) / 2, (out_h - 1) / 2).
+    """
+    center = tf.cast(center, tf.float32)
+    scale = tf.cast(scale, tf.float32)
+    theta = tf.cast(rotation, tf.float32) * (np.pi / 180.0)
+    sx = (float(output_size[0]) - 1.0) / scale[:, 0]
+    sy = (float(output_size[1]) - 1.0) / scale[:, 1]
+    cos, sin = tf.cos(theta), tf.sin(theta)
+    cx, cy = center[:, 0], center[:, 1]
+    row0 = tf.stack([cos * sx, -sin * sx,
+                     sx * (-cx * cos + cy * sin + 0.5 * scale[:, 0])], -1)
+    row1 = tf.stack([sin * sy, cos * sy,
+                     sy * (-cx * sin - cy * cos + 0.5 * scale[:, 1])], -1)
+    return tf.stack([row0, row1], axis=1)
+
+
+def transform_points(points, matrix) -> tf.Tensor:
+    """Apply (B, 2, 3) affines to (B, K, 2) points -> (B, K, 2) float32."""
+    points = tf.cast(points, tf.float32)
+    matrix = tf.cast(matrix, tf.float32)
+    return tf.einsum("bij,bkj->bki", matrix[:, :, :2], points) + matrix[:, None, :, 2]
+
+
+def invert_affine(matrix) -> tf.Tensor:
+    """Inverse of (B, 2, 3) affine matrices."""
+    matrix = tf.cast(matrix, tf.float32)
+    a, b, c = matrix[:, 0, 0], matrix[:, 0, 1], matrix[:, 0, 2]
+    d, e, f = matrix[:, 1, 0], matrix[:, 1, 1], matrix[:, 1, 2]
+    det = a * e - b * d
+    ia, ib, id_, ie = e / det, -b / det, -d / det, a / det
+    return tf.stack([tf.stack([ia, ib, -(ia * c + ib * f)], -1),
+                     tf.stack([id_, ie, -(id_ * c + ie * f)], -1)], axis=1)
+
+
+def warp_affine_float(images, matrix, output_size: tuple[int, int]) -> tf.Tensor:
+    """Batched bilinear ``warpAffine`` with a zero border, on the device.
+
+    Args:
+        images: (B, H, W, C) float images.
+        matrix: (B, 2, 3) source -> destination affines (OpenCV's convention, pixel centres
+            at integer coordinates).
+        output_size: (w, h) of the result.
+
+    Returns (B, h, w, C) float32. Neighbours outside the source count as zero, as OpenCV's
+    ``BORDER_CONSTANT`` does; written with gathers so it compiles under XLA.
+    """
+    images = tf.cast(images, tf.float32)
+    out_w, out_h = int(output_size[0]), int(output_size[1])
+    inv = invert_affine(matrix)  # (B, 2, 3), destination -> source
+    ys, xs = tf.meshgrid(tf.range(out_h, dtype=tf.float32), tf.range(out_w, dtype=tf.float32),
+                         indexing="ij")
+    grid = tf.reshape(tf.stack([xs, ys], -1), [1, -1, 2])  # (1, h*w, 2)
+    batch = tf.shape(images)[0]
+    src = transform_points(tf.tile(grid, [batch, 1, 1]), inv)  # (B, h*w, 2)
+    height, width = tf.shape(images)[1], tf.shape(images)[2]
+    x0 = tf.floor(src[..., 0])
+    y0 = tf.floor(src[..., 1])
+    fx = src[..., 0] - x0
+    fy = src[..., 1] - y0
+    x0 = tf.cast(x0, tf.int32)
+    y0 = tf.cast(y0, tf.int32)
+    flat = tf.reshape(images, [batch, -1, tf.shape(images)[3]])  # (B, H*W, C)
+
+    def tap(x, y):
+        inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
+        index = tf.clip_by_value(y, 0, height - 1) * width + tf.clip_by_value(x, 0, width - 1)
+        values = tf.gather(flat, index, batch_dims=1)  # (B, h*w, C)
+        return values * tf.cast(inside, tf.float32)[..., None]
+
+    wx, wy = fx[..., None], fy[..., None]
+    out = ((1 - wy) * ((1 - wx) * tap(x0, y0) + wx * tap(x0 + 1, y0))
+           + wy * ((1 - wx) * tap(x0, y0 + 1) + wx * tap(x0 + 1, y0 + 1)))
+    return tf.reshape(out, [batch, out_h, out_w, tf.shape(images)[3]])
+
+
+# --------------------------------------------------------------- NumPy/OpenCV, exact
+
+
+def get_warp_matrix_np(center, scale, rotation: float, output_size: tuple[int, int],
+                       inverse: bool = False) -> np.ndarray:
+    """MMPose's ``get_warp_matrix`` exactly (float32 point pairs, ``cv2.getAffineTransform``).
+
+    One box: centre (2,), scale (2,), rotation in degrees. Returns a (2, 3) float64 matrix
+    image -> crop, or crop -> image with ``inverse=True``.
+    """
+    center = np.asarray(center, np.float64)
+    scale = np.asarray(scale, np.float64)
+    theta = np.deg2rad(rotation)
+    out_w, out_h = output_size
+    half = np.array([scale[0] * -0.5, 0.0])
+    src_dir = np.array([half[0] * np.cos(theta) - half[1] * np.sin(theta),
+                        half[0] * np.sin(theta) + half[1] * np.cos(theta)])
+    src = np.zeros((3, 2), np.float32)
+    dst = np.zeros((3, 2), np.float32)
+    src[0] = center
+    src[1] = center + src_dir
+    dst[0] = (out_w * 0.5, out_h * 0.5)
+    dst[1] = np.array([out_w * 0.5, out_h * 0.5]) + np.array([out_w * -0.5, 0.0])
+    src[2] = _third_point(src[0], src[1])
+    dst[2] = _third_point(dst[0], dst[1])
+    if inverse:
+        return cv2.getAffineTransform(dst, src)
+    return cv2.getAffineTransform(src, dst)
+
+
+def _third_point(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The point that makes (a, b, c) a right angle at b, turning b - a by +90 degrees."""
+    d = a - b
+    return b + np.array([-d[1], d[0]], dtype=a.dtype)
+
+
+def get_udp_warp_matrix_np(center, scale, rotation: float,
+                           output_size: tuple[int, int]) -> np.ndarray:
+    """MMPose's ``get_udp_warp_matrix`` for one box, (2, 3) float32."""
+    theta = np.deg2rad(rotation)
+    sx = (output_size[0] - 1.0) / scale[0]
+    sy = (output_size[1] - 1.0) / scale[1]
+    cx, cy = center[0], center[1]
+    cos, sin = np.cos(theta), np.sin(theta)
+    return np.array([
+        [cos * sx, -sin * sx, sx * (-cx * cos + cy * sin + 0.5 * scale[0])],
+        [sin * sy, cos * sy, sy * (-cx * sin - cy * cos + 0.5 * scale[1])],
+    ], np.float32)
+
+
+def warp_affine_uint8(image: np.ndarray, matrix: np.ndarray,
+                      output_size: tuple[int, int]) -> np.ndarray:
+    """``cv2.warpAffine`` with bilinear sampling and a zero border (MMPose's crop)."""
+    return cv2.warpAffine(image, np.asarray(matrix, np.float64), tuple(int(s) for s in output_size),
+                          flags=cv2.INTER_LINEAR)
+
+
+def topdown_affine_np(image: np.ndarray, center, scale, rotation: float,
+                      output_size: tuple[int, int], use_udp: bool = False):
+    """Crop one instance exactly as MMPose's ``TopdownAffine`` (scale already aspect-fixed).
+
+    Returns the (h, w, 3) crop and its (2, 3) image -> crop matrix.
+    """
+    if use_udp:
+        matrix = get_udp_warp_matrix_np(center, scale, rotation, output_size)
+    else:
+        matrix = get_warp_matrix_np(center, scale, rotation, output_size)
+    return warp_affine_uint8(image, matrix, output_size), matrix
+
+
+def topdown_affine(image: tf.Tensor, center: tf.Tensor, scale: tf.Tensor,
+                   output_size: tuple[int, int], use_udp: bool = False):
+    """``topdown_affine_np`` as a TF op for tf.data (one instance, no rotation).
+
+    ``image`` is (H, W, 3) uint8; returns the (h, w, 3) uint8 crop and the float32 matrix.
+    """
+    def crop(img, c, s):
+        out, matrix = topdown_affine_np(img, c, s, 0.0, output_size, use_udp)
+        return out, matrix.astype(np.float32)
+
+    out, matrix = tf.numpy_function(crop, [image, center, scale], [tf.uint8, tf.float32],
+                                    stateful=False)
+    w, h = output_size
+    out.set_shape([h, w, 3])
+    matrix.set_shape([2, 3])
+    return out, matrix
