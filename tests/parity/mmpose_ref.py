@@ -58,12 +58,104 @@ def run_reference(code: str, timeout: float = 900, **inputs) -> dict:
             in_path.write_bytes(b"")
         script = Path(tmp) / "snippet.py"
         script.write_text(_PRELUDE + textwrap.dedent(code) + _EPILOGUE)
-        proc = subprocess.run([str(python), str(script), str(in_path), str(out_path)],
-                              capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+        proc = subprocess.run(
+            [str(python), str(script), str(in_path), str(out_path)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
+        )
         if proc.returncode != 0:
             raise RuntimeError(f"reference snippet failed:\n{proc.stderr[-4000:]}")
         with np.load(out_path, allow_pickle=False) as data:
             out = {k: data[k] for k in data.files if k != "__json__"}
             out.update(json.loads(str(data["__json__"])))
         return out
+
+
+_HEATMAP_MODEL = """
+import torch
+from mmengine.config import Config
+from mmpose.apis import init_model
+
+spec = json.loads(str(inputs["spec"]))
+cfg = Config.fromfile(os.path.join(MMPOSE_CONFIGS, "body_2d_keypoint", "topdown_heatmap",
+                                   spec["config"]))
+backbone = dict(cfg.model.backbone)
+backbone.update(spec["backbone"])
+backbone["init_cfg"] = None
+cfg.model.backbone = backbone
+cfg.model.head = {**cfg.model.head, **spec["head"]}
+if spec["neck"] is not None:
+    cfg.model.neck = spec["neck"]
+torch.manual_seed(spec["seed"])
+model = init_model(cfg, None, device="cpu")
+
+# Random weights with unit-scale activations; BN affine parameters random too.
+with torch.no_grad():
+    for name, p in model.named_parameters():
+        if p.dim() > 1:
+            p.normal_(0.0, (p[0].numel()) ** -0.5)
+        elif name.endswith(".weight"):
+            p.uniform_(0.5, 1.5)
+        else:
+            p.normal_(0.0, 0.2)
+
+mean = model.data_preprocessor.mean.view(1, 3, 1, 1)
+std = model.data_preprocessor.std.view(1, 3, 1, 1)
+x = (torch.from_numpy(inputs["images"]).permute(0, 3, 1, 2).float() - mean) / std
+
+# Running statistics: measured on the batch (cumulative average), then perturbed so that they
+# differ from batch statistics and from the defaults.
+bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+for m in bns:
+    m.reset_running_stats()
+    m.momentum = None
+model.train()
+with torch.no_grad():
+    model.forward(x, None, mode="tensor")
+    for m in bns:
+        m.running_mean.add_(0.2 * torch.randn_like(m.running_mean) * m.running_var.sqrt())
+        m.running_var.mul_(torch.empty_like(m.running_var).uniform_(0.7, 1.3))
+model.eval()
+with torch.no_grad():
+    heatmaps = model.forward(x, None, mode="tensor")
+outputs["heatmaps"] = heatmaps.permute(0, 2, 3, 1).numpy()
+for k, v in model.state_dict().items():
+    outputs["state_dict." + k] = v.numpy()
+"""
+
+
+def reference_heatmap_model(
+    config: str,
+    images: np.ndarray,
+    backbone: dict | None = None,
+    head: dict | None = None,
+    neck: dict | None = None,
+    seed: int = 0,
+    timeout: float = 900,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """An MMPose top-down model with random weights and BN statistics, and its heatmaps.
+
+    ``config`` is relative to MMPose's ``configs/body_2d_keypoint/topdown_heatmap/``;
+    ``backbone`` / ``head`` update the config's dicts (e.g. ``{"depth": 18}``), ``neck`` sets
+    one. ``images`` are ``(B, H, W, 3)`` RGB in 0..255, normalised with the config's
+    ``PoseDataPreprocessor`` statistics. Returns the state dict (numpy, MMPose's keys) and the
+    eval-mode heatmaps ``(B, h, w, K)``.
+    """
+    spec = {
+        "config": config,
+        "backbone": backbone or {},
+        "head": head or {},
+        "neck": neck,
+        "seed": seed,
+    }
+    out = run_reference(
+        _HEATMAP_MODEL,
+        timeout=timeout,
+        spec=np.array(json.dumps(spec)),
+        images=np.asarray(images, np.float32),
+    )
+    prefix = "state_dict."
+    state_dict = {k[len(prefix) :]: v for k, v in out.items() if k.startswith(prefix)}
+    return state_dict, out["heatmaps"]

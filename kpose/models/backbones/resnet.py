@@ -1,0 +1,176 @@
+"""ResNet (He et al., 2016) as MMPose builds it (``mmpose/models/backbones/resnet.py``).
+
+The SimpleBaseline backbones of MMPose's ``td-hm_res{50,101,152}`` configs: a 7x7 stride-2 stem
+with BN + ReLU and a 3x3 stride-2 max pool, then four stages of BasicBlocks (depth 18/34) or
+Bottlenecks (50/101/152), ``style="pytorch"`` putting the stride on the 3x3 convolution. The
+backbone returns the last stage's feature map (MMPose's default ``out_indices=(3,)``), stride 32.
+Layer names are the MMPose state-dict paths (``backbone.layer1.0.conv1``, ...).
+``basic_block`` and ``bottleneck`` are shared with HRNet, as in MMPose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+
+from kpose.errors import ModelError
+from kpose.models.layers import batch_norm, conv2d, relu
+
+# depth -> (block, blocks per stage)
+ARCH_SETTINGS = {
+    18: ("basic", (2, 2, 2, 2)),
+    34: ("basic", (3, 4, 6, 3)),
+    50: ("bottleneck", (3, 4, 6, 3)),
+    101: ("bottleneck", (3, 4, 23, 3)),
+    152: ("bottleneck", (3, 8, 36, 3)),
+}
+EXPANSION = {"basic": 1, "bottleneck": 4}
+
+
+def _downsample(x, out_channels: int, stride: int, name: str):
+    x = conv2d(x, out_channels, 1, f"{name}.downsample.0", stride=stride)
+    return batch_norm(x, f"{name}.downsample.1")
+
+
+def basic_block(x, out_channels: int, name: str, stride: int = 1, zero_init_residual=False):
+    """3x3 conv (stride) -> BN -> ReLU -> 3x3 conv -> BN, plus the shortcut, then ReLU.
+
+    A ``downsample`` (1x1 conv + BN) shortcut is added when the stride or width changes.
+    ``(B, H, W, C) -> (B, H / stride, W / stride, out_channels)``.
+    """
+    shortcut = x
+    if stride != 1 or x.shape[-1] != out_channels:
+        shortcut = _downsample(x, out_channels, stride, name)
+    y = conv2d(x, out_channels, 3, f"{name}.conv1", stride=stride, padding=1)
+    y = relu(batch_norm(y, f"{name}.bn1"), f"{name}.bn1_relu")
+    y = conv2d(y, out_channels, 3, f"{name}.conv2", padding=1)
+    y = batch_norm(y, f"{name}.bn2", "zeros" if zero_init_residual else "ones")
+    y = keras.layers.Add(name=f"{name}_add")([y, shortcut])
+    return relu(y, f"{name}_relu")
+
+
+def bottleneck(
+    x,
+    out_channels: int,
+    name: str,
+    stride: int = 1,
+    zero_init_residual=False,
+    style: str = "pytorch",
+):
+    """1x1 -> 3x3 -> 1x1 convolutions (each with BN, ReLU after the first two), width
+    ``out_channels / 4`` inside, plus the shortcut, then ReLU.
+
+    ``style="pytorch"`` strides the 3x3 conv, ``"caffe"`` the first 1x1 conv.
+    ``(B, H, W, C) -> (B, H / stride, W / stride, out_channels)``.
+    """
+    if style not in ("pytorch", "caffe"):
+        raise ModelError(f"{name}: style must be 'pytorch' or 'caffe', got {style!r}")
+    mid = out_channels // EXPANSION["bottleneck"]
+    stride1, stride2 = (1, stride) if style == "pytorch" else (stride, 1)
+    shortcut = x
+    if stride != 1 or x.shape[-1] != out_channels:
+        shortcut = _downsample(x, out_channels, stride, name)
+    y = conv2d(x, mid, 1, f"{name}.conv1", stride=stride1)
+    y = relu(batch_norm(y, f"{name}.bn1"), f"{name}.bn1_relu")
+    y = conv2d(y, mid, 3, f"{name}.conv2", stride=stride2, padding=1)
+    y = relu(batch_norm(y, f"{name}.bn2"), f"{name}.bn2_relu")
+    y = conv2d(y, out_channels, 1, f"{name}.conv3")
+    y = batch_norm(y, f"{name}.bn3", "zeros" if zero_init_residual else "ones")
+    y = keras.layers.Add(name=f"{name}_add")([y, shortcut])
+    return relu(y, f"{name}_relu")
+
+
+def res_layer(
+    x,
+    block: str,
+    num_blocks: int,
+    out_channels: int,
+    name: str,
+    stride: int = 1,
+    style: str = "pytorch",
+    zero_init_residual: bool = False,
+):
+    """``num_blocks`` blocks named ``<name>.0``, ``<name>.1``, ...; the first one strides."""
+    for i in range(num_blocks):
+        kwargs = {"style": style} if block == "bottleneck" else {}
+        make = bottleneck if block == "bottleneck" else basic_block
+        x = make(
+            x,
+            out_channels,
+            f"{name}.{i}",
+            stride=stride if i == 0 else 1,
+            zero_init_residual=zero_init_residual,
+            **kwargs,
+        )
+    return x
+
+
+def resnet(
+    depth: int = 50,
+    in_channels: int = 3,
+    stem_channels: int = 64,
+    base_channels: int = 64,
+    num_stages: int = 4,
+    strides: Sequence[int] = (1, 2, 2, 2),
+    style: str = "pytorch",
+    zero_init_residual: bool = True,
+    name: str = "backbone",
+) -> keras.Model:
+    """MMPose's ``ResNet(depth, ...)``: ``(B, H, W, in_channels)`` -> the last stage's map
+    ``(B, H / 32, W / 32, base_channels * expansion * 2 ** (num_stages - 1))``.
+
+    Arguments mirror MMPose's; ``zero_init_residual`` starts each block's last BN at gamma 0 (as
+    MMPose initialises training from scratch). Inputs are normalised images (see
+    ``kpose.models.build``).
+
+    Example:
+        >>> backbone = resnet(50)           # (B, 256, 192, 3) -> (B, 8, 6, 2048)
+    """
+    if depth not in ARCH_SETTINGS:
+        raise ModelError(f"ResNet depth must be one of {sorted(ARCH_SETTINGS)}, got {depth}")
+    if not 1 <= num_stages <= 4 or len(strides) < num_stages:
+        raise ModelError(
+            f"ResNet: num_stages must be 1..4 with one stride each, got {num_stages} / {strides}"
+        )
+    block, stage_blocks = ARCH_SETTINGS[depth]
+    inputs = keras.Input((None, None, in_channels), name=f"{name}_input")
+    x = conv2d(inputs, stem_channels, 7, f"{name}.conv1", stride=2, padding=3)
+    x = relu(batch_norm(x, f"{name}.bn1"), f"{name}.relu")
+    # PyTorch pads the max pool with -inf; after the ReLU zeros give the same maxima.
+    x = keras.layers.ZeroPadding2D(1, name=f"{name}.maxpool_pad")(x)
+    x = keras.layers.MaxPooling2D(3, strides=2, name=f"{name}.maxpool")(x)
+    out_channels = base_channels * EXPANSION[block]
+    for i in range(num_stages):
+        x = res_layer(
+            x,
+            block,
+            stage_blocks[i],
+            out_channels,
+            f"{name}.layer{i + 1}",
+            stride=strides[i],
+            style=style,
+            zero_init_residual=zero_init_residual,
+        )
+        out_channels *= 2
+    return keras.Model(inputs, x, name=name)
+
+
+def resnet18(**kwargs) -> keras.Model:
+    return resnet(18, **kwargs)
+
+
+def resnet34(**kwargs) -> keras.Model:
+    return resnet(34, **kwargs)
+
+
+def resnet50(**kwargs) -> keras.Model:
+    return resnet(50, **kwargs)
+
+
+def resnet101(**kwargs) -> keras.Model:
+    return resnet(101, **kwargs)
+
+
+def resnet152(**kwargs) -> keras.Model:
+    return resnet(152, **kwargs)
