@@ -1,4 +1,7 @@
-"""The exceptions kpose raises: every message names the file, record or key at fault and what was expected."""
+"""The exceptions kpose raises.
+
+Every message names the file, record or key at fault and what was expected.
+"""
 
 
 class KposeError(Exception):

@@ -14,6 +14,8 @@ reproduce MMPose's ``TopdownAffine`` bit for bit (the same float32 points, the s
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 import tensorflow as tf
@@ -157,21 +159,21 @@ def get_warp_matrix_np(center, scale, rotation: float, output_size: tuple[int, i
     """MMPose's ``get_warp_matrix`` exactly (float32 point pairs, ``cv2.getAffineTransform``).
 
     One box: centre (2,), scale (2,), rotation in degrees. Returns a (2, 3) float64 matrix
-    image -> crop, or crop -> image with ``inverse=True``.
+    image -> crop, or crop -> image with ``inverse=True``. Pass the rotation as MMPose holds
+    it (a float32 from an augmentation array, a Python float at inference): its sine and
+    cosine are taken in that precision, as MMPose takes them.
     """
-    center = np.asarray(center, np.float64)
-    scale = np.asarray(scale, np.float64)
+    center = np.asarray(center, np.float32)
     theta = np.deg2rad(rotation)
+    sin, cos = np.sin(theta), np.cos(theta)
+    half = np.float64(np.float32(scale[0])) * -0.5
     out_w, out_h = output_size
-    half = np.array([scale[0] * -0.5, 0.0])
-    src_dir = np.array([half[0] * np.cos(theta) - half[1] * np.sin(theta),
-                        half[0] * np.sin(theta) + half[1] * np.cos(theta)])
     src = np.zeros((3, 2), np.float32)
     dst = np.zeros((3, 2), np.float32)
     src[0] = center
-    src[1] = center + src_dir
+    src[1] = center + np.array([half * np.float64(cos), half * np.float64(sin)])
     dst[0] = (out_w * 0.5, out_h * 0.5)
-    dst[1] = np.array([out_w * 0.5, out_h * 0.5]) + np.array([out_w * -0.5, 0.0])
+    dst[1] = (0.0, out_h * 0.5)
     src[2] = _third_point(src[0], src[1])
     dst[2] = _third_point(dst[0], dst[1])
     if inverse:
@@ -187,16 +189,21 @@ def _third_point(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def get_udp_warp_matrix_np(center, scale, rotation: float,
                            output_size: tuple[int, int]) -> np.ndarray:
-    """MMPose's ``get_udp_warp_matrix`` for one box, (2, 3) float32."""
-    theta = np.deg2rad(rotation)
-    sx = (output_size[0] - 1.0) / scale[0]
-    sy = (output_size[1] - 1.0) / scale[1]
-    cx, cy = center[0], center[1]
-    cos, sin = np.cos(theta), np.sin(theta)
+    """MMPose's ``get_udp_warp_matrix`` for one box, (2, 3) float32.
+
+    Computed in float64 from the float32 centre, scale and angle, then rounded, as MMPose's
+    arithmetic on NumPy scalars does.
+    """
+    theta = float(np.deg2rad(rotation))
+    cos, sin = math.cos(theta), math.sin(theta)
+    cx, cy = (float(v) * 2.0 for v in np.asarray(center, np.float32))  # MMPose's "input size"
+    sw, sh = (float(v) for v in np.asarray(scale, np.float32))
+    sx = (output_size[0] - 1) / sw
+    sy = (output_size[1] - 1) / sh
     return np.array([
-        [cos * sx, -sin * sx, sx * (-cx * cos + cy * sin + 0.5 * scale[0])],
-        [sin * sy, cos * sy, sy * (-cx * sin - cy * cos + 0.5 * scale[1])],
-    ], np.float32)
+        [cos * sx, -sin * sx, sx * (-0.5 * cx * cos + 0.5 * cy * sin + 0.5 * sw)],
+        [sin * sy, cos * sy, sy * (-0.5 * cx * sin - 0.5 * cy * cos + 0.5 * sh)],
+    ]).astype(np.float32)
 
 
 def warp_affine_uint8(image: np.ndarray, matrix: np.ndarray,

@@ -11,8 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from kpose.fit import main
 
 QUICKSTART = Path(__file__).parents[1] / "recipes" / "quickstart.yaml"

@@ -183,7 +183,8 @@ def coarse_crop(image: tf.Tensor, aug: dict, spec: TrainCropSpec) -> dict:
     cx, cy = aug["center"][0], aug["center"][1]
     x1, x2 = cx - half, cx + half
     # Unflip the sampling positions: the flipped image at x_f is the original at W - 1 - x_f.
-    x1, x2 = tf.where(aug["flip"], width - 1.0 - x1, x1), tf.where(aug["flip"], width - 1.0 - x2, x2)
+    flip = aug["flip"]
+    x1, x2 = tf.where(flip, width - 1.0 - x1, x1), tf.where(flip, width - 1.0 - x2, x2)
     boxes = tf.stack([(cy - half) / (height - 1.0), x1 / (width - 1.0),
                       (cy + half) / (height - 1.0), x2 / (width - 1.0)])[None]
     canvas = tf.image.crop_and_resize(
@@ -321,10 +322,8 @@ def val_dataset(root: str, split: str, cfg: DataConfig, info: DatasetInfo,
     def crop(inst):
         center, scale = geometry.bbox_xyxy_to_center_scale(inst["bbox"], cfg.bbox_padding)
         scale = geometry.fix_aspect_ratio(scale, w / h)
-        warp = geometry.get_udp_warp_matrix if use_udp else geometry.get_warp_matrix
-        matrix = warp(center[None], scale[None], tf.zeros([1]), input_size)
         image = decode_image(inst["encoded"], inst["format"])
-        crop = geometry.warp_affine_uint8(image, matrix, input_size)[0]
+        crop, _ = geometry.topdown_affine(image, center, scale, input_size, use_udp)
         return {"image": crop, "center": center, "scale": scale, "image_id": inst["image_id"],
                 "bbox_score": inst["bbox_score"]}
 

@@ -170,9 +170,8 @@ def _image_record(img: dict, encoded: bytes, fmt: str, anns: list[dict], num_key
         # -1 marks "no area in the file" (CrowdPose) so the ground truth rebuilds exactly
         area=np.array([a.get("area", -1.0) for a in kept], np.float32),
         iscrowd=np.array([a.get("iscrowd", 0) for a in kept], np.int64),
-        instance_num_keypoints=np.array(
-            [a.get("num_keypoints", int(np.count_nonzero(np.reshape(a["keypoints"], (-1, 3))[:, 2])))
-             for a in kept], np.int64),
+        instance_num_keypoints=np.array([a.get("num_keypoints", _labeled(a)) for a in kept],
+                                        np.int64),
         category_id=np.array([a.get("category_id", 1) for a in kept], np.int64),
         crowd_index=float(img.get("crowdIndex", 0.0)),
     )
@@ -225,3 +224,8 @@ def _read_detections(path, score_thr: float, report: Report) -> dict:
         boxes.append(bbox.tolist())
         scores.append(float(det["score"]))
     return dict(out)
+
+
+def _labeled(ann: dict) -> int:
+    """Number of labeled keypoints (v > 0), for files without ``num_keypoints``."""
+    return int(np.count_nonzero(np.reshape(ann["keypoints"], (-1, 3))[:, 2]))

@@ -42,7 +42,7 @@ def test_round_trip(samples, tmp_path, dataset, folder, ann, k):
                       key=lambda a: a["id"])
         order = np.argsort(rec.instance_ids)
         assert rec.instance_ids[order].tolist() == [a["id"] for a in anns]
-        for j, a in zip(order, anns):
+        for j, a in zip(order, anns, strict=True):
             np.testing.assert_allclose(rec.keypoints[j].reshape(-1), a["keypoints"], rtol=1e-6)
             np.testing.assert_allclose(rec.bbox_xywh[j], a["bbox"], rtol=1e-6)
             assert rec.iscrowd[j] == a.get("iscrowd", 0)

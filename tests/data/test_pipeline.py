@@ -123,8 +123,7 @@ def test_val_crop_is_topdown_affine(coco_root, samples):
     image_id = int(batch["image_id"][0])
     img = cv2.imread(str(samples / f"coco/{image_id:012d}.jpg"))[..., ::-1]
     center, scale = batch["center"][0].numpy(), batch["scale"][0].numpy()
-    m = geometry.get_warp_matrix(center[None], scale[None], np.zeros(1), INPUT).numpy()[0]
-    expected = cv2.warpAffine(np.ascontiguousarray(img), m.astype(np.float64), INPUT,
-                              flags=cv2.INTER_LINEAR)
+    m = geometry.get_warp_matrix_np(center, scale, 0.0, INPUT)
+    expected = cv2.warpAffine(np.ascontiguousarray(img), m, INPUT, flags=cv2.INTER_LINEAR)
     got = batch["image"][0].numpy()
     assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1

@@ -64,7 +64,7 @@ def train(devices, steps=3):
 
 one, loss_one = train(["/cpu:0"])
 two, loss_two = train(["/cpu:0", "/cpu:1"])
-diff = max(float(np.max(np.abs(a - b))) for a, b in zip(one, two))
+diff = max(float(np.max(np.abs(a - b))) for a, b in zip(one, two, strict=True))
 change = max(float(np.max(np.abs(a))) for a in one)
 json.dump({"max_weight_diff": diff, "loss_one": loss_one, "loss_two": loss_two,
            "max_weight": change}, sys.stdout)
