@@ -44,7 +44,7 @@ def convert_coco(
     if detections:
         sources["detections"] = str(detections)
     entry = write_split(records, out, split, info, shards=shards, total=total,
-                        report=report.as_dict(), sources=sources, progress=progress)
+                        report=report.as_dict, sources=sources, progress=progress)
     skipped = sum(report.skipped_images.values()) + sum(report.skipped_instances.values())
     if strict and skipped:
         raise KposeError(f"{annotations}: --strict and the converter skipped items: "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -43,13 +43,14 @@ def write_split(
     *,
     shards: int,
     total: int | None = None,
-    report: dict | None = None,
+    report: Callable[[], dict] | None = None,
     sources: dict[str, str] | None = None,
     progress: bool = True,
 ) -> dict:
     """Write ``records`` round-robin into ``shards`` files and record the split in meta.json.
 
     Returns the split's meta entry. Existing shards of the same split are replaced.
+    ``report`` is called once the records are consumed (the reader fills it as it goes).
     """
     if shards < 1:
         raise DataError(f"--shards must be >= 1, got {shards}")
@@ -85,7 +86,7 @@ def write_split(
         "instances": instances,
         "topdown_instances": topdown,  # valid for top-down training (MMPose's filter)
         "shards": shard_meta,
-        "report": report or {},
+        "report": report() if report else {},
         "sources": {k: {"path": v, "sha256": sha256_file(v) if Path(v).is_file() else None}
                     for k, v in (sources or {}).items()},
     }

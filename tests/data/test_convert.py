@@ -61,6 +61,8 @@ def test_round_trip(samples, tmp_path, dataset, folder, ann, k):
         for key in ("bbox", "keypoints", "area", "iscrowd", "num_keypoints", "image_id"):
             if key in a:
                 np.testing.assert_allclose(by_id[a["id"]][key], a[key], rtol=1e-6)
+            elif key == "iscrowd":  # COCOeval reads a missing flag as 0
+                assert by_id[a["id"]].get(key, 0) == 0
             else:
                 assert key not in by_id[a["id"]]
 
