@@ -15,6 +15,9 @@ unannotated, like the unlabeled people of a real crowd.
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +35,7 @@ _K = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
 _TORSO, _NECK, _HEAD_R = 0.30, 0.10, 0.068
 _SHOULDER_HALF, _HIP_HALF = 0.115, 0.08
 _UPPER_ARM, _FOREARM, _THIGH, _SHIN = 0.16, 0.145, 0.225, 0.22
-_ARM_W, _LEG_W = 0.055, 0.07
+_ARM_W, _LEG_W = 0.07, 0.09
 
 
 @dataclass
@@ -172,7 +175,7 @@ def draw_figure(image: np.ndarray, mask: np.ndarray, label: int, kp: np.ndarray,
     torso = np.array([kp[k["left_shoulder"]], kp[k["right_shoulder"]], kp[k["right_hip"]],
                       kp[k["left_hip"]]])
     centre = torso.mean(0)
-    torso = centre + (torso - centre) * np.array([1.18, 1.08])  # a little wider than joints
+    torso = centre + (torso - centre) * np.array([1.3, 1.08])  # a little wider than joints
     pts = np.round(torso).astype(np.int32)
     cv2.fillConvexPoly(mask, pts, label)
     cv2.fillConvexPoly(image, pts, _shade(shirt, 0.55), cv2.LINE_AA)
@@ -212,7 +215,7 @@ def render_image(rng: np.random.Generator, image_size: tuple[int, int] = (384, 3
     for i in range(int(rng.integers(1, 5))):
         h = float(np.exp(rng.uniform(np.log(40.0), np.log(400.0))))
         pose = sample_pose(rng)
-        angle = rng.uniform(-30.0, 30.0) if rng.random() < 0.85 else rng.uniform(-120.0, 120.0)
+        angle = rng.uniform(-30.0, 30.0) if rng.random() < 0.85 else rng.uniform(-90.0, 90.0)
         t = np.deg2rad(angle)
         rot = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
         # The pelvis may sit a little past the border: figures get cut by the image edges.
@@ -221,7 +224,7 @@ def render_image(rng: np.random.Generator, image_size: tuple[int, int] = (384, 3
         label = i + 1
         draw_figure(image, mask, label, kp, h, rng)
         figures.append(Figure(kp, label, int(np.count_nonzero(mask == label))))
-    noise = rng.normal(0.0, rng.uniform(2.0, 8.0), image.shape)
+    noise = rng.normal(0.0, rng.uniform(2.0, 5.0), image.shape)
     image = np.clip(image + noise, 0, 255).astype(np.uint8)
     return image, mask, figures
 
@@ -258,25 +261,60 @@ def annotate(mask: np.ndarray, figures: list[Figure], min_visible: float = 0.3,
     return anns
 
 
+def _render_files(image_dir: str, seed: int, indices: range,
+                  image_size: tuple[int, int]) -> list[list[dict]]:
+    """Render and write images ``indices``; their annotations, one list per image."""
+    out = []
+    for i in indices:
+        rng = np.random.default_rng([seed, i])
+        image, mask, figures = render_image(rng, image_size)
+        cv2.imwrite(str(Path(image_dir) / _file_name(seed, i)), image,
+                    [cv2.IMWRITE_JPEG_QUALITY, 90])
+        out.append(annotate(mask, figures))
+    return out
+
+
+def _file_name(seed: int, i: int) -> str:
+    return f"{seed:04d}_{i:06d}.jpg"
+
+
 def generate(out_dir: str | Path, num_images: int, seed: int, *,
-             image_size: tuple[int, int] = (384, 384), progress: bool = False) -> Path:
+             image_size: tuple[int, int] = (384, 384), progress: bool = False,
+             workers: int | None = None) -> Path:
     """Write ``num_images`` JPEGs to ``out_dir/images`` and ``out_dir/annotations.json``.
 
-    Image ``i`` depends only on ``(seed, i)``. Returns the annotation file's path.
+    Image ``i`` depends only on ``(seed, i)``, so the result is the same for any number of
+    worker processes (default: one per CPU). Returns the annotation file's path.
     """
     out_dir = Path(out_dir)
     image_dir = out_dir / "images"
     image_dir.mkdir(parents=True, exist_ok=True)
+    workers = max(1, min(workers or os.cpu_count() or 1, num_images // 200 or 1))
+    chunk = 100
+    jobs = [range(start, min(start + chunk, num_images))
+            for start in range(0, num_images, chunk)]
+    bar = tqdm(total=num_images, desc=f"synthetic (seed {seed})", unit="img",
+               disable=not progress)
+    per_image: list[list[dict]] = []
+    if workers == 1:
+        for job in jobs:
+            per_image += _render_files(str(image_dir), seed, job, image_size)
+            bar.update(len(job))
+    else:
+        # spawn, not fork: the parent may already run TensorFlow's threads.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            futures = [pool.submit(_render_files, str(image_dir), seed, job, image_size)
+                       for job in jobs]
+            for job, future in zip(jobs, futures, strict=True):
+                per_image += future.result()
+                bar.update(len(job))
+    bar.close()
     images, annotations = [], []
-    for i in tqdm(range(num_images), desc=f"synthetic (seed {seed})", unit="img",
-                  disable=not progress):
-        rng = np.random.default_rng([seed, i])
-        image, mask, figures = render_image(rng, image_size)
-        name = f"{seed:04d}_{i:06d}.jpg"
-        cv2.imwrite(str(image_dir / name), image, [cv2.IMWRITE_JPEG_QUALITY, 90])
-        images.append({"id": i + 1, "file_name": name, "width": image_size[0],
+    for i, anns in enumerate(per_image):
+        images.append({"id": i + 1, "file_name": _file_name(seed, i), "width": image_size[0],
                        "height": image_size[1]})
-        for ann in annotate(mask, figures):
+        for ann in anns:
             annotations.append({"id": len(annotations) + 1, "image_id": i + 1, **ann})
     categories = [{
         "id": 1, "name": "person", "supercategory": "person",

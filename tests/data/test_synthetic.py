@@ -100,3 +100,12 @@ def test_left_limbs_are_marked(generated):
         synthetic.draw_figure(image, mask, 1, pts, 300.0, np.random.default_rng(1))
         images.append(image)
     assert np.mean(images[0] != images[1]) > 0.005
+
+
+def test_worker_processes_give_the_same_dataset(tmp_path):
+    one = synthetic.generate(tmp_path / "one", 402, seed=2, workers=1)
+    two = synthetic.generate(tmp_path / "two", 402, seed=2, workers=2)
+    assert one.read_text() == two.read_text()
+    name = json.loads(one.read_text())["images"][401]["file_name"]
+    assert ((tmp_path / "one/images" / name).read_bytes()
+            == (tmp_path / "two/images" / name).read_bytes())
