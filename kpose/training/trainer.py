@@ -119,9 +119,8 @@ def fit(recipe: Recipe, *, strategy: tf.distribute.Strategy | None = None,
         checkpoint.restore(manager.latest_checkpoint).expect_partial()
         log.info("resumed from %s (epoch %d, step %d)", manager.latest_checkpoint,
                  int(epoch_var.numpy()), int(step_var.numpy()))
-        if progress:
-            print(f"resumed from {manager.latest_checkpoint}: epoch {int(epoch_var.numpy()) + 1},"
-                  f" step {int(step_var.numpy())}")
+        print(f"resumed from {manager.latest_checkpoint}: epoch {int(epoch_var.numpy()) + 1},"
+              f" step {int(step_var.numpy())}")
 
     codec = make_codec(recipe)
 
