@@ -2,6 +2,9 @@
 
     python -m kpose.convert coco --annotations A.json --images DIR --out tfrecords/coco \
         [--split val] [--detections DET.json] [--dataset crowdpose] [--shards N]
+    python -m kpose.convert mpii --annotations mpii_val.json --images DIR --out tfrecords/mpii \
+        --split val [--headboxes mpii_gt_val.mat]
+    python -m kpose.convert jhmdb --annotations Sub1_test.json --images DIR --out tfrecords/jhmdb
     python -m kpose.convert synthetic --out tfrecords/synthetic --images N --seed S [--split val]
 """
 
@@ -15,6 +18,7 @@ from pathlib import Path
 from kpose.data.convert import write_split
 from kpose.datasets import get_dataset_info
 from kpose.datasets.coco import Report, load_json, read_coco
+from kpose.datasets.mpii import jhmdb_to_coco, mpii_to_coco
 from kpose.errors import KposeError
 
 COCO_FORMAT = ("coco", "crowdpose", "aic", "humanart", "synthetic")
@@ -32,15 +36,22 @@ def convert_coco(
     shards: int = 8,
     strict: bool = False,
     progress: bool = True,
+    data: dict | None = None,
+    extra_sources: dict[str, str] | None = None,
+    report: Report | None = None,
 ) -> dict:
-    """Convert a COCO-format keypoint file; returns the split's meta entry (with the report)."""
+    """Convert a COCO-format keypoint file; returns the split's meta entry (with the report).
+
+    ``data`` is the file already in COCO form (the MPII and JHMDB readers build it).
+    """
     info = get_dataset_info(dataset)
-    report = Report()
-    data = load_json(annotations, "annotation")
+    report = report or Report()
+    if data is None:
+        data = load_json(annotations, "annotation")
     total = len(data.get("images", [])) if isinstance(data, dict) else None
     records = read_coco(annotations, images, info.num_keypoints, report,
-                        detections=detections, det_score_thr=det_score_thr)
-    sources = {"annotations": str(annotations)}
+                        detections=detections, det_score_thr=det_score_thr, data=data)
+    sources = {"annotations": str(annotations), **(extra_sources or {})}
     if detections:
         sources["detections"] = str(detections)
     entry = write_split(records, out, split, info, shards=shards, total=total,
@@ -50,6 +61,26 @@ def convert_coco(
         raise KposeError(f"{annotations}: --strict and the converter skipped items: "
                          f"{json.dumps(report.as_dict(), indent=1)}")
     return entry
+
+
+def convert_mpii(annotations: str | Path, images: str | Path, out: str | Path, *,
+                 split: str = "train", headboxes: str | Path | None = None, shards: int = 8,
+                 strict: bool = False, progress: bool = True) -> dict:
+    """MMPose's MPII JSON (+ ``mpii_gt_val.mat`` head boxes for PCKh) -> TFRecords."""
+    report = Report()
+    data = mpii_to_coco(annotations, report, headboxes)
+    extra = {"headboxes": str(headboxes)} if headboxes else {}
+    return convert_coco(annotations, images, out, split=split, dataset="mpii", shards=shards,
+                        strict=strict, progress=progress, data=data, extra_sources=extra,
+                        report=report)
+
+
+def convert_jhmdb(annotations: str | Path, images: str | Path, out: str | Path, *,
+                  split: str = "train", shards: int = 8, strict: bool = False,
+                  progress: bool = True) -> dict:
+    """JHMDB's COCO-like JSON (1-based) -> TFRecords in MMPose's 0-based convention."""
+    return convert_coco(annotations, images, out, split=split, dataset="jhmdb", shards=shards,
+                        strict=strict, progress=progress, data=jhmdb_to_coco(annotations))
 
 
 def convert_synthetic(out: str | Path, *, images: int, seed: int, split: str = "train",
@@ -95,6 +126,16 @@ def main(argv: list[str] | None = None) -> int:
     coco.add_argument("--det-score-thr", type=float, default=0.0)
     coco.add_argument("--shards", type=int, default=8)
     coco.add_argument("--strict", action="store_true", help="fail if anything is skipped")
+    mpii = sub.add_parser("mpii", help="MMPose's MPII JSON (+ mpii_gt_val.mat head boxes)")
+    jhmdb = sub.add_parser("jhmdb", help="MMPose's JHMDB COCO-like JSON (1-based)")
+    for p in (mpii, jhmdb):
+        p.add_argument("--annotations", required=True)
+        p.add_argument("--images", required=True, help="folder the image names are under")
+        p.add_argument("--out", required=True)
+        p.add_argument("--split", default="train")
+        p.add_argument("--shards", type=int, default=8)
+        p.add_argument("--strict", action="store_true", help="fail if anything is skipped")
+    mpii.add_argument("--headboxes", help="mpii_gt_val.mat: head boxes for PCKh (val split)")
     syn = sub.add_parser("synthetic", help="generate the synthetic person dataset")
     syn.add_argument("--out", required=True)
     syn.add_argument("--images", type=int, required=True)
@@ -106,6 +147,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.format == "synthetic":
             entry = convert_synthetic(args.out, images=args.images, seed=args.seed,
                                       split=args.split, shards=args.shards)
+        elif args.format == "mpii":
+            entry = convert_mpii(args.annotations, args.images, args.out, split=args.split,
+                                 headboxes=args.headboxes, shards=args.shards,
+                                 strict=args.strict)
+        elif args.format == "jhmdb":
+            entry = convert_jhmdb(args.annotations, args.images, args.out, split=args.split,
+                                  shards=args.shards, strict=args.strict)
         else:
             entry = convert_coco(args.annotations, args.images, args.out, split=args.split,
                                  dataset=args.dataset, detections=args.detections,

@@ -60,7 +60,7 @@ def write_split(
         old.unlink()
     paths = [out_dir / shard_name(split, i, shards) for i in range(shards)]
     writers = [tf.io.TFRecordWriter(str(p)) for p in paths]
-    from kpose.data.pipeline import clip_bbox_xyxy, topdown_valid
+    from kpose.data.pipeline import instance_bbox_xyxy, topdown_valid
 
     counts = [0] * shards
     instances = 0
@@ -71,7 +71,8 @@ def write_split(
             writers[i % shards].write(to_example(rec).SerializeToString())
             counts[i % shards] += 1
             instances += len(rec.instance_ids)
-            bbox = clip_bbox_xyxy(rec.bbox_xywh, rec.width, rec.height)
+            bbox = instance_bbox_xyxy({"instance/bbox": rec.bbox_xywh, "image/width": rec.width,
+                                       "image/height": rec.height}, info)
             topdown += int(np.sum(topdown_valid(bbox, rec.keypoints, rec.iscrowd,
                                                 rec.instance_num_keypoints)))
     finally:

@@ -40,6 +40,19 @@ def decode_image(encoded: tf.Tensor, image_format: tf.Tensor) -> tf.Tensor:
     )
 
 
+# MMPose clips the boxes of COCO-style files to the image; MPII's boxes come from the file's
+# centre and scale and are used as they are.
+_UNCLIPPED_BOXES = ("mpii",)
+
+
+def instance_bbox_xyxy(ex: dict, info: DatasetInfo) -> tf.Tensor:
+    """The (N, 4) xyxy boxes MMPose's loader builds for a record's instances."""
+    if info.name in _UNCLIPPED_BOXES:
+        xywh = ex["instance/bbox"]
+        return tf.concat([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=-1)
+    return clip_bbox_xyxy(ex["instance/bbox"], ex["image/width"], ex["image/height"])
+
+
 def clip_bbox_xyxy(bbox_xywh: tf.Tensor, width: tf.Tensor, height: tf.Tensor) -> tf.Tensor:
     """MMPose's COCO parse: xywh -> xyxy clipped to [0, size - 1]."""
     w = tf.cast(width, tf.float32) - 1.0
@@ -52,19 +65,23 @@ def clip_bbox_xyxy(bbox_xywh: tf.Tensor, width: tf.Tensor, height: tf.Tensor) ->
 
 def topdown_valid(bbox_xyxy: tf.Tensor, keypoints: tf.Tensor, iscrowd: tf.Tensor,
                   num_keypoints: tf.Tensor) -> tf.Tensor:
-    """MMPose's ``_is_valid_instance``: not crowd, has keypoints, positive box, max(kpts) > 0."""
+    """MMPose's ``_is_valid_instance``: not crowd, has keypoints, positive box, max(kpts) > 0.
+
+    ``keypoints`` is (N, K, 3) (x, y, v); like MMPose, the last test looks at x and y only.
+    """
     wh = bbox_xyxy[..., 2:] - bbox_xyxy[..., :2]
+    xy = tf.reshape(keypoints[..., :2], [tf.shape(keypoints)[0], -1])
     return (
         tf.equal(iscrowd, 0)
         & tf.not_equal(num_keypoints, 0)
         & tf.reduce_all(wh > 0, axis=-1)
-        & (tf.reduce_max(tf.reshape(keypoints, [tf.shape(keypoints)[0], -1]), axis=-1) > 0)
+        & (tf.reduce_max(xy, axis=-1) > 0)
     )
 
 
-def _instances(ex: dict, num_keypoints: int) -> tf.data.Dataset:
+def _instances(ex: dict, info: DatasetInfo) -> tf.data.Dataset:
     """One image's valid instances as a dataset (image bytes repeated per instance)."""
-    bbox = clip_bbox_xyxy(ex["instance/bbox"], ex["image/width"], ex["image/height"])
+    bbox = instance_bbox_xyxy(ex, info)
     kpts = ex["instance/keypoints"]
     keep = topdown_valid(bbox, kpts, ex["instance/iscrowd"], ex["instance/num_keypoints"])
     n = tf.reduce_sum(tf.cast(keep, tf.int32))
@@ -232,7 +249,7 @@ def train_instances(root: str, split: str, info: DatasetInfo,
     ds = _read_records(files, deterministic=True)
     ds = ds.map(lambda s: parse_example(s, k), num_parallel_calls=tf.data.AUTOTUNE,
                 deterministic=True)
-    return ds.flat_map(lambda ex: _instances(ex, k))
+    return ds.flat_map(lambda ex: _instances(ex, info))
 
 
 def train_dataset(
@@ -286,7 +303,7 @@ def val_instances(root: str, split: str, info: DatasetInfo, boxes: str = "gt") -
     ds = ds.map(lambda s: parse_example(s, k), num_parallel_calls=tf.data.AUTOTUNE)
 
     def gt(ex):
-        bbox = clip_bbox_xyxy(ex["instance/bbox"], ex["image/width"], ex["image/height"])
+        bbox = instance_bbox_xyxy(ex, info)
         keep = topdown_valid(bbox, ex["instance/keypoints"], ex["instance/iscrowd"],
                              ex["instance/num_keypoints"])
         return _box_instances(ex, tf.boolean_mask(bbox, keep),

@@ -78,9 +78,16 @@ def read_coco(
     detections: str | Path | None = None,
     det_score_thr: float = 0.0,
     workers: int = 8,
+    data: dict | None = None,
 ) -> Iterator[ImageRecord]:
-    """Yield one ImageRecord per readable image of a COCO-format keypoint file."""
-    data = load_json(annotations, "annotation")
+    """Yield one ImageRecord per readable image of a COCO-format keypoint file.
+
+    ``data`` is the file's content when a dataset reader has already built it in COCO form
+    (MPII, JHMDB); ``annotations`` then only names the source in messages. Images without
+    ``width``/``height`` take them from their pixels.
+    """
+    if data is None:
+        data = load_json(annotations, "annotation")
     if not isinstance(data, dict) or "images" not in data or "annotations" not in data:
         raise DataError(f"{annotations}: expected a COCO file with 'images' and 'annotations'")
     images_dir = Path(images_dir)
@@ -95,13 +102,15 @@ def read_coco(
     dets_by_image = _read_detections(detections, det_score_thr, report)
 
     def load(img: dict) -> tuple[dict, bytes | None, str]:
-        path = images_dir / img["file_name"]
-        if not path.is_file():
+        path = _find_image(images_dir, img["file_name"])
+        if path is None:
             return img, None, "image file missing"
         encoded = path.read_bytes()
         pixels = cv2.imdecode(np.frombuffer(encoded, np.uint8), cv2.IMREAD_UNCHANGED)
         if pixels is None:
             return img, None, "image file corrupt"
+        if "width" not in img or "height" not in img:
+            img = {**img, "height": pixels.shape[0], "width": pixels.shape[1]}
         if pixels.shape[:2] != (img["height"], img["width"]):
             return img, None, "image size differs from annotation"
         return img, encoded, _image_format(encoded)
@@ -134,6 +143,18 @@ def read_coco(
     for image_id, (boxes, _) in dets_by_image.items():
         report.skip("detections", "image_id not in annotation file", f"image {image_id}",
                     len(boxes))
+
+
+def _find_image(images_dir: Path, file_name: str) -> Path | None:
+    """``images_dir / file_name``, or failing that the longest trailing part of ``file_name``
+    under ``images_dir``: Human-Art's names start with ``HumanArt/images/``, which users'
+    ``--images`` folders often already are."""
+    parts = Path(file_name).parts
+    for start in range(len(parts)):
+        path = images_dir.joinpath(*parts[start:])
+        if path.is_file():
+            return path
+    return None
 
 
 def _image_format(encoded: bytes) -> str:
@@ -174,6 +195,7 @@ def _image_record(img: dict, encoded: bytes, fmt: str, anns: list[dict], num_key
                                         np.int64),
         category_id=np.array([a.get("category_id", 1) for a in kept], np.int64),
         crowd_index=float(img.get("crowdIndex", 0.0)),
+        head_size=np.array([a["head_size"] for a in kept if "head_size" in a], np.float32),
     )
 
 
@@ -227,5 +249,6 @@ def _read_detections(path, score_thr: float, report: Report) -> dict:
 
 
 def _labeled(ann: dict) -> int:
-    """Number of labeled keypoints (v > 0), for files without ``num_keypoints``."""
-    return int(np.count_nonzero(np.reshape(ann["keypoints"], (-1, 3))[:, 2]))
+    """MMPose's keypoint count for files without ``num_keypoints``: keypoints whose larger
+    coordinate is non-zero (``count_nonzero(keypoints.max(axis=2))``), not the v > 0 count."""
+    return int(np.count_nonzero(np.reshape(ann["keypoints"], (-1, 3))[:, :2].max(axis=1)))
