@@ -1,9 +1,11 @@
-"""Metrics with MMPose's numbers: COCO-style OKS AP/AR (``coco_evaluate``) and its parts.
+"""Metrics with MMPose's numbers: COCO-style OKS AP/AR (``coco_evaluate``) and the PCK family.
 
-Predictions are plain per-instance dicts in original-image pixels; results are dicts keyed by
-MMPose's stat names (``"AP"``, ``"AP .5"``, ...).
+Predictions are plain per-instance values in original-image pixels; results are dicts keyed by
+MMPose's stat names (``"AP"``, ``"AP .5"``, ``"PCK"``, ``"Head PCK"``, ...).
 """
 
 from kpose.metrics.coco import COCO_STAT_NAMES, coco_evaluate, oks_nms, rescore
+from kpose.metrics.pck import jhmdb_pck, mpii_pckh, pck, pck_accuracy
 
-__all__ = ["COCO_STAT_NAMES", "coco_evaluate", "oks_nms", "rescore"]
+__all__ = ["COCO_STAT_NAMES", "coco_evaluate", "jhmdb_pck", "mpii_pckh", "oks_nms", "pck",
+           "pck_accuracy", "rescore"]
