@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 COCO_STAT_NAMES = (
     "AP", "AP .5", "AP .75", "AP (M)", "AP (L)", "AR", "AR .5", "AR .75", "AR (M)", "AR (L)",
 )  # fmt: skip
+CROWD_STAT_NAMES = ("AP", "AP .5", "AP .75", "AR", "AR .5", "AR .75", "AP(E)", "AP(M)", "AP(H)")
+IOU_TYPES = ("keypoints", "keypoints_crowd")
+# CrowdPose's crowd-index groups: easy < 0.2 <= medium < 0.8 <= hard (xtcocotools).
+_CROWD_SPLITS = (0.2, 0.8)
 SCORE_MODES = ("bbox_keypoint", "bbox", "keypoint")
 NMS_MODES = ("oks_nms", "none")
 
@@ -189,7 +193,8 @@ def _load_annotations(ann_file: str | os.PathLike | Mapping) -> tuple[dict, str]
     return {**data, "annotations": [dict(a) for a in data["annotations"]]}, name
 
 
-def _ground_truth(data: dict, name: str, num_keypoints: int, use_area: bool) -> COCO:
+def _ground_truth(data: dict, name: str, num_keypoints: int, use_area: bool,
+                  crowd: bool = False) -> COCO:
     """A pycocotools ``COCO`` that scores like xtcocotools' on the same file.
 
     - xtcocotools ignores a GT with no keypoint of visibility > 0, pycocotools one with
@@ -198,7 +203,18 @@ def _ground_truth(data: dict, name: str, num_keypoints: int, use_area: bool) -> 
       ``bbox_w * bbox_h * 0.53``; that value replaces ``area``.
     - xtcocotools defaults a missing ``iscrowd`` to 0 and marks matches with -1, pycocotools
       with 0, so annotation ids are shifted to start above 0 when needed.
+    - ``crowd`` (``keypoints_crowd``): xtcocotools then ignores by the file's
+      ``num_keypoints`` (CrowdPose counts only v = 2), as pycocotools does: it is kept.
     """
+    if crowd:
+        no_count = [a.get("id") for a in data["annotations"] if "num_keypoints" not in a]
+        no_index = [img.get("id") for img in data["images"] if "crowdIndex" not in img]
+        if no_count or no_index:
+            raise DataError(
+                f"{name}: iou_type='keypoints_crowd' needs 'num_keypoints' on every annotation "
+                f"and 'crowdIndex' on every image; missing on annotations {no_count[:5]} and "
+                f"images {no_index[:5]}"
+            )
     anns = data["annotations"]
     min_id = min((a["id"] for a in anns), default=1)
     for a in anns:
@@ -209,7 +225,8 @@ def _ground_truth(data: dict, name: str, num_keypoints: int, use_area: bool) -> 
                 f"keypoints, the predictions have {num_keypoints}"
             )
         a.setdefault("iscrowd", 0)
-        a["num_keypoints"] = sum(1 for v in kps[2::3] if v > 0)
+        if not crowd:
+            a["num_keypoints"] = sum(1 for v in kps[2::3] if v > 0)
         if use_area:
             if "area" not in a:
                 raise DataError(
@@ -321,7 +338,8 @@ def coco_evaluate(
         sigmas: ``(K,)`` OKS sigmas overriding the dataset's.
         use_area: scale OKS by the GT ``area``; False (AIC, CrowdPose) uses the GT box
             ``w * h * 0.53`` as xtcocotools does.
-        iou_type: ``"keypoints"``; CrowdPose's ``"keypoints_crowd"`` is not supported yet.
+        iou_type: ``"keypoints"``, or CrowdPose's ``"keypoints_crowd"`` (AP/AR over all
+            images plus AP(E)/AP(M)/AP(H) by the images' ``crowdIndex``, as xtcocotools).
         score_mode, keypoint_score_thr: see ``rescore``.
         nms_mode: ``"oks_nms"`` or ``"none"``; nms_thr: see ``oks_nms``.
         outfile_prefix: when given, the COCO results are written to
@@ -329,18 +347,14 @@ def coco_evaluate(
 
     Returns:
         ``{"AP", "AP .5", "AP .75", "AP (M)", "AP (L)", "AR", "AR .5", "AR .75", "AR (M)",
-        "AR (L)"}`` as floats (-1 where COCOeval has no ground truth in the range).
+        "AR (L)"}`` as floats (-1 where COCOeval has no ground truth in the range); for
+        ``keypoints_crowd`` the keys of ``CROWD_STAT_NAMES``.
 
     Example:
         >>> coco_evaluate("person_keypoints_val2017.json", predictions)["AP"]
     """
-    if iou_type == "keypoints_crowd":
-        raise KposeError(
-            "iou_type='keypoints_crowd' (CrowdPose AP(E)/AP(M)/AP(H)) is not supported yet; "
-            "pycocotools has no crowd-index evaluation"
-        )
-    if iou_type != "keypoints":
-        raise KposeError(f"iou_type must be 'keypoints', got {iou_type!r}")
+    if iou_type not in IOU_TYPES:
+        raise KposeError(f"iou_type must be one of {IOU_TYPES}, got {iou_type!r}")
     if score_mode not in SCORE_MODES:
         raise KposeError(f"score_mode must be one of {SCORE_MODES}, got {score_mode!r}")
     if nms_mode not in NMS_MODES:
@@ -365,7 +379,8 @@ def coco_evaluate(
             f"{len(unknown)} predicted image_id(s) are not images of {name}, e.g. "
             f"{sorted(unknown)[:5]}"
         )
-    coco_gt = _ground_truth(data, name, num_keypoints, use_area)
+    crowd = iou_type == "keypoints_crowd"
+    coco_gt = _ground_truth(data, name, num_keypoints, use_area, crowd)
 
     scores = rescore(
         preds["bbox_score"], preds["keypoint_scores"], score_mode, keypoint_score_thr
@@ -390,22 +405,53 @@ def coco_evaluate(
 
     # xtcocotools skips detections without any keypoint score > 0.
     scored = (keypoints[selected][..., 2] > 0).any(axis=-1)
-    stats = _cocoeval([r for r, ok in zip(results, scored, strict=True) if ok], coco_gt, sigmas)
-    return dict(zip(COCO_STAT_NAMES, stats, strict=True))
+    kept = [r for r, ok in zip(results, scored, strict=True) if ok]
+    if crowd:
+        return dict(zip(CROWD_STAT_NAMES, _crowd_cocoeval(kept, coco_gt, sigmas), strict=True))
+    return dict(zip(COCO_STAT_NAMES, _cocoeval(kept, coco_gt, sigmas), strict=True))
+
+
+def _evaluator(results: list[dict], coco_gt: COCO, sigmas: np.ndarray) -> COCOeval:
+    if results:
+        coco_dt = coco_gt.loadRes(results)
+    else:
+        coco_dt = COCO()
+        coco_dt.dataset = {**coco_gt.dataset, "annotations": []}
+        coco_dt.createIndex()
+    evaluator = COCOeval(coco_gt, coco_dt, iouType="keypoints")
+    evaluator.params.kpt_oks_sigmas = sigmas
+    return evaluator
+
+
+def _crowd_cocoeval(results: list[dict], coco_gt: COCO, sigmas: np.ndarray) -> list[float]:
+    """xtcocotools' ``keypoints_crowd`` summary: AP/AR over all images (area 'all'), then the
+    mean precision (-1 entries included, rounded to 4 places) per crowd-index group."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        evaluator = _evaluator(results, coco_gt, sigmas)
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+        stats = [float(evaluator.stats[i]) for i in (0, 1, 2, 5, 6, 7)]
+        first, second = _CROWD_SPLITS
+        groups = ([], [], [])
+        for img in coco_gt.dataset["images"]:
+            index = img["crowdIndex"]
+            groups[0 if index < first else 1 if index < second else 2].append(img["id"])
+        for group in groups:
+            evaluator.params.imgIds = group
+            evaluator.evaluate()
+            evaluator.accumulate()
+            stats.append(round(float(np.mean(evaluator.eval["precision"][:, :, :, 0, :])), 4))
+    log.info("COCOeval keypoints_crowd: %s", dict(zip(CROWD_STAT_NAMES, stats, strict=True)))
+    return stats
 
 
 def _cocoeval(results: list[dict], coco_gt: COCO, sigmas: np.ndarray) -> list[float]:
     """pycocotools' keypoint evaluation; its printout goes to the log."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        if results:
-            coco_dt = coco_gt.loadRes(results)
-        else:
-            coco_dt = COCO()
-            coco_dt.dataset = {**coco_gt.dataset, "annotations": []}
-            coco_dt.createIndex()
-        evaluator = COCOeval(coco_gt, coco_dt, iouType="keypoints")
-        evaluator.params.kpt_oks_sigmas = sigmas
+        evaluator = _evaluator(results, coco_gt, sigmas)
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from kpose.metrics import COCO_STAT_NAMES, coco_evaluate, oks_nms
-from kpose.metrics.coco import _oks_to_many
+from kpose.metrics.coco import CROWD_STAT_NAMES, _oks_to_many
 
 pytestmark = pytest.mark.parity
 
@@ -60,6 +60,17 @@ SCENARIOS = {
         for noise in (1, 4)
     },
     "crowded-no-area": ("crowded", "coco.py", "coco", False, 3, {}),
+    **{
+        f"crowdpose-noise{noise}": (
+            "crowdpose/test_crowdpose.json", "crowdpose.py", "crowdpose", False, noise,
+            {"iou_type": "keypoints_crowd"},
+        )
+        for noise in (1, 4, 10)
+    },
+    # The sample's two images are both "medium"; this copy puts one in "easy", one in "hard".
+    "crowdpose-easy-hard": (
+        "crowdpose-split", "crowdpose.py", "crowdpose", False, 3, {"iou_type": "keypoints_crowd"},
+    ),
 }  # fmt: skip
 
 _REFERENCE = """
@@ -76,6 +87,7 @@ for i, spec in enumerate(specs):
     tmp = tempfile.mkdtemp()
     with contextlib.redirect_stdout(io.StringIO()):
         metric = CocoMetric(ann_file=spec["ann_file"], use_area=spec["use_area"],
+                            iou_type=spec["iou_type"],
                             score_mode=spec["score_mode"], nms_mode=spec["nms_mode"],
                             outfile_prefix=os.path.join(tmp, "res"))
         metric.dataset_meta = meta
@@ -198,13 +210,18 @@ def scenarios(samples, tmp_path_factory):
     crowded.write_text(
         json.dumps(crowded_ground_truth(json.loads((samples / "coco/test_coco.json").read_text())))
     )
+    split = crowded.parent / "crowdpose-split.json"
+    crowdpose = json.loads((samples / "crowdpose/test_crowdpose.json").read_text())
+    for img, index in zip(crowdpose["images"], (0.1, 0.9), strict=True):
+        img["crowdIndex"] = index
+    split.write_text(json.dumps(crowdpose))
     out = {}
     for seed, (name, (path, config, dataset, use_area, noise, opts)) in enumerate(
         SCENARIOS.items()
     ):
         opts = dict(opts)
         dtype = np.dtype(opts.pop("dtype", "float32"))
-        ann_file = crowded if path == "crowded" else samples / path
+        ann_file = {"crowded": crowded, "crowdpose-split": split}.get(path, samples / path)
         gt = json.loads(ann_file.read_text())
         preds = make_predictions(gt, noise, seed, dtype, crowded=path == "crowded")
         spec = {
@@ -215,6 +232,7 @@ def scenarios(samples, tmp_path_factory):
             "use_area": use_area,
             "score_mode": opts.get("score_mode", "bbox_keypoint"),
             "nms_mode": opts.get("nms_mode", "oks_nms"),
+            "iou_type": opts.get("iou_type", "keypoints"),
         }
         out[name] = (spec, preds)
     return out
@@ -263,6 +281,7 @@ def _kpose(spec, preds, tmp_path, sigmas):
         use_area=spec["use_area"],
         score_mode=spec["score_mode"],
         nms_mode=spec["nms_mode"],
+        iou_type=spec["iou_type"],
         outfile_prefix=tmp_path / "res",
     )
     results = json.loads((tmp_path / "res.keypoints.json").read_text())
@@ -284,8 +303,9 @@ def test_coco_metric_matches_mmpose(name, scenarios, reference, tmp_path):
         assert ours["score"] == theirs["score"]
         assert ours["keypoints"] == theirs["keypoints"]
 
-    assert list(stats) == list(COCO_STAT_NAMES) == list(ref_stats)
-    diff = max(abs(stats[k] - ref_stats[k]) for k in COCO_STAT_NAMES)
+    names = CROWD_STAT_NAMES if spec["iou_type"] == "keypoints_crowd" else COCO_STAT_NAMES
+    assert list(stats) == list(names) == list(ref_stats)
+    diff = max(abs(stats[k] - ref_stats[k]) for k in names)
     assert diff <= TOL, f"{name}: max |kpose - MMPose| = {diff}\n{stats}\n{ref_stats}"
 
 
