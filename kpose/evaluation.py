@@ -8,15 +8,21 @@ heatmaps averaged, decoded by the codec to input-crop pixels, and mapped back to
 
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
 from kpose.codecs import flip_heatmaps
+from kpose.data import pipeline
 from kpose.data.convert import split_files
 from kpose.data.records import from_example
+from kpose.errors import KposeError
+from kpose.metrics import coco_evaluate, jhmdb_pck, mpii_pckh
+from kpose.recipe import EvalConfig, Recipe
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +62,107 @@ def predict_dataset(predict, dataset: tf.data.Dataset, input_size: tuple[int, in
         scale = batch["scale"].numpy().astype(np.float64)
         kps = to_image_coords(np.asarray(kp_in, np.float64), center, scale, input_size)
         scores = np.asarray(scores)
+        bbox = batch["bbox"].numpy()
+        gt_keypoints = batch["gt_keypoints"].numpy()
+        head_size = batch["head_size"].numpy()
         for i in range(kps.shape[0]):
             preds.append({
+                "id": len(preds),
                 "image_id": int(batch["image_id"][i]),
                 "keypoints": kps[i],
                 "keypoint_scores": scores[i],
                 "bbox_score": float(batch["bbox_score"][i]),
                 "area": float(np.prod(scale[i])),
+                "bbox": bbox[i],
+                "gt_keypoints": gt_keypoints[i],
+                "head_size": float(head_size[i]),
             })
     return preds
+
+
+# eval.metric -> (MMPose metric, its headline key)
+METRICS = {"coco": "AP", "crowdpose": "AP", "mpii": "PCK", "jhmdb": "PCK"}
+
+
+def score(metric: str, predictions: list[dict], ground_truth: dict | None, *, dataset: str,
+          ev: EvalConfig, outfile_prefix: str | Path | None = None) -> dict[str, float]:
+    """MMPose's metric ``metric`` of top-down ``predictions`` (``predict_dataset``'s dicts).
+
+    COCO-style metrics score against ``ground_truth`` (the COCO dict of the split); PCK metrics
+    use the GT keypoints, boxes and head sizes the predictions carry (GT boxes only).
+    """
+    if metric not in METRICS:
+        raise KposeError(f"eval.metric: {metric!r} is not one of {sorted(METRICS)}")
+    if metric in ("coco", "crowdpose"):
+        crowd = metric == "crowdpose"
+        return coco_evaluate(ground_truth, predictions, dataset=dataset,
+                             use_area=ev.use_area and not crowd,
+                             iou_type="keypoints_crowd" if crowd else "keypoints",
+                             score_mode=ev.score_mode, keypoint_score_thr=ev.keypoint_score_thr,
+                             nms_thr=ev.nms_thr, outfile_prefix=outfile_prefix)
+    pred = np.stack([p["keypoints"] for p in predictions]).astype(np.float32)
+    gt = np.stack([p["gt_keypoints"] for p in predictions]).astype(np.float32)
+    visible = np.minimum(1, gt[..., 2])
+    if outfile_prefix is not None:
+        _write_keypoints(Path(f"{outfile_prefix}.keypoints.json"), predictions)
+    if metric == "mpii":
+        head = np.array([p["head_size"] for p in predictions], np.float64)
+        if not np.any(head > 0):
+            raise KposeError("eval.metric 'mpii' needs head sizes: convert the val split with "
+                             "--headboxes mpii_gt_val.mat")
+        return mpii_pckh(pred, gt[..., :2], visible, head,
+                         thr=0.5 if ev.pck_thr is None else ev.pck_thr,
+                         one_based=ev.mpii_one_based)
+    bbox = np.stack([p["bbox"] for p in predictions]).astype(np.float32)
+    return jhmdb_pck(pred, gt[..., :2], visible, bbox,
+                     thr=0.2 if ev.pck_thr is None else ev.pck_thr)
+
+
+def _write_keypoints(path: Path, predictions: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for p in predictions:
+        kps = np.concatenate([p["keypoints"], np.asarray(p["keypoint_scores"])[:, None]], axis=1)
+        rows.append({"image_id": p["image_id"], "category_id": 1,
+                     "keypoints": kps.reshape(-1).tolist(), "score": float(p["bbox_score"])})
+    path.write_text(json.dumps(rows))
+
+
+class Evaluator:
+    """Predict a recipe's val split and score it with the recipe's metric (the validation
+    callback of ``kpose.fit`` and the body of ``python -m kpose.evaluate``)."""
+
+    def __init__(self, recipe: Recipe, model, codec, info, *, progress: bool = True,
+                 detections: dict | None = None, flip_test: bool | None = None):
+        self.recipe, self.info, self.progress, self.detections = recipe, info, progress, detections
+        ev = recipe.eval
+        if ev.metric not in METRICS:
+            raise KposeError(f"{recipe.source}: eval.metric {ev.metric!r} is not one of "
+                             f"{sorted(METRICS)}")
+        self.prefix, self.key = recipe.data.dataset, METRICS[ev.metric]
+        self.predict = make_predict_fn(model, codec, info.flip_indices,
+                                       flip_test=ev.flip_test if flip_test is None else flip_test,
+                                       shift_heatmap=ev.shift_heatmap)
+        self.ground_truth = None
+        if ev.metric in ("coco", "crowdpose"):
+            self.ground_truth = coco_ground_truth(recipe.data.root, recipe.data.val_split,
+                                                  info.num_keypoints, info.keypoint_names)
+        elif detections is not None or recipe.data.val_boxes != "gt":
+            raise KposeError(f"eval.metric {ev.metric!r} (PCK) scores GT boxes only; "
+                             "use data.val_boxes=gt and no detections")
+
+    def predictions(self) -> list[dict]:
+        r = self.recipe
+        ds = pipeline.val_dataset(r.data.root, r.data.val_split, r.data, self.info,
+                                  tuple(r.codec.input_size), r.eval.batch_size,
+                                  use_udp=r.codec.type == "udp", detections=self.detections)
+        return predict_dataset(self.predict, ds, tuple(r.codec.input_size),
+                               progress=self.progress)
+
+    def run(self, outfile_prefix: str | Path | None = None) -> dict[str, float]:
+        r = self.recipe
+        return score(r.eval.metric, self.predictions(), self.ground_truth,
+                     dataset=r.data.dataset, ev=r.eval, outfile_prefix=outfile_prefix)
 
 
 def coco_ground_truth(root: str, split: str, num_keypoints: int,

@@ -137,6 +137,10 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
+    """Validation: ``metric`` is coco | crowdpose | mpii | jhmdb (MMPose's metric of the
+    dataset); ``pck_thr`` overrides the PCK threshold (MPII 0.5, JHMDB 0.2); ``mpii_one_based``
+    keeps MMPose's +1 on MPII predictions."""
+
     metric: str = "coco"
     batch_size: int = 32
     flip_test: bool = True
@@ -145,6 +149,8 @@ class EvalConfig:
     keypoint_score_thr: float = 0.2
     nms_thr: float = 0.9
     use_area: bool = True
+    pck_thr: float | None = None
+    mpii_one_based: bool = True
 
 
 @dataclass(frozen=True)

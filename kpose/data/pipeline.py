@@ -296,8 +296,16 @@ def count_train_instances(root: str, split: str, info: DatasetInfo) -> int:
 # ---------------------------------------------------------------------------- validation
 
 
-def val_instances(root: str, split: str, info: DatasetInfo, boxes: str = "gt") -> tf.data.Dataset:
-    """Instances to predict: valid GT instances (``boxes='gt'``) or detector boxes."""
+def val_instances(root: str, split: str, info: DatasetInfo, boxes: str = "gt",
+                  detections: dict | None = None) -> tf.data.Dataset:
+    """Instances to predict, in record order.
+
+    ``boxes='gt'``: the valid GT instances, with their keypoints (K, 3) and head size for PCK
+    metrics; ``'detections'``: the detector boxes stored with the records, or ``detections``
+    (``{image_id: (boxes_xywh, scores)}``, e.g. a detection file read at evaluation time).
+    """
+    if boxes not in ("gt", "detections"):
+        raise ValueError(f"data.val_boxes: expected 'gt' or 'detections', got {boxes!r}")
     k = info.num_keypoints
     ds = _read_records(split_files(root, split), deterministic=True)
     ds = ds.map(lambda s: parse_example(s, k), num_parallel_calls=tf.data.AUTOTUNE)
@@ -306,34 +314,70 @@ def val_instances(root: str, split: str, info: DatasetInfo, boxes: str = "gt") -
         bbox = instance_bbox_xyxy(ex, info)
         keep = topdown_valid(bbox, ex["instance/keypoints"], ex["instance/iscrowd"],
                              ex["instance/num_keypoints"])
+        heads = ex["instance/head_size"]
+        heads = tf.cond(tf.size(heads) > 0, lambda: heads,
+                        lambda: tf.zeros_like(ex["instance/area"]))
         return _box_instances(ex, tf.boolean_mask(bbox, keep),
-                              tf.ones_like(tf.boolean_mask(ex["instance/area"], keep)))
+                              tf.ones_like(tf.boolean_mask(ex["instance/area"], keep)),
+                              tf.boolean_mask(ex["instance/keypoints"], keep),
+                              tf.boolean_mask(heads, keep))
 
-    def det(ex):
-        xywh = ex["detection/bbox"]
-        xyxy = tf.concat([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=-1)
-        return _box_instances(ex, xyxy, ex["detection/score"])
+    if boxes == "gt":
+        return ds.flat_map(gt)
+    if detections is None:
+        return ds.flat_map(lambda ex: _box_instances(ex, _xywh_to_xyxy(ex["detection/bbox"]),
+                                                     ex["detection/score"]))
+    lookup = _DetectionTable(detections)
+    return ds.flat_map(lambda ex: _box_instances(ex, *lookup(ex["image/id"])))
 
-    if boxes not in ("gt", "detections"):
-        raise ValueError(f"data.val_boxes: expected 'gt' or 'detections', got {boxes!r}")
-    return ds.flat_map(gt if boxes == "gt" else det)
+
+def _xywh_to_xyxy(xywh: tf.Tensor) -> tf.Tensor:
+    return tf.concat([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=-1)
 
 
-def _box_instances(ex: dict, bbox_xyxy: tf.Tensor, scores: tf.Tensor) -> tf.data.Dataset:
+class _DetectionTable:
+    """Detector boxes per image id as constant tensors, looked up inside tf.data."""
+
+    def __init__(self, detections: dict):
+        ids = sorted(detections)
+        boxes = [np.asarray(detections[i][0], np.float32).reshape(-1, 4) for i in ids]
+        scores = [np.asarray(detections[i][1], np.float32).reshape(-1) for i in ids]
+        counts = np.array([len(b) for b in boxes], np.int64)
+        self.offsets = tf.constant(np.concatenate([[0], np.cumsum(counts)]), tf.int64)
+        self.boxes = tf.constant(np.concatenate(boxes + [np.zeros((0, 4), np.float32)]))
+        self.scores = tf.constant(np.concatenate(scores + [np.zeros((0,), np.float32)]))
+        self.table = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(tf.constant(ids, tf.int64),
+                                                tf.range(len(ids), dtype=tf.int64)), -1)
+
+    def __call__(self, image_id: tf.Tensor):
+        row = self.table.lookup(tf.cast(image_id, tf.int64))
+        start = tf.where(row >= 0, self.offsets[tf.maximum(row, 0)], 0)
+        stop = tf.where(row >= 0, self.offsets[tf.maximum(row, 0) + 1], 0)
+        return _xywh_to_xyxy(self.boxes[start:stop]), self.scores[start:stop]
+
+
+def _box_instances(ex: dict, bbox_xyxy: tf.Tensor, scores: tf.Tensor,
+                   keypoints: tf.Tensor | None = None,
+                   head_size: tf.Tensor | None = None) -> tf.data.Dataset:
     n = tf.shape(bbox_xyxy)[0]
+    k = tf.shape(ex["instance/keypoints"])[1]
     return tf.data.Dataset.from_tensor_slices({
         "encoded": tf.fill([n], ex["image/encoded"]),
         "format": tf.fill([n], ex["image/format"]),
         "image_id": tf.fill([n], ex["image/id"]),
         "bbox": bbox_xyxy,
         "bbox_score": scores,
+        "gt_keypoints": keypoints if keypoints is not None else tf.zeros([n, k, 3]),
+        "head_size": head_size if head_size is not None else tf.zeros([n]),
     })
 
 
 def val_dataset(root: str, split: str, cfg: DataConfig, info: DatasetInfo,
-                input_size: tuple[int, int], batch_size: int, *, use_udp: bool = False
-                ) -> tf.data.Dataset:
-    """Exact MMPose val crops: ``image`` uint8 (B, h, w, 3) plus center/scale/ids/scores."""
+                input_size: tuple[int, int], batch_size: int, *, use_udp: bool = False,
+                detections: dict | None = None) -> tf.data.Dataset:
+    """Exact MMPose val crops: ``image`` uint8 (B, h, w, 3) plus center/scale/ids/scores, the
+    box, and for GT boxes the GT keypoints and head size (see ``val_instances``)."""
     w, h = input_size
 
     def crop(inst):
@@ -342,8 +386,10 @@ def val_dataset(root: str, split: str, cfg: DataConfig, info: DatasetInfo,
         image = decode_image(inst["encoded"], inst["format"])
         crop, _ = geometry.topdown_affine(image, center, scale, input_size, use_udp)
         return {"image": crop, "center": center, "scale": scale, "image_id": inst["image_id"],
-                "bbox_score": inst["bbox_score"]}
+                "bbox_score": inst["bbox_score"], "bbox": inst["bbox"],
+                "gt_keypoints": inst["gt_keypoints"], "head_size": inst["head_size"]}
 
-    ds = val_instances(root, split, info, cfg.val_boxes)
+    boxes = "detections" if detections is not None else cfg.val_boxes
+    ds = val_instances(root, split, info, boxes, detections)
     ds = ds.map(crop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

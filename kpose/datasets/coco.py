@@ -99,7 +99,7 @@ def read_coco(
             report.skip("instances", "image_id not in images", f"annotation {ann.get('id')}")
             continue
         anns_by_image[ann["image_id"]].append(ann)
-    dets_by_image = _read_detections(detections, det_score_thr, report)
+    dets_by_image = read_detections(detections, det_score_thr, report)
 
     def load(img: dict) -> tuple[dict, bytes | None, str]:
         path = _find_image(images_dir, img["file_name"])
@@ -219,7 +219,7 @@ def _instance_problem(ann: dict, num_keypoints: int, width: int, height: int) ->
     return None
 
 
-def _read_detections(path, score_thr: float, report: Report) -> dict:
+def read_detections(path, score_thr: float, report: Report) -> dict:
     """Detector boxes per image: person category only, score >= score_thr."""
     out: dict[int, tuple[list, list]] = defaultdict(lambda: ([], []))
     if path is None:

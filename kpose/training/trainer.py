@@ -28,8 +28,7 @@ from tqdm import tqdm
 from kpose.codecs import MSRAHeatmap
 from kpose.data import augment, pipeline
 from kpose.datasets import get_dataset_info
-from kpose.evaluation import coco_ground_truth, make_predict_fn, predict_dataset
-from kpose.metrics import coco_evaluate
+from kpose.evaluation import Evaluator
 from kpose.models.build import build_heatmap_model
 from kpose.recipe import Recipe, TrainConfig, to_dict
 from kpose.training.losses import keypoint_mse_per_sample
@@ -129,7 +128,7 @@ def fit(recipe: Recipe, *, strategy: tf.distribute.Strategy | None = None,
 
     writer = tf.summary.create_file_writer(str(write_dir / "logs"))
     history_path = write_dir / "history.jsonl"
-    val = _Validator(recipe, model, codec, info, progress=progress) if chief else None
+    val = Evaluator(recipe, model, codec, info, progress=progress) if chief else None
     metrics: dict = {}
     start_epoch = int(epoch_var.numpy())
 
@@ -226,28 +225,3 @@ def make_train_step(strategy, model, optimizer, codec, input_size, global_batch:
 def _append_history(path: Path, epoch: int, loss, metrics: dict) -> None:
     with open(path, "a") as f:
         f.write(json.dumps({"epoch": epoch, "loss": loss, **metrics}) + "\n")
-
-
-class _Validator:
-    """Validation callback: predictions on the val split, scored by the dataset's metric."""
-
-    def __init__(self, recipe: Recipe, model, codec, info, *, progress: bool):
-        self.recipe, self.info, self.progress = recipe, info, progress
-        ev = recipe.eval
-        if ev.metric != "coco":
-            raise ValueError(f"{recipe.source}: eval.metric {ev.metric!r} is not supported yet")
-        self.prefix, self.key = recipe.data.dataset, "AP"
-        self.predict = make_predict_fn(model, codec, info.flip_indices, flip_test=ev.flip_test,
-                                       shift_heatmap=ev.shift_heatmap)
-        self.ground_truth = coco_ground_truth(recipe.data.root, recipe.data.val_split,
-                                              info.num_keypoints, info.keypoint_names)
-
-    def run(self) -> dict:
-        r, ev = self.recipe, self.recipe.eval
-        ds = pipeline.val_dataset(r.data.root, r.data.val_split, r.data, self.info,
-                                  tuple(r.codec.input_size), ev.batch_size)
-        preds = predict_dataset(self.predict, ds, tuple(r.codec.input_size),
-                                progress=self.progress)
-        return coco_evaluate(self.ground_truth, preds, dataset=r.data.dataset,
-                             use_area=ev.use_area, score_mode=ev.score_mode,
-                             keypoint_score_thr=ev.keypoint_score_thr, nms_thr=ev.nms_thr)
