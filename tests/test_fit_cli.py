@@ -79,3 +79,11 @@ def test_resume_after_sigkill(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     match = re.search(r"resumed from \S+: epoch 1, step (\d+)", resumed.stdout)
     assert match and int(match.group(1)) >= 5, resumed.stdout
+
+
+def test_fit_with_udp_and_megvii_codecs(tmp_path, capsys):
+    for codec in ("udp", "megvii"):
+        extra = {"codec.type": codec, "train.steps_per_epoch": 2,
+                 "train.work_dir": str(tmp_path / codec), "codec.blur_kernel_size": 11}
+        assert main(tiny(tmp_path, **extra)) == 0
+        assert re.search(r"synthetic/AP: \d\.\d{4}", capsys.readouterr().out)

@@ -107,11 +107,12 @@ def _truncnorm(seed: tf.Tensor, shape) -> tf.Tensor:
 class TrainCropSpec:
     input_size: tuple[int, int]  # (w, h) of the model input
     canvas_size: int  # side of the square coarse crop
+    use_udp: bool = False  # MMPose's TopdownAffine(use_udp=True) for UDP codecs
 
     @classmethod
-    def for_input(cls, input_size: tuple[int, int]) -> TrainCropSpec:
+    def for_input(cls, input_size: tuple[int, int], use_udp: bool = False) -> TrainCropSpec:
         w, h = input_size
-        return cls(tuple(input_size), int(math.ceil(math.hypot(w, h))) + 2)
+        return cls(tuple(input_size), int(math.ceil(math.hypot(w, h))) + 2, use_udp)
 
 
 def sample_augmentation(inst: dict, seed: tf.Tensor, cfg: DataConfig, info: DatasetInfo,
@@ -221,7 +222,8 @@ def coarse_crop(image: tf.Tensor, aug: dict, spec: TrainCropSpec) -> dict:
 def canvas_to_input_matrix(aug: dict, k: tf.Tensor, spec: TrainCropSpec) -> tf.Tensor:
     """2x3 affine from canvas pixels to model-input pixels (MMPose's warp after the canvas)."""
     c = float(spec.canvas_size)
-    to_input = geometry.get_warp_matrix(aug["center"][None], aug["scale"][None],
+    warp = geometry.get_udp_warp_matrix if spec.use_udp else geometry.get_warp_matrix
+    to_input = warp(aug["center"][None], aug["scale"][None],
                                         aug["rotation"][None], spec.input_size)[0]
     # canvas -> image: x = u / k + (center - (C - 1) / (2k))
     offset = aug["center"] - (c - 1.0) / (2.0 * k)
@@ -264,6 +266,7 @@ def train_dataset(
     epoch: int,
     skip_batches: int = 0,
     input_context: tf.distribute.InputContext | None = None,
+    use_udp: bool = False,
 ) -> tf.data.Dataset:
     """An endless, reproducible stream of training batches for ``epoch``.
 
@@ -271,7 +274,7 @@ def train_dataset(
     ``canvas`` uint8 (B, C, C, 3), ``matrix`` (B, 2, 3) canvas -> input, ``keypoints``
     (B, K, 2) in canvas pixels, ``keypoints_visible`` (B, K).
     """
-    spec = TrainCropSpec.for_input(input_size)
+    spec = TrainCropSpec.for_input(input_size, use_udp)
     ds = train_instances(root, split, info, input_context).enumerate()
     ds = ds.shuffle(cfg.shuffle_buffer, seed=seed * 100003 + epoch, reshuffle_each_iteration=True)
     ds = ds.repeat().skip(skip_batches * batch_size)

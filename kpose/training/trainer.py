@@ -25,7 +25,7 @@ import keras
 import tensorflow as tf
 from tqdm import tqdm
 
-from kpose.codecs import MSRAHeatmap
+from kpose.codecs import MegviiHeatmap, MSRAHeatmap, UDPHeatmap
 from kpose.data import augment, pipeline
 from kpose.datasets import get_dataset_info
 from kpose.evaluation import Evaluator
@@ -48,13 +48,20 @@ def default_strategy() -> tf.distribute.Strategy:
     return tf.distribute.MirroredStrategy()
 
 
-def make_codec(recipe: Recipe) -> MSRAHeatmap:
+def make_codec(recipe: Recipe):
+    """The recipe's codec: ``msra`` (``unbiased`` for DARK), ``udp`` or ``megvii`` (whose
+    Gaussian kernel is ``blur_kernel_size``)."""
     c = recipe.codec
-    if c.type != "msra":
-        raise ValueError(f"{recipe.source}: codec.type {c.type!r} is not supported yet; "
-                         "expected 'msra'")
-    return MSRAHeatmap(c.input_size, c.heatmap_size, sigma=c.sigma, unbiased=c.unbiased,
-                       blur_kernel_size=c.blur_kernel_size)
+    if c.type == "msra":
+        return MSRAHeatmap(c.input_size, c.heatmap_size, sigma=c.sigma, unbiased=c.unbiased,
+                           blur_kernel_size=c.blur_kernel_size)
+    if c.type == "udp":
+        return UDPHeatmap(c.input_size, c.heatmap_size, sigma=c.sigma,
+                          blur_kernel_size=c.blur_kernel_size)
+    if c.type == "megvii":
+        return MegviiHeatmap(c.input_size, c.heatmap_size, kernel_size=c.blur_kernel_size)
+    raise ValueError(f"{recipe.source}: codec.type {c.type!r}: expected 'msra', 'udp' or "
+                     "'megvii'")
 
 
 def make_optimizer(cfg: TrainConfig, schedule) -> keras.optimizers.Optimizer:
@@ -141,7 +148,7 @@ def fit(recipe: Recipe, *, strategy: tf.distribute.Strategy | None = None,
                 ctx.get_per_replica_batch_size(global_batch), seed=cfg.seed, epoch=epoch,
                 # each input pipeline feeds num_replicas / num_pipelines replicas per step
                 skip_batches=done * (ctx.num_replicas_in_sync // ctx.num_input_pipelines),
-                input_context=ctx)
+                input_context=ctx, use_udp=recipe.codec.type == "udp")
 
         iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
         bar = tqdm(total=steps_per_epoch, initial=done, desc=f"epoch {epoch + 1}/{cfg.epochs}",
