@@ -4,6 +4,8 @@
         [--split val] [--detections DET.json] [--dataset crowdpose] [--shards N]
     python -m kpose.convert mpii --annotations mpii_val.json --images DIR --out tfrecords/mpii \
         --split val [--headboxes mpii_gt_val.mat]
+    python -m kpose.convert posetrack18 --annotations posetrack18_val.json --images DIR \
+        --out tfrecords/posetrack18 [--detections DET.json --det-score-thr 0.4]
     python -m kpose.convert jhmdb --annotations Sub1_test.json --images DIR --out tfrecords/jhmdb
     python -m kpose.convert synthetic --out tfrecords/synthetic --images N --seed S [--split val]
 """
@@ -12,10 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
-from kpose.data.convert import write_split
+from kpose.data.convert import META_FILE, write_split
 from kpose.datasets import get_dataset_info
 from kpose.datasets.coco import Report, load_json, read_coco
 from kpose.datasets.mpii import jhmdb_to_coco, mpii_to_coco
@@ -83,6 +86,42 @@ def convert_jhmdb(annotations: str | Path, images: str | Path, out: str | Path, 
                         strict=strict, progress=progress, data=jhmdb_to_coco(annotations))
 
 
+def convert_posetrack18(annotations: str | Path, images: str | Path, out: str | Path, *,
+                        split: str = "val", detections: str | Path | None = None,
+                        det_score_thr: float = 0.0, gt_folder: str | Path | None = None,
+                        shards: int = 8, strict: bool = False, progress: bool = True) -> dict:
+    """PoseTrack18's merged COCO-format file (+ detections, kept at ``det_score_thr``, MMPose's
+    ``bbox_score_thr``) -> TFRecords with each frame's video and frame ids.
+
+    The per-video ground truth that PoseTrack's AP needs (``annotations/val/*.json``; by
+    default the folder MMPose derives from the file name, ``posetrack18_val.json`` ->
+    ``val/``) is copied to ``out/posetrack18-gt-<split>/``.
+    """
+    entry = convert_coco(annotations, images, out, split=split, dataset="posetrack18",
+                         detections=detections, det_score_thr=det_score_thr, shards=shards,
+                         strict=strict, progress=progress)
+    annotations = Path(annotations)
+    if gt_folder is None:
+        derived = annotations.parent / annotations.stem.split("_")[-1]
+        gt_folder = derived if derived.is_dir() else None
+    if gt_folder is not None:
+        gt_folder = Path(gt_folder)
+        files = sorted(gt_folder.glob("*.json"))
+        if not files:
+            raise KposeError(f"--gt-folder {gt_folder}: no per-video .json files")
+        target = Path(out) / f"posetrack18-gt-{split}"
+        target.mkdir(parents=True, exist_ok=True)
+        for f in files:
+            shutil.copyfile(f, target / f.name)
+        meta_path = Path(out) / META_FILE
+        meta = json.loads(meta_path.read_text())
+        meta["splits"][split]["per_video_gt"] = {"folder": target.name, "videos": len(files),
+                                                 "source": str(gt_folder)}
+        meta_path.write_text(json.dumps(meta, indent=1))
+        entry = meta["splits"][split]
+    return entry
+
+
 def convert_synthetic(out: str | Path, *, images: int, seed: int, split: str = "train",
                       shards: int = 4, progress: bool = True) -> dict:
     """Generate a synthetic COCO-format split under ``out/raw-<split>`` and convert it."""
@@ -136,6 +175,17 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--shards", type=int, default=8)
         p.add_argument("--strict", action="store_true", help="fail if anything is skipped")
     mpii.add_argument("--headboxes", help="mpii_gt_val.mat: head boxes for PCKh (val split)")
+    pt = sub.add_parser("posetrack18", help="PoseTrack18's merged COCO-format file")
+    pt.add_argument("--annotations", required=True)
+    pt.add_argument("--images", required=True, help="folder the file_name fields are under")
+    pt.add_argument("--out", required=True)
+    pt.add_argument("--split", default="val")
+    pt.add_argument("--detections", help="person detections (COCO results JSON)")
+    pt.add_argument("--det-score-thr", type=float, default=0.0,
+                    help="MMPose's bbox_score_thr (0.4 in its PoseTrack18 configs)")
+    pt.add_argument("--gt-folder", help="per-video GT JSONs (default: derived from the name)")
+    pt.add_argument("--shards", type=int, default=8)
+    pt.add_argument("--strict", action="store_true", help="fail if anything is skipped")
     syn = sub.add_parser("synthetic", help="generate the synthetic person dataset")
     syn.add_argument("--out", required=True)
     syn.add_argument("--images", type=int, required=True)
@@ -151,6 +201,12 @@ def main(argv: list[str] | None = None) -> int:
             entry = convert_mpii(args.annotations, args.images, args.out, split=args.split,
                                  headboxes=args.headboxes, shards=args.shards,
                                  strict=args.strict)
+        elif args.format == "posetrack18":
+            entry = convert_posetrack18(args.annotations, args.images, args.out,
+                                        split=args.split, detections=args.detections,
+                                        det_score_thr=args.det_score_thr,
+                                        gt_folder=args.gt_folder, shards=args.shards,
+                                        strict=args.strict)
         elif args.format == "jhmdb":
             entry = convert_jhmdb(args.annotations, args.images, args.out, split=args.split,
                                   shards=args.shards, strict=args.strict)

@@ -15,6 +15,8 @@ image/file_name           bytes    path relative to the converter's ``--images``
 image/id                  int64    the annotation file's image id
 image/width, image/height int64    from the annotation file, checked against the pixels
 image/crowd_index         float    CrowdPose's crowdIndex (0 elsewhere)
+image/video_id            bytes    PoseTrack18's ``vid_id`` ("" elsewhere)
+image/frame_id            int64    PoseTrack18's ``frame_id`` (0 elsewhere)
 instance/id               int64    [N] annotation ids
 instance/bbox             float    [N*4] xywh as in the annotation file
 instance/keypoints        float    [N*K*3] (x, y, visibility)
@@ -56,6 +58,8 @@ class ImageRecord:
     category_id: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.int64))
     head_size: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.float32))
     crowd_index: float = 0.0
+    video_id: str = ""
+    frame_id: int = 0
     det_bbox_xywh: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
     det_score: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.float32))
 
@@ -85,6 +89,8 @@ def to_example(rec: ImageRecord) -> tf.train.Example:
         "image/width": _ints(np.array([rec.width])),
         "image/height": _ints(np.array([rec.height])),
         "image/crowd_index": _floats(np.array([rec.crowd_index])),
+        "image/video_id": _bytes([rec.video_id.encode()]),
+        "image/frame_id": _ints(np.array([rec.frame_id])),
         "instance/id": _ints(rec.instance_ids),
         "instance/bbox": _floats(rec.bbox_xywh),
         "instance/keypoints": _floats(rec.keypoints),
@@ -107,6 +113,8 @@ _SCALARS = {
     "image/width": tf.io.FixedLenFeature([], tf.int64),
     "image/height": tf.io.FixedLenFeature([], tf.int64),
     "image/crowd_index": tf.io.FixedLenFeature([], tf.float32, default_value=0.0),
+    "image/video_id": tf.io.FixedLenFeature([], tf.string, default_value=""),
+    "image/frame_id": tf.io.FixedLenFeature([], tf.int64, default_value=0),
 }
 _LISTS = {
     "instance/id": tf.int64,
@@ -155,6 +163,8 @@ def from_example(serialized: bytes, num_keypoints: int) -> ImageRecord:
         category_id=ex["instance/category_id"],
         head_size=ex["instance/head_size"],
         crowd_index=float(ex["image/crowd_index"]),
+        video_id=ex["image/video_id"].decode(),
+        frame_id=int(ex["image/frame_id"]),
         det_bbox_xywh=ex["detection/bbox"],
         det_score=ex["detection/score"],
     )

@@ -195,6 +195,8 @@ def _image_record(img: dict, encoded: bytes, fmt: str, anns: list[dict], num_key
                                         np.int64),
         category_id=np.array([a.get("category_id", 1) for a in kept], np.int64),
         crowd_index=float(img.get("crowdIndex", 0.0)),
+        video_id=str(img.get("vid_id", "")),
+        frame_id=int(img.get("frame_id", 0)),
         head_size=np.array([a["head_size"] for a in kept if "head_size" in a], np.float32),
     )
 

@@ -49,6 +49,8 @@ CASES = {
     "humanart": ("HumanArtDataset", "humanart/test_humanart.json", "humanart"),
     "mpii": ("MpiiDataset", "mpii/test_mpii.json", "mpii"),
     "jhmdb": ("JhmdbDataset", "jhmdb/test_jhmdb_sub1.json", "jhmdb"),
+    "posetrack18": ("PoseTrack18Dataset", "posetrack18/annotations/test_posetrack18_val.json",
+                    "posetrack18"),
 }
 
 

@@ -1,4 +1,4 @@
-"""MPII and JHMDB converters: round trips on the samples, MMPose's box/shift conventions."""
+"""MPII, JHMDB and PoseTrack18 converters: round trips on the samples, MMPose's conventions."""
 
 from __future__ import annotations
 
@@ -108,3 +108,26 @@ def test_cli_subcommands(samples, tmp_path, capsys):
     assert main(["jhmdb", "--annotations", str(samples / "jhmdb/test_jhmdb_sub1.json"),
                  "--images", str(samples / "jhmdb"), "--out", str(tmp_path / "j")]) == 0
     assert "train: 3 images, 3 instances" in capsys.readouterr().out
+
+
+def test_posetrack18_video_ids_detections_and_per_video_gt(samples, tmp_path):
+    from kpose.convert import convert_posetrack18
+
+    root = samples / "posetrack18"
+    ann = root / "annotations" / "test_posetrack18_val.json"
+    dets = root / "annotations" / "test_posetrack18_human_detections.json"
+    data = json.loads(ann.read_text())
+    entry = convert_posetrack18(ann, root, tmp_path, split="val", detections=dets,
+                                det_score_thr=0.4, shards=1, progress=False)
+    assert entry["per_video_gt"]["videos"] == 3
+    assert sorted(p.name for p in (tmp_path / "posetrack18-gt-val").iterdir()) == sorted(
+        p.name for p in (root / "annotations" / "val").iterdir())
+    records = _records(tmp_path)
+    for img in data["images"]:
+        rec = records[img["id"]]
+        assert (rec.video_id, rec.frame_id) == (img["vid_id"], img["frame_id"])
+    kept = [d for d in json.loads(dets.read_text())
+            if d.get("category_id", 1) == 1 and d["score"] >= 0.4]
+    assert sum(len(r.det_score) for r in records.values()) == len(kept)
+    assert entry["report"]["detections_kept"] == len(kept)
+    assert min(min(r.det_score, default=1) for r in records.values()) >= 0.4
