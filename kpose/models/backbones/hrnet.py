@@ -98,6 +98,7 @@ def hrnet(
     stage1_blocks: int = 4,
     stage1_channels: int = 64,
     in_channels: int = 3,
+    stem_channels: int = 64,
     name: str = "backbone",
 ) -> keras.Model:
     """MMPose's ``HRNet(extra)`` for top-down pose: ``(B, H, W, in_channels)`` ->
@@ -109,6 +110,8 @@ def hrnet(
         num_blocks: BasicBlocks per branch in each module of stages 2, 3 and 4.
         stage1_blocks / stage1_channels: Bottlenecks of stage 1 and their inner width
             (output ``4 * stage1_channels``).
+        stem_channels: width of the two stride-2 stem convolutions (64 in every MMPose
+            HRNet; smaller only for CPU-sized models).
 
     Example:
         >>> backbone = hrnet(32)            # HRNet-W32: (B, 256, 192, 3) -> (B, 64, 48, 32)
@@ -119,9 +122,9 @@ def hrnet(
             f"got {tuple(num_modules)} / {tuple(num_blocks)}"
         )
     inputs = keras.Input((None, None, in_channels), name=f"{name}_input")
-    x = conv2d(inputs, 64, 3, f"{name}.conv1", stride=2, padding=1)
+    x = conv2d(inputs, stem_channels, 3, f"{name}.conv1", stride=2, padding=1)
     x = relu(batch_norm(x, f"{name}.bn1"), f"{name}.bn1_relu")
-    x = conv2d(x, 64, 3, f"{name}.conv2", stride=2, padding=1)
+    x = conv2d(x, stem_channels, 3, f"{name}.conv2", stride=2, padding=1)
     x = relu(batch_norm(x, f"{name}.bn2"), f"{name}.bn2_relu")
     for b in range(stage1_blocks):
         x = bottleneck(x, stage1_channels * EXPANSION["bottleneck"], f"{name}.layer1.{b}")
