@@ -60,18 +60,16 @@ def gaussian_kernel_1d(kernel_size: int) -> np.ndarray:
     return (kernel * (1.0 / kernel.sum())).astype(np.float32)
 
 
-def gaussian_blur(heatmaps, kernel_size: int, accumulate=tf.float32) -> tf.Tensor:
+def gaussian_blur(heatmaps, kernel_size: int) -> tf.Tensor:
     """MMPose's ``gaussian_blur`` (DARK's heatmap modulation) on ``(N, h, w, K)`` heatmaps.
 
     Each channel is blurred with cv2's Gaussian kernel of ``kernel_size`` over a zero border
     (MMPose zero-pads by ``(k - 1) / 2`` before ``cv2.GaussianBlur``, so cv2's reflected
     border never reaches the kept pixels), then rescaled so its maximum equals the original
     maximum. Channels whose blurred maximum is 0 come back as zeros (MMPose gives NaN there).
-    ``accumulate=tf.float64`` sums in double precision (then rounds to float32), which lands
-    closer to cv2's float32 result than a float32 convolution with another summation order.
     """
-    heatmaps = tf.cast(_float32(heatmaps), accumulate)  # (N, h, w, K)
-    kernel = tf.constant(gaussian_kernel_1d(kernel_size), accumulate)
+    heatmaps = _float32(heatmaps)  # (N, h, w, K)
+    kernel = tf.constant(gaussian_kernel_1d(kernel_size))
     channels = tf.shape(heatmaps)[-1]
     # cv2 filters rows first, then columns; keeping that order keeps rounding close.
     row = tf.tile(tf.reshape(kernel, (1, kernel_size, 1, 1)), [1, 1, channels, 1])
@@ -79,8 +77,6 @@ def gaussian_blur(heatmaps, kernel_size: int, accumulate=tf.float32) -> tf.Tenso
     blurred = tf.nn.depthwise_conv2d(heatmaps, row, [1, 1, 1, 1], "SAME")
     blurred = tf.nn.depthwise_conv2d(blurred, col, [1, 1, 1, 1], "SAME")
     original_max = tf.reduce_max(heatmaps, axis=(1, 2), keepdims=True)  # (N, 1, 1, K)
-    blurred = tf.cast(blurred, tf.float32)
-    original_max = tf.cast(original_max, tf.float32)
     blurred_max = tf.reduce_max(blurred, axis=(1, 2), keepdims=True)
     return blurred * tf.math.divide_no_nan(original_max, blurred_max)
 

@@ -9,6 +9,11 @@ import pytest
 
 from kpose.data import synthetic
 
+# The skeleton of COCO's person category (1-based keypoint ids), as in person_keypoints_*.json.
+COCO_SKELETON = [[16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7],
+                 [6, 8], [7, 9], [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5], [4, 6],
+                 [5, 7]]
+
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
@@ -20,7 +25,10 @@ def generated(tmp_path_factory):
 def test_coco_fields_and_keypoint_semantics(generated):
     out, data = generated
     assert len(data["images"]) == 12
-    assert data["categories"][0]["keypoints"] == list(synthetic.KEYPOINT_NAMES)
+    (category,) = data["categories"]
+    assert category["id"] == 1 and category["name"] == "person"
+    assert category["keypoints"] == list(synthetic.KEYPOINT_NAMES)
+    assert sorted(map(sorted, category["skeleton"])) == sorted(map(sorted, COCO_SKELETON))
     sizes = {im["id"]: (im["width"], im["height"]) for im in data["images"]}
     for im in data["images"]:
         assert (out / "images" / im["file_name"]).is_file()
@@ -109,3 +117,4 @@ def test_worker_processes_give_the_same_dataset(tmp_path):
     name = json.loads(one.read_text())["images"][401]["file_name"]
     assert ((tmp_path / "one/images" / name).read_bytes()
             == (tmp_path / "two/images" / name).read_bytes())
+

@@ -1,91 +1,194 @@
-"""Dataset metadata against the values in ../shared/MMPOSE_NOTES.md section 3."""
+"""Dataset metadata against the values written down in ../shared/MMPOSE_NOTES.md section 3."""
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError, replace
+
 import pytest
 
-from kpose.datasets import DATASETS, get_dataset_info
+from kpose.datasets import DATASETS, DatasetInfo, get_dataset_info
 from kpose.errors import DataError
 
-COCO_SIGMAS = (.026, .025, .025, .035, .035, .079, .079, .072, .072, .062, .062, .107, .107,
-               .087, .087, .089, .089)
-COCO_NAMES = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",
-              "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-              "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle")
-COCO_WEIGHTS = (1.0,) * 7 + (1.2, 1.2, 1.5, 1.5, 1.0, 1.0, 1.2, 1.2, 1.5, 1.5)
+COCO_NAMES = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+)  # fmt: skip
+COCO_SIGMAS = (
+    0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062,
+    0.107, 0.107, 0.087, 0.087, 0.089, 0.089,
+)  # fmt: skip
+MPII_NAMES = (
+    "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle",
+    "pelvis", "thorax", "upper_neck", "head_top",
+    "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist",
+)  # fmt: skip
+AIC_NAMES = (
+    "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow", "left_wrist",
+    "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
+    "head_top", "neck",
+)  # fmt: skip
+JHMDB_NAMES = (
+    "neck", "belly", "head", "right_shoulder", "left_shoulder", "right_hip", "left_hip",
+    "right_elbow", "left_elbow", "right_knee", "left_knee",
+    "right_wrist", "left_wrist", "right_ankle", "left_ankle",
+)  # fmt: skip
+COCO_PAIRS = [(1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16)]
 
-# dataset: (K, flip pairs, upper ids, lower ids)
+# name: (keypoint names in order, flip pairs, upper ids, lower ids)
 EXPECTED = {
-    "coco": (17, [(1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16)],
-             range(0, 11), range(11, 17)),
-    "mpii": (16, [(0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13)], range(7, 16),
-             range(0, 7)),
-    "crowdpose": (14, [(0, 1), (2, 3), (4, 5), (6, 7), (8, 9), (10, 11)],
-                  [*range(0, 6), 12, 13], range(6, 12)),
-    "aic": (14, [(0, 3), (1, 4), (2, 5), (6, 9), (7, 10), (8, 11)], [*range(0, 6), 12, 13],
-            range(6, 12)),
-    "jhmdb": (15, [(3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14)],
-              [0, 1, 2, 3, 4, 7, 8, 11, 12], [5, 6, 9, 10, 13, 14]),
-    "posetrack18": (17, [(3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16)],
-                    range(0, 11), range(11, 17)),
-    "humanart": (17, [(1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16)],
-                 range(0, 11), range(11, 17)),
+    "coco": (COCO_NAMES, COCO_PAIRS, range(0, 11), range(11, 17)),
+    "humanart": (COCO_NAMES, COCO_PAIRS, range(0, 11), range(11, 17)),
+    "synthetic": (COCO_NAMES, COCO_PAIRS, range(0, 11), range(11, 17)),
+    "posetrack18": (
+        ("nose", "head_bottom", "head_top") + COCO_NAMES[3:],
+        COCO_PAIRS[1:],  # head_bottom (1) and head_top (2) are not a mirror pair
+        range(0, 11),
+        range(11, 17),
+    ),
+    "mpii": (
+        MPII_NAMES,
+        [(0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13)],
+        range(7, 16),
+        range(0, 7),
+    ),
+    "crowdpose": (
+        COCO_NAMES[5:] + ("top_head", "neck"),
+        [(0, 1), (2, 3), (4, 5), (6, 7), (8, 9), (10, 11)],
+        [*range(0, 6), 12, 13],
+        range(6, 12),
+    ),
+    "aic": (
+        AIC_NAMES,
+        [(0, 3), (1, 4), (2, 5), (6, 9), (7, 10), (8, 11)],
+        [*range(0, 6), 12, 13],
+        range(6, 12),
+    ),
+    "jhmdb": (
+        JHMDB_NAMES,
+        [(3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14)],
+        [0, 1, 2, 3, 4, 7, 8, 11, 12],
+        [5, 6, 9, 10, 13, 14],
+    ),
 }
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_counts_flip_pairs_and_body_halves(name):
-    info = get_dataset_info(name)
-    k, pairs, upper, lower = EXPECTED[name]
-    assert info.num_keypoints == k == len(info.sigmas) == len(info.joint_weights)
-    assert list(info.flip_pairs) == pairs
-    assert list(info.upper_body_ids) == list(upper)
-    assert list(info.lower_body_ids) == list(lower)
-    assert len(info.keypoint_colors) == k
-    assert len(info.skeleton_colors) == len(info.skeleton)
+def _pattern_weights(names) -> tuple[float, ...]:
+    """The notes' rule: wrists and ankles 1.5, elbows and knees 1.2, everything else 1.0."""
+    return tuple(
+        1.5
+        if name.endswith(("wrist", "ankle"))
+        else 1.2
+        if name.endswith(("elbow", "knee"))
+        else 1.0
+        for name in names
+    )
+
+
+def test_every_dataset_is_covered():
+    assert DATASETS == (
+        "coco", "mpii", "crowdpose", "aic", "jhmdb", "posetrack18", "humanart", "synthetic",
+    )  # fmt: skip
+    assert set(EXPECTED) == set(DATASETS)
 
 
 @pytest.mark.parametrize("name", DATASETS)
-def test_flip_indices_are_an_involution_matching_the_pairs(name):
+def test_names_flip_pairs_and_body_halves(name):
+    info = get_dataset_info(name)
+    names, pairs, upper, lower = EXPECTED[name]
+    assert isinstance(info, DatasetInfo)
+    assert info.name == name
+    assert info.keypoint_names == names
+    assert info.num_keypoints == len(names)
+    assert list(info.flip_pairs) == pairs
+    assert info.upper_body_ids == tuple(upper)
+    assert info.lower_body_ids == tuple(lower)
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_per_keypoint_and_per_link_fields_have_matching_lengths(name):
+    info = get_dataset_info(name)
+    k = info.num_keypoints
+    assert len(info.flip_indices) == len(info.sigmas) == len(info.joint_weights) == k
+    assert len(info.keypoint_colors) == k
+    assert len(info.skeleton_colors) == len(info.skeleton) > 0
+    colors = info.keypoint_colors + info.skeleton_colors
+    assert all(len(c) == 3 and all(0 <= v <= 255 for v in c) for c in colors)
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_flip_indices_are_an_involution_that_matches_the_pairs(name):
     info = get_dataset_info(name)
     flip = info.flip_indices
+    assert sorted(flip) == list(range(info.num_keypoints))
     assert all(flip[flip[k]] == k for k in range(info.num_keypoints))
-    assert {(min(k, j), max(k, j)) for k, j in enumerate(flip) if k != j} == set(info.flip_pairs)
-    assert all(0 <= a < info.num_keypoints and 0 <= b < info.num_keypoints
-               for a, b in info.skeleton)
+    assert [(k, j) for k, j in enumerate(flip) if k < j] == list(info.flip_pairs)
+    # A mirror pair is always a left and a right joint; centre joints map to themselves.
+    for k, j in info.flip_pairs:
+        a, b = info.keypoint_names[k], info.keypoint_names[j]
+        assert {a.split("_")[0], b.split("_")[0]} == {"left", "right"}
+        assert a.split("_", 1)[1] == b.split("_", 1)[1]
 
 
-def test_coco_family_values():
-    for name in ("coco", "humanart", "synthetic"):
-        info = get_dataset_info(name)
-        assert info.keypoint_names == COCO_NAMES
-        assert info.sigmas == COCO_SIGMAS
-        assert info.joint_weights == COCO_WEIGHTS
-    pt = get_dataset_info("posetrack18")
-    assert pt.keypoint_names[:3] == ("nose", "head_bottom", "head_top")
-    assert pt.keypoint_names[5:] == COCO_NAMES[5:]
-    assert pt.sigmas == COCO_SIGMAS
-    assert pt.flip_indices[1:3] == (1, 2)  # head_bottom / head_top are not swapped
+@pytest.mark.parametrize("name", DATASETS)
+def test_skeleton_indices_are_in_range(name):
+    info = get_dataset_info(name)
+    assert all(0 <= a < info.num_keypoints and 0 <= b < info.num_keypoints and a != b
+               for a, b in info.skeleton)  # fmt: skip
+    assert len(set(info.skeleton)) == len(info.skeleton)
 
 
-def test_other_sigmas_and_weights():
-    crowd = get_dataset_info("crowdpose")
-    assert crowd.keypoint_names[-2:] == ("top_head", "neck")
-    assert crowd.sigmas == COCO_SIGMAS[5:] + (.079, .079)
-    assert crowd.joint_weights == (0.2, 0.2, 0.2, 1.3, 1.5, 0.2, 1.3, 1.5, 0.2, 0.2, 0.5, 0.2,
-                                   0.2, 0.5)
-    aic = get_dataset_info("aic")
-    # The notes round to 5 decimals; MMPose carries more digits.
-    notes = (0.01388, 0.01515, 0.01058, 0.01418, 0.01498, 0.01402, 0.03910, 0.03687, 0.01982,
-             0.03844, 0.03412, 0.02415, 0.01291, 0.01236)
-    assert aic.sigmas == pytest.approx(notes, abs=1e-5)
-    mpii = get_dataset_info("mpii")
-    assert mpii.keypoint_names[6:10] == ("pelvis", "thorax", "upper_neck", "head_top")
-    assert [mpii.joint_weights[i] for i in (0, 1, 5, 10, 11, 15)] == [1.5, 1.2, 1.5, 1.5, 1.2, 1.5]
+@pytest.mark.parametrize("name", ["coco", "humanart", "synthetic", "posetrack18"])
+def test_coco_family_sigmas_and_weights(name):
+    info = get_dataset_info(name)
+    assert info.sigmas == COCO_SIGMAS
+    assert info.joint_weights == (1.0,) * 7 + (1.2, 1.2, 1.5, 1.5, 1.0, 1.0, 1.2, 1.2, 1.5, 1.5)
+    assert info.joint_weights == _pattern_weights(info.keypoint_names)
 
 
-def test_lookup_is_case_insensitive_and_unknown_names_are_explained():
+def test_crowdpose_sigmas_and_odd_weights():
+    info = get_dataset_info("crowdpose")
+    assert info.sigmas == COCO_SIGMAS[5:] + (0.079, 0.079)
+    assert info.joint_weights == (
+        0.2, 0.2, 0.2, 1.3, 1.5, 0.2, 1.3, 1.5, 0.2, 0.2, 0.5, 0.2, 0.2, 0.5,
+    )  # fmt: skip
+
+
+def test_aic_sigmas():
+    # The notes round MMPose's values to 5 decimals.
+    notes = (
+        0.01388, 0.01515, 0.01058, 0.01418, 0.01498, 0.01402, 0.03910,
+        0.03687, 0.01982, 0.03844, 0.03412, 0.02415, 0.01291, 0.01236,
+    )  # fmt: skip
+    assert get_dataset_info("aic").sigmas == pytest.approx(notes, abs=5e-6)
+
+
+@pytest.mark.parametrize("name", ["mpii", "aic", "jhmdb"])
+def test_pattern_weights(name):
+    info = get_dataset_info(name)
+    assert info.joint_weights == _pattern_weights(info.keypoint_names)
+    assert set(info.joint_weights) == {1.0, 1.2, 1.5}
+
+
+def test_synthetic_and_humanart_are_coco_renamed():
+    coco = get_dataset_info("coco")
+    for name in ("synthetic", "humanart"):
+        assert get_dataset_info(name) == replace(coco, name=name)
+
+
+def test_lookup_is_case_insensitive():
     assert get_dataset_info("COCO") is get_dataset_info("coco")
-    assert get_dataset_info("synthetic").name == "synthetic"
-    with pytest.raises(DataError, match="'cocoa'.*coco, mpii"):
+    assert get_dataset_info("PoseTrack18") is get_dataset_info("posetrack18")
+
+
+def test_unknown_name_raises_a_data_error_listing_the_known_ones():
+    with pytest.raises(DataError) as excinfo:
         get_dataset_info("cocoa")
+    message = str(excinfo.value)
+    assert "'cocoa'" in message
+    assert all(name in message for name in DATASETS)
+
+
+def test_info_is_immutable():
+    with pytest.raises(FrozenInstanceError):
+        get_dataset_info("coco").name = "other"

@@ -1,6 +1,12 @@
-"""Dataset metadata against MMPose 1.3.2's ``parse_pose_metainfo`` of its config files."""
+"""Dataset metadata against MMPose 1.3.2: its config files and ``parse_pose_metainfo``.
+
+The reference returns both the raw config values (sigmas and joint weights as written, before
+MMPose casts them to float32) and the parsed index form, and every field is compared exactly.
+"""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
@@ -12,19 +18,22 @@ pytestmark = pytest.mark.parity
 NAMES = ("coco", "mpii", "crowdpose", "aic", "jhmdb", "posetrack18", "humanart")
 
 _REFERENCE = """
+from mmengine.config import Config
 from mmpose.datasets.datasets.utils import parse_pose_metainfo
 
 for name in json.loads(str(inputs["names"])):
     path = os.path.join(MMPOSE_CONFIGS, "_base_", "datasets", name + ".py")
+    raw = Config.fromfile(path).dataset_info
     meta = parse_pose_metainfo(dict(from_file=path))
-    ids = range(meta["num_keypoints"])
     outputs[name] = dict(
         dataset_name=meta["dataset_name"],
-        names=[meta["keypoint_id2name"][i] for i in ids],
+        names=[meta["keypoint_id2name"][i] for i in range(meta["num_keypoints"])],
         flip_indices=list(meta["flip_indices"]),
         flip_pairs=[list(p) for p in meta["flip_pairs"]],
         upper=list(meta["upper_body_ids"]),
         lower=list(meta["lower_body_ids"]),
+        raw_sigmas=list(raw["sigmas"]),
+        raw_weights=list(raw["joint_weights"]),
         sigmas=meta["sigmas"].tolist(),
         weights=meta["dataset_keypoint_weights"].tolist(),
         skeleton=[list(p) for p in meta["skeleton_links"]],
@@ -36,23 +45,42 @@ for name in json.loads(str(inputs["names"])):
 
 @pytest.fixture(scope="module")
 def reference(mmpose_ref):
-    import json
-
     return mmpose_ref(_REFERENCE, names=json.dumps(NAMES))
+
+
+def _as_lists(pairs) -> list[list[int]]:
+    return [list(p) for p in pairs]
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_metainfo_equals_mmpose(name, reference):
     ref, info = reference[name], get_dataset_info(name)
-    assert ref["dataset_name"].lower().replace("-", "") == info.name
+    assert ref["dataset_name"].lower().replace("-", "") == info.name  # "Human-Art"
     assert ref["names"] == list(info.keypoint_names)
     assert ref["flip_indices"] == list(info.flip_indices)
-    # MMPose lists each pair in both orders; kpose once, lower index first.
-    assert {tuple(sorted(p)) for p in ref["flip_pairs"]} == set(info.flip_pairs)
     assert ref["upper"] == list(info.upper_body_ids)
     assert ref["lower"] == list(info.lower_body_ids)
+    assert ref["skeleton"] == _as_lists(info.skeleton)
+    assert ref["keypoint_colors"] == _as_lists(info.keypoint_colors)
+    assert ref["skeleton_colors"] == _as_lists(info.skeleton_colors)
+
+    # The config values exactly, and MMPose's float32 arrays of them.
+    assert ref["raw_sigmas"] == list(info.sigmas)
+    assert ref["raw_weights"] == list(info.joint_weights)
     np.testing.assert_array_equal(np.float32(ref["sigmas"]), np.float32(info.sigmas))
     np.testing.assert_array_equal(np.float32(ref["weights"]), np.float32(info.joint_weights))
-    assert ref["skeleton"] == [list(p) for p in info.skeleton]
-    assert ref["keypoint_colors"] == [list(c) for c in info.keypoint_colors]
-    assert ref["skeleton_colors"] == [list(c) for c in info.skeleton_colors]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_flip_pairs_are_mmposes_pairs_listed_once(name, reference):
+    """MMPose 1.x appends ``(swap, k)`` for every keypoint k that has a partner, so each pair
+    appears twice, once in each order. kpose keeps each pair once, in the order in which it
+    first appears, as ``(k, swap)`` with k the joint that comes first."""
+    ref, info = reference[name], get_dataset_info(name)
+    assert ref["flip_pairs"] == [[j, k] for k, j in enumerate(info.flip_indices) if j != k]
+    first_seen = []
+    for a, b in ref["flip_pairs"]:
+        if [min(a, b), max(a, b)] not in first_seen:
+            first_seen.append([min(a, b), max(a, b)])
+    assert first_seen == _as_lists(info.flip_pairs)
+    assert len(ref["flip_pairs"]) == 2 * len(info.flip_pairs)

@@ -88,3 +88,56 @@ def _assert_equal(ours: dict, ref: dict):
     assert set(ours) == set(ref)
     diffs = {k: abs(ours[k] - ref[k]) for k in ref}
     assert max(diffs.values()) <= 1e-9, diffs
+
+
+def _sample_case(samples, tmp_path, dataset: str, noise: float, seed: int):
+    """GT of a converted sample split (as kpose's val pipeline hands it to the metric) and
+    predictions perturbed from it."""
+    from scipy.io import savemat
+
+    from kpose.convert import convert_jhmdb, convert_mpii
+    from kpose.data import pipeline
+    from kpose.datasets import get_dataset_info
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    out = tmp_path / dataset
+    if dataset == "mpii":
+        ann = samples / "mpii" / "test_mpii.json"
+        corners = np.random.default_rng(1).uniform(0, 300, (2, 2, 5))
+        savemat(tmp_path / "gt.mat", {"headboxes_src": corners})
+        convert_mpii(ann, samples / "mpii", out, split="val", headboxes=tmp_path / "gt.mat",
+                     shards=1, progress=False)
+    else:
+        convert_jhmdb(samples / "jhmdb" / "test_jhmdb_sub1.json", samples / "jhmdb", out,
+                      split="val", shards=1, progress=False)
+    insts = list(pipeline.val_instances(str(out), "val", get_dataset_info(dataset)))
+    gt = np.stack([i["gt_keypoints"].numpy() for i in insts]).astype(np.float32)
+    bbox = np.stack([i["bbox"].numpy() for i in insts]).astype(np.float32)
+    head = np.array([i["head_size"].numpy() for i in insts], np.float64)
+    rng = np.random.default_rng(seed)
+    pred = (gt[..., :2] + rng.normal(0, noise, gt[..., :2].shape)).astype(np.float32)
+    return pred, gt[..., :2].copy(), np.minimum(1, gt[..., 2]), bbox, head
+
+
+@pytest.mark.parametrize("dataset", ["mpii", "jhmdb"])
+def test_pck_on_sample_annotations(dataset, samples, tmp_path, mmpose_ref):
+    import json
+
+    arrays, names = {}, []
+    for seed, noise in enumerate((1.0, 5.0, 15.0, 40.0)):
+        name = f"{dataset}{seed}"
+        names.append(name)
+        for key, value in zip(("pred", "gt", "vis", "bbox", "head"),
+                              _sample_case(samples, tmp_path / name, dataset, noise, seed),
+                              strict=True):
+            arrays[f"{name}_{key}"] = value
+    ref = mmpose_ref(_REFERENCE, cases=json.dumps(names), **arrays)
+    for name in names:
+        pred, gt, vis, bbox, head = (arrays[f"{name}_{key}"]
+                                     for key in ("pred", "gt", "vis", "bbox", "head"))
+        if dataset == "mpii":
+            _assert_equal(mpii_pckh(pred, gt, vis, head), ref[name]["mpii"])
+        else:
+            _assert_equal(jhmdb_pck(pred, gt, vis, bbox), ref[name]["jhmdb"])
+        _assert_equal(pck(pred, gt, vis, thr=0.05, norm_items=("bbox", "head", "torso"),
+                          bbox_xyxy=bbox, head_size=head), ref[name]["pck"])
