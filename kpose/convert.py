@@ -18,7 +18,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from kpose.data.convert import META_FILE, write_split
+from kpose.data.convert import write_split
 from kpose.datasets import get_dataset_info
 from kpose.datasets.coco import Report, load_json, read_coco
 from kpose.datasets.mpii import jhmdb_to_coco, mpii_to_coco
@@ -42,6 +42,7 @@ def convert_coco(
     data: dict | None = None,
     extra_sources: dict[str, str] | None = None,
     report: Report | None = None,
+    extra: dict | None = None,
 ) -> dict:
     """Convert a COCO-format keypoint file; returns the split's meta entry (with the report).
 
@@ -58,7 +59,8 @@ def convert_coco(
     if detections:
         sources["detections"] = str(detections)
     entry = write_split(records, out, split, info, shards=shards, total=total,
-                        report=report.as_dict, sources=sources, progress=progress)
+                        report=report.as_dict, sources=sources, extra=extra,
+                        progress=progress)
     skipped = sum(report.skipped_images.values()) + sum(report.skipped_instances.values())
     if strict and skipped:
         raise KposeError(f"{annotations}: --strict and the converter skipped items: "
@@ -97,13 +99,11 @@ def convert_posetrack18(annotations: str | Path, images: str | Path, out: str | 
     default the folder MMPose derives from the file name, ``posetrack18_val.json`` ->
     ``val/``) is copied to ``out/posetrack18-gt-<split>/``.
     """
-    entry = convert_coco(annotations, images, out, split=split, dataset="posetrack18",
-                         detections=detections, det_score_thr=det_score_thr, shards=shards,
-                         strict=strict, progress=progress)
     annotations = Path(annotations)
     if gt_folder is None:
         derived = annotations.parent / annotations.stem.split("_")[-1]
         gt_folder = derived if derived.is_dir() else None
+    extra = None
     if gt_folder is not None:
         gt_folder = Path(gt_folder)
         files = sorted(gt_folder.glob("*.json"))
@@ -113,13 +113,11 @@ def convert_posetrack18(annotations: str | Path, images: str | Path, out: str | 
         target.mkdir(parents=True, exist_ok=True)
         for f in files:
             shutil.copyfile(f, target / f.name)
-        meta_path = Path(out) / META_FILE
-        meta = json.loads(meta_path.read_text())
-        meta["splits"][split]["per_video_gt"] = {"folder": target.name, "videos": len(files),
-                                                 "source": str(gt_folder)}
-        meta_path.write_text(json.dumps(meta, indent=1))
-        entry = meta["splits"][split]
-    return entry
+        extra = {"per_video_gt": {"folder": target.name, "videos": len(files),
+                                  "source": str(gt_folder)}}
+    return convert_coco(annotations, images, out, split=split, dataset="posetrack18",
+                        detections=detections, det_score_thr=det_score_thr, shards=shards,
+                        strict=strict, progress=progress, extra=extra)
 
 
 def convert_synthetic(out: str | Path, *, images: int, seed: int, split: str = "train",

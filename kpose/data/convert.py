@@ -45,11 +45,13 @@ def write_split(
     total: int | None = None,
     report: Callable[[], dict] | None = None,
     sources: dict[str, str] | None = None,
+    extra: dict | None = None,
     progress: bool = True,
 ) -> dict:
     """Write ``records`` round-robin into ``shards`` files and record the split in meta.json.
 
-    Returns the split's meta entry. Existing shards of the same split are replaced.
+    Returns the split's meta entry (``extra`` is merged into it). Existing shards of the same
+    split are replaced.
     ``report`` is called once the records are consumed (the reader fills it as it goes).
     """
     if shards < 1:
@@ -90,6 +92,7 @@ def write_split(
         "report": report() if report else {},
         "sources": {k: {"path": v, "sha256": sha256_file(v) if Path(v).is_file() else None}
                     for k, v in (sources or {}).items()},
+        **(extra or {}),
     }
     verify_split(out_dir, split, entry)
     meta_path = out_dir / META_FILE

@@ -423,38 +423,40 @@ def _evaluator(results: list[dict], coco_gt: COCO, sigmas: np.ndarray) -> COCOev
     return evaluator
 
 
-def _crowd_cocoeval(results: list[dict], coco_gt: COCO, sigmas: np.ndarray) -> list[float]:
-    """xtcocotools' ``keypoints_crowd`` summary: AP/AR over all images (area 'all'), then the
-    mean precision (-1 entries included, rounded to 4 places) per crowd-index group."""
+def _summarized(results: list[dict], coco_gt: COCO, sigmas: np.ndarray) -> tuple[COCOeval, str]:
+    """A ``COCOeval`` run through evaluate/accumulate/summarize, and what it printed."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         evaluator = _evaluator(results, coco_gt, sigmas)
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()
-        stats = [float(evaluator.stats[i]) for i in (0, 1, 2, 5, 6, 7)]
-        first, second = _CROWD_SPLITS
-        groups = ([], [], [])
-        for img in coco_gt.dataset["images"]:
-            index = img["crowdIndex"]
-            groups[0 if index < first else 1 if index < second else 2].append(img["id"])
-        for group in groups:
-            evaluator.params.imgIds = group
+    return evaluator, out.getvalue()
+
+
+def _crowd_cocoeval(results: list[dict], coco_gt: COCO, sigmas: np.ndarray) -> list[float]:
+    """xtcocotools' ``keypoints_crowd`` summary: AP/AR over all images (area 'all'), then the
+    mean precision (-1 entries included, rounded to 4 places) per crowd-index group."""
+    evaluator, _ = _summarized(results, coco_gt, sigmas)
+    stats = [float(evaluator.stats[i]) for i in (0, 1, 2, 5, 6, 7)]
+    first, second = _CROWD_SPLITS
+    groups = ([], [], [])
+    for img in coco_gt.dataset["images"]:
+        index = img["crowdIndex"]
+        groups[0 if index < first else 1 if index < second else 2].append(img["id"])
+    for group in groups:
+        evaluator.params.imgIds = group
+        with contextlib.redirect_stdout(io.StringIO()):
             evaluator.evaluate()
             evaluator.accumulate()
-            stats.append(round(float(np.mean(evaluator.eval["precision"][:, :, :, 0, :])), 4))
+        stats.append(round(float(np.mean(evaluator.eval["precision"][:, :, :, 0, :])), 4))
     log.info("COCOeval keypoints_crowd: %s", dict(zip(CROWD_STAT_NAMES, stats, strict=True)))
     return stats
 
 
 def _cocoeval(results: list[dict], coco_gt: COCO, sigmas: np.ndarray) -> list[float]:
     """pycocotools' keypoint evaluation; its printout goes to the log."""
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        evaluator = _evaluator(results, coco_gt, sigmas)
-        evaluator.evaluate()
-        evaluator.accumulate()
-        evaluator.summarize()
-    summary = "\n".join(line for line in out.getvalue().splitlines() if "Average" in line)
+    evaluator, printed = _summarized(results, coco_gt, sigmas)
+    summary = "\n".join(line for line in printed.splitlines() if "Average" in line)
     log.info("COCOeval keypoints:\n%s", summary)
     return [float(v) for v in evaluator.stats]
