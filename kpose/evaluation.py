@@ -18,10 +18,10 @@ from tqdm import tqdm
 
 from kpose.codecs import flip_heatmaps
 from kpose.data import pipeline
-from kpose.data.convert import split_files
+from kpose.data.convert import read_meta, split_files
 from kpose.data.records import from_example
 from kpose.errors import KposeError
-from kpose.metrics import coco_evaluate, jhmdb_pck, mpii_pckh
+from kpose.metrics import coco_evaluate, jhmdb_pck, mpii_pckh, posetrack18_evaluate
 from kpose.recipe import EvalConfig, Recipe
 
 log = logging.getLogger(__name__)
@@ -81,15 +81,17 @@ def predict_dataset(predict, dataset: tf.data.Dataset, input_size: tuple[int, in
 
 
 # eval.metric -> (MMPose metric, its headline key)
-METRICS = {"coco": "AP", "crowdpose": "AP", "mpii": "PCK", "jhmdb": "PCK"}
+METRICS = {"coco": "AP", "crowdpose": "AP", "mpii": "PCK", "jhmdb": "PCK", "posetrack18": "AP"}
 
 
 def score(metric: str, predictions: list[dict], ground_truth: dict | None, *, dataset: str,
           ev: EvalConfig, outfile_prefix: str | Path | None = None) -> dict[str, float]:
     """MMPose's metric ``metric`` of top-down ``predictions`` (``predict_dataset``'s dicts).
 
-    COCO-style metrics score against ``ground_truth`` (the COCO dict of the split); PCK metrics
-    use the GT keypoints, boxes and head sizes the predictions carry (GT boxes only).
+    COCO-style metrics score against ``ground_truth`` (the COCO dict of the split), PoseTrack18
+    against the per-video GT folder (``ground_truth`` is then ``{"gt_folder": path}``); PCK
+    metrics use the GT keypoints, boxes and head sizes the predictions carry (GT boxes only).
+    PoseTrack18's per-video prediction files are written next to ``outfile_prefix``.
     """
     if metric not in METRICS:
         raise KposeError(f"eval.metric: {metric!r} is not one of {sorted(METRICS)}")
@@ -100,6 +102,13 @@ def score(metric: str, predictions: list[dict], ground_truth: dict | None, *, da
                              iou_type="keypoints_crowd" if crowd else "keypoints",
                              score_mode=ev.score_mode, keypoint_score_thr=ev.keypoint_score_thr,
                              nms_thr=ev.nms_thr, outfile_prefix=outfile_prefix)
+    if metric == "posetrack18":
+        if outfile_prefix is not None:
+            _write_keypoints(Path(f"{outfile_prefix}.keypoints.json"), predictions)
+        return posetrack18_evaluate(
+            ground_truth["gt_folder"], predictions, dataset=dataset, score_mode=ev.score_mode,
+            keypoint_score_thr=ev.keypoint_score_thr, nms_thr=ev.nms_thr,
+            outfile_dir=None if outfile_prefix is None else Path(f"{outfile_prefix}.posetrack18"))
     pred = np.stack([p["keypoints"] for p in predictions]).astype(np.float32)
     gt = np.stack([p["gt_keypoints"] for p in predictions]).astype(np.float32)
     visible = np.minimum(1, gt[..., 2])
@@ -147,6 +156,9 @@ class Evaluator:
         if ev.metric in ("coco", "crowdpose"):
             self.ground_truth = coco_ground_truth(recipe.data.root, recipe.data.val_split,
                                                   info.num_keypoints, info.keypoint_names)
+        elif ev.metric == "posetrack18":
+            self.ground_truth = {"gt_folder": posetrack18_gt_folder(recipe.data.root,
+                                                                    recipe.data.val_split)}
         elif detections is not None or recipe.data.val_boxes != "gt":
             raise KposeError(f"eval.metric {ev.metric!r} (PCK) scores GT boxes only; "
                              "use data.val_boxes=gt and no detections")
@@ -163,6 +175,16 @@ class Evaluator:
         r = self.recipe
         return score(r.eval.metric, self.predictions(), self.ground_truth,
                      dataset=r.data.dataset, ev=r.eval, outfile_prefix=outfile_prefix)
+
+
+def posetrack18_gt_folder(root: str, split: str) -> Path:
+    """The per-video PoseTrack18 ground truth ``kpose.convert posetrack18`` stored for ``split``."""
+    entry = read_meta(root).get("splits", {}).get(split, {}).get("per_video_gt")
+    if entry is None:
+        raise KposeError(f"{root}: split {split!r} has no per-video PoseTrack18 ground truth; "
+                         "convert it with `python -m kpose.convert posetrack18 ... "
+                         "--gt-folder annotations/val`")
+    return Path(root) / entry["folder"]
 
 
 def coco_ground_truth(root: str, split: str, num_keypoints: int,

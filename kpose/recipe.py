@@ -137,9 +137,9 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """Validation: ``metric`` is coco | crowdpose | mpii | jhmdb (MMPose's metric of the
-    dataset); ``pck_thr`` overrides the PCK threshold (MPII 0.5, JHMDB 0.2); ``mpii_one_based``
-    keeps MMPose's +1 on MPII predictions."""
+    """Validation: ``metric`` is coco | crowdpose | mpii | jhmdb | posetrack18 (MMPose's metric
+    of the dataset); ``pck_thr`` overrides the PCK threshold (MPII 0.5, JHMDB 0.2);
+    ``mpii_one_based`` keeps MMPose's +1 on MPII predictions."""
 
     metric: str = "coco"
     batch_size: int = 32

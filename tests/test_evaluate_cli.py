@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.io import savemat
 
-from kpose.convert import convert_coco, convert_jhmdb, convert_mpii
+from kpose.convert import convert_coco, convert_jhmdb, convert_mpii, convert_posetrack18
 from kpose.datasets import get_dataset_info
 from kpose.evaluate import main
 from kpose.models.build import build_heatmap_model
@@ -25,10 +25,11 @@ CASES = {
     "humanart": ("coco", ["AP"]),
     "mpii": ("mpii", ["Head PCK", "PCK", "PCK@0.1"]),
     "jhmdb": ("jhmdb", ["PCK", "tPCK", "Ank tPCK"]),
+    "posetrack18": ("posetrack18", ["Head AP", "Ankl AP", "AP"]),
 }
 FILES = {"coco": "test_coco.json", "crowdpose": "test_crowdpose.json", "aic": "test_aic.json",
          "humanart": "test_humanart.json", "mpii": "test_mpii.json",
-         "jhmdb": "test_jhmdb_sub1.json"}
+         "jhmdb": "test_jhmdb_sub1.json", "posetrack18": "annotations/test_posetrack18_val.json"}
 
 
 def convert(samples, dataset: str, out: Path) -> None:
@@ -41,12 +42,17 @@ def convert(samples, dataset: str, out: Path) -> None:
                      progress=False)
     elif dataset == "jhmdb":
         convert_jhmdb(ann, images, out, split="val", shards=1, progress=False)
+    elif dataset == "posetrack18":  # MMPose's setting: detected boxes kept at score 0.4
+        dets = ann.parent / "test_posetrack18_human_detections.json"
+        convert_posetrack18(ann, images, out, split="val", detections=dets, det_score_thr=0.4,
+                            shards=1, progress=False)
     else:
         convert_coco(ann, images, out, split="val", dataset=dataset, shards=1, progress=False)
 
 
 def overrides(dataset: str, root: Path, metric: str) -> list[str]:
-    extra = ["eval.use_area=false"] if dataset == "aic" else []  # as MMPose's AIC configs
+    extra = {"aic": ["eval.use_area=false"],  # as MMPose's AIC configs
+             "posetrack18": ["data.val_boxes=detections"]}.get(dataset, [])
     return [f"data.dataset={dataset}", f"data.root={root}", f"eval.metric={metric}",
             "eval.batch_size=4", "data.synthetic=null", *extra]
 
@@ -79,6 +85,9 @@ def test_evaluate_every_sample_dataset(dataset, samples, tmp_path, capsys):
     results = json.loads((out / "results.keypoints.json").read_text())
     k = get_dataset_info(dataset).num_keypoints
     assert results and all(len(r["keypoints"]) == 3 * k for r in results)
+    if dataset == "posetrack18":  # one prediction file per video, as MMPose writes for poseval
+        videos = sorted(p.name for p in (out / "results.posetrack18").iterdir())
+        assert videos == sorted(p.name for p in (root / "posetrack18-gt-val").iterdir())
 
 
 def test_detections_and_no_flip(samples, tmp_path, capsys):

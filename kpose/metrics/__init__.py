@@ -1,4 +1,5 @@
-"""Metrics with MMPose's numbers: COCO-style OKS AP/AR (``coco_evaluate``) and the PCK family.
+"""Metrics with MMPose's numbers: COCO-style OKS AP/AR (``coco_evaluate``), PoseTrack18's
+per-joint AP (``posetrack18_evaluate``) and the PCK family.
 
 Predictions are plain per-instance values in original-image pixels; results are dicts keyed by
 MMPose's stat names (``"AP"``, ``"AP .5"``, ``"PCK"``, ``"Head PCK"``, ...).
@@ -6,6 +7,7 @@ MMPose's stat names (``"AP"``, ``"AP .5"``, ``"PCK"``, ``"Head PCK"``, ...).
 
 from kpose.metrics.coco import COCO_STAT_NAMES, coco_evaluate, oks_nms, rescore
 from kpose.metrics.pck import jhmdb_pck, mpii_pckh, pck, pck_accuracy
+from kpose.metrics.posetrack import POSETRACK_STAT_NAMES, posetrack18_evaluate
 
-__all__ = ["COCO_STAT_NAMES", "coco_evaluate", "jhmdb_pck", "mpii_pckh", "oks_nms", "pck",
-           "pck_accuracy", "rescore"]
+__all__ = ["COCO_STAT_NAMES", "POSETRACK_STAT_NAMES", "coco_evaluate", "jhmdb_pck", "mpii_pckh",
+           "oks_nms", "pck", "pck_accuracy", "posetrack18_evaluate", "rescore"]
