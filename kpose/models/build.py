@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 
 from kpose.errors import ModelError
-from kpose.models.backbones import BACKBONES
+from kpose.models.backbones import get_backbone
 from kpose.models.heads import heatmap_head
 from kpose.models.layers import Normalize
 from kpose.recipe import ModelConfig
@@ -19,12 +19,7 @@ from kpose.recipe import ModelConfig
 
 def build_backbone(model_cfg: ModelConfig) -> keras.Model:
     """The backbone named by ``model_cfg.backbone`` built with ``model_cfg.backbone_args``."""
-    constructor = BACKBONES.get(model_cfg.backbone)
-    if constructor is None:
-        raise ModelError(
-            f"model.backbone: unknown backbone {model_cfg.backbone!r}; "
-            f"expected one of {sorted(BACKBONES)}"
-        )
+    constructor = get_backbone(model_cfg.backbone)
     kwargs = dict(model_cfg.backbone_args)
     try:
         return constructor(**kwargs)

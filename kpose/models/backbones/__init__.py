@@ -1,34 +1,51 @@
 """Backbones, one file per family; ``BACKBONES`` maps the names recipes use to constructors.
 
 Every constructor returns a ``keras.Model`` named ``backbone`` from normalised NHWC images to
-the feature map the head reads, with layers named after MMPose's state-dict paths.
+the feature map the head reads (multi-stage families: one map per stage), with layers named
+after MMPose's state-dict paths. The table names ``module:function`` so that a family is
+imported only when a recipe asks for it.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 import keras
 
-from kpose.models.backbones.hrnet import hrnet, hrnet_small, hrnet_w32, hrnet_w48
-from kpose.models.backbones.resnet import (
-    resnet,
-    resnet18,
-    resnet34,
-    resnet50,
-    resnet101,
-    resnet152,
-)
+from kpose.errors import ModelError
 
-BACKBONES: dict[str, Callable[..., keras.Model]] = {
-    "resnet": resnet,
-    "resnet18": resnet18,
-    "resnet34": resnet34,
-    "resnet50": resnet50,
-    "resnet101": resnet101,
-    "resnet152": resnet152,
-    "hrnet": hrnet,
-    "hrnet_w32": hrnet_w32,
-    "hrnet_w48": hrnet_w48,
-    "hrnet_small": hrnet_small,
+# recipe name -> "<module in kpose.models.backbones>:<constructor>"
+BACKBONES: dict[str, str] = {
+    **{f"resnet{d}": f"resnet:resnet{d}" for d in ("", 18, 34, 50, 101, 152)},
+    **{f"resnetv1d{d}": f"resnet:resnetv1d{d}" for d in ("", 50, 101, 152)},
+    **{f"resnext{d}": f"resnext:resnext{d}" for d in ("", 50, 101, 152)},
+    **{f"seresnet{d}": f"seresnet:seresnet{d}" for d in ("", 50, 101, 152)},
+    **{f"resnest{d}": f"resnest:resnest{d}" for d in ("", 50, 101, 200, 269)},
+    **{f"scnet{d}": f"scnet:scnet{d}" for d in ("", 50, 101)},
+    "hrnet": "hrnet:hrnet",
+    "hrnet_w32": "hrnet:hrnet_w32",
+    "hrnet_w48": "hrnet:hrnet_w48",
+    "hrnet_small": "hrnet:hrnet_small",
+    "mobilenet_v2": "mobilenet_v2:mobilenet_v2",
+    "shufflenet_v1": "shufflenet_v1:shufflenet_v1",
+    "shufflenet_v2": "shufflenet_v2:shufflenet_v2",
+    "alexnet": "alexnet:alexnet",
+    "cpm": "cpm:cpm",
+    "hourglass": "hourglass:hourglass",
+    "hourglass52": "hourglass:hourglass52",
 }
+
+
+def get_backbone(name: str) -> Callable[..., keras.Model]:
+    """The constructor registered as ``name`` in ``BACKBONES``."""
+    target = BACKBONES.get(name)
+    if target is None:
+        raise ModelError(
+            f"model.backbone: unknown backbone {name!r}; expected one of {sorted(BACKBONES)}"
+        )
+    module, function = target.split(":")
+    try:
+        return getattr(importlib.import_module(f"kpose.models.backbones.{module}"), function)
+    except (ImportError, AttributeError) as exc:
+        raise ModelError(f"model.backbone {name!r}: {target} is not available ({exc})") from exc
