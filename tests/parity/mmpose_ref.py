@@ -123,6 +123,13 @@ with torch.no_grad():
 outputs["heatmaps"] = heatmaps.permute(0, 2, 3, 1).numpy()
 for k, v in model.state_dict().items():
     outputs["state_dict." + k] = v.numpy()
+# An mmengine-style checkpoint of the model, in torch's zip and legacy formats.
+if spec.get("checkpoint"):
+    ckpt = {"meta": {"epoch": 1, "mmpose_version": mmpose.__version__},
+            "state_dict": model.state_dict()}
+    torch.save(ckpt, spec["checkpoint"])
+    torch.save(ckpt, os.path.splitext(spec["checkpoint"])[0] + "_legacy.pth",
+               _use_new_zipfile_serialization=False)
 """
 
 
@@ -134,6 +141,7 @@ def reference_heatmap_model(
     neck: dict | None = None,
     seed: int = 0,
     timeout: float = 900,
+    checkpoint: str | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """An MMPose top-down model with random weights and BN statistics, and its heatmaps.
 
@@ -142,6 +150,9 @@ def reference_heatmap_model(
     one. ``images`` are ``(B, H, W, 3)`` RGB in 0..255, normalised with the config's
     ``PoseDataPreprocessor`` statistics. Returns the state dict (numpy, MMPose's keys) and the
     eval-mode heatmaps ``(B, h, w, K)``.
+    With ``checkpoint`` (a path) the model is also saved there by ``torch.save`` as an
+    mmengine checkpoint (``meta`` + ``state_dict``), and in torch's legacy format to
+    ``<checkpoint stem>_legacy.pth``.
     """
     spec = {
         "config": config,
@@ -149,6 +160,7 @@ def reference_heatmap_model(
         "head": head or {},
         "neck": neck,
         "seed": seed,
+        "checkpoint": checkpoint,
     }
     out = run_reference(
         _HEATMAP_MODEL,
