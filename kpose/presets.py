@@ -18,6 +18,7 @@ RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
 class Preset:
     name: str
     recipe: str  # file name under recipes/; the recipe names the MMPose config it mirrors
+    published: str = ""  # MMPose's published accuracy of that config (SEED_RESULTS.md)
 
     @property
     def recipe_path(self) -> Path:
@@ -35,9 +36,22 @@ class Preset:
 
 _PRESETS = (
     Preset("quickstart", "quickstart.yaml"),
-    Preset("resnet50", "resnet50_coco.yaml"),
-    Preset("hrnet-w32", "hrnet_w32_coco.yaml"),
-    Preset("hrnet-w48-mpii", "hrnet_w48_mpii.yaml"),
+    # COCO val2017, detector boxes (human AP 56.4): AP / AR
+    Preset("resnet50", "resnet50_coco.yaml", "AP 0.718 / AR 0.774"),
+    Preset("hrnet-w32", "hrnet_w32_coco.yaml", "AP 0.749 / AR 0.804"),
+    Preset("hrnet-w48", "hrnet_w48_coco.yaml", "AP 0.756 / AR 0.809"),
+    Preset("hrnet-w48-dark", "hrnet_w48_dark_coco.yaml", "AP 0.764 / AR 0.814"),
+    Preset("hrnet-w48-udp", "hrnet_w48_udp_coco.yaml", "AP 0.768 / AR 0.817"),
+    # MPII val: PCKh@0.5 / PCKh@0.1
+    Preset("hrnet-w32-mpii", "hrnet_w32_mpii.yaml", "PCKh 0.900 / 0.334"),
+    Preset("hrnet-w48-mpii", "hrnet_w48_mpii.yaml", "PCKh 0.901 / 0.337"),
+    Preset("hrnet-w48-dark-mpii", "hrnet_w48_dark_mpii.yaml", "PCKh 0.905 / 0.360"),
+    # CrowdPose test (YOLOv3 boxes), AIC val (GT boxes): AP / AR
+    Preset("hrnet-w32-crowdpose", "hrnet_w32_crowdpose.yaml", "AP 0.675 / AR 0.816"),
+    Preset("hrnet-w32-aic", "hrnet_w32_aic.yaml", "AP 0.323 / AR 0.366"),
+    # PoseTrack18 val (GT boxes): total AP
+    Preset("hrnet-w32-posetrack18", "hrnet_w32_posetrack18.yaml", "AP 83.4"),
+    Preset("hrnet-w48-posetrack18", "hrnet_w48_posetrack18.yaml", "AP 84.6"),
 )
 PRESETS = {p.name: p for p in _PRESETS}
 

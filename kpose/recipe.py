@@ -133,6 +133,8 @@ class TrainConfig:
     mixed_precision: bool = False
     jit_compile: bool = False
     log_every: int = 20
+    # Weights to start from (MMPose's load_from): an MMPose .pth or a .weights.h5 of this model.
+    load_from: str = ""
 
 
 @dataclass(frozen=True)

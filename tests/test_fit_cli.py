@@ -87,3 +87,18 @@ def test_fit_with_udp_and_megvii_codecs(tmp_path, capsys):
                  "train.work_dir": str(tmp_path / codec), "codec.blur_kernel_size": 11}
         assert main(tiny(tmp_path, **extra)) == 0
         assert re.search(r"synthetic/AP: \d\.\d{4}", capsys.readouterr().out)
+
+
+def test_load_from_starts_from_trained_weights(tmp_path, capsys):
+    """``train.load_from`` (MMPose's load_from) initialises a new run, it does not resume."""
+    assert main(tiny(tmp_path)) == 0
+    trained = tmp_path / "work" / "last.weights.h5"
+    extra = {"train.work_dir": str(tmp_path / "finetune"), "train.load_from": str(trained)}
+    assert main(tiny(tmp_path, **extra)) == 0
+    out = capsys.readouterr().out
+    assert f"initialised from {trained}" in out
+    assert "resumed from" not in out.split("initialised")[1]
+    extra["train.load_from"] = str(tmp_path / "missing.pth")
+    extra["train.work_dir"] = str(tmp_path / "again")
+    assert main(tiny(tmp_path, **extra)) == 2
+    assert "missing.pth: file not found" in capsys.readouterr().err

@@ -127,6 +127,11 @@ def fit(recipe: Recipe, *, strategy: tf.distribute.Strategy | None = None,
                  int(epoch_var.numpy()), int(step_var.numpy()))
         print(f"resumed from {manager.latest_checkpoint}: epoch {int(epoch_var.numpy()) + 1},"
               f" step {int(step_var.numpy())}")
+    elif cfg.load_from:  # MMPose's load_from: start from trained weights (not a resume)
+        from kpose.inference import load_weights
+
+        load_weights(model, cfg.load_from)
+        print(f"initialised from {cfg.load_from}")
 
     codec = make_codec(recipe)
 

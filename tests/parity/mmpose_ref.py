@@ -120,6 +120,8 @@ with torch.no_grad():
 model.eval()
 with torch.no_grad():
     heatmaps = model.forward(x, None, mode="tensor")
+if isinstance(heatmaps, (list, tuple)):  # multi-stage heads (CPM, Hourglass): the last stage
+    heatmaps = heatmaps[-1]
 outputs["heatmaps"] = heatmaps.permute(0, 2, 3, 1).numpy()
 for k, v in model.state_dict().items():
     outputs["state_dict." + k] = v.numpy()

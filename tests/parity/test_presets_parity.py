@@ -1,0 +1,60 @@
+"""Every preset against MMPose 1.3.2 at full size: the MMPose model of the preset's config with
+random weights and BN statistics, its state dict loaded into ``kpose.build_model(preset)``,
+gives the same heatmaps (within ``1e-4 * max(1, max|ref|)``) from the same crops, and the two
+have the same number of parameters. ``slow``: CI runs the small siblings of each family.
+
+``KPOSE_PARITY_REPORT=file.json`` records each preset's measured difference, parameter count
+and time (for docs/models.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import kpose
+from kpose.models.mmpose_weights import assign_state_dict
+from tests.parity.mmpose_ref import reference_heatmap_model
+
+pytestmark = [pytest.mark.parity, pytest.mark.slow, pytest.mark.usefixtures("mmpose_ref")]
+
+BUFFERS = (".running_mean", ".running_var", ".num_batches_tracked")
+PRESETS = [name for name in kpose.list_presets() if name != "quickstart"]
+
+
+def _record(name: str, values: dict) -> None:
+    report = os.environ.get("KPOSE_PARITY_REPORT")
+    if not report:
+        return
+    path = Path(report)
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    data[name] = values
+    path.write_text(json.dumps(data, indent=1, sort_keys=True))
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_preset_matches_mmpose(name):
+    start = time.perf_counter()
+    recipe = kpose.presets.get(name).load_recipe()
+    width, height = recipe.codec.input_size
+    images = np.random.default_rng(0).uniform(0, 255, (2, height, width, 3)).astype(np.float32)
+    state_dict, expected = reference_heatmap_model(recipe.mmpose_config, images)
+
+    model = kpose.build_model(recipe)
+    assign_state_dict(model, state_dict, strict=True)
+    heatmaps = np.asarray(model(images, training=False))
+
+    mmpose_params = sum(v.size for k, v in state_dict.items() if not k.endswith(BUFFERS))
+    params = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    scale = max(1.0, float(np.abs(expected).max()))
+    diff = float(np.abs(heatmaps - expected).max()) if heatmaps.shape == expected.shape else None
+    _record(name, {"max_abs_diff": diff, "scale": scale, "params": params,
+                   "mmpose_params": int(mmpose_params), "seconds": time.perf_counter() - start})
+    assert heatmaps.shape == expected.shape
+    assert params == mmpose_params
+    assert diff <= 1e-4 * scale, f"{name}: max |kpose - MMPose| = {diff} (scale {scale})"

@@ -1,0 +1,43 @@
+"""The preset table: every preset's recipe loads, names itself and the MMPose config it mirrors,
+and builds a model whose heatmaps have the codec's size (building every preset: ``slow``)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import kpose
+from kpose import presets
+from kpose.datasets import get_dataset_info
+from kpose.models.build import build_heatmap_model
+
+CONFIG = re.compile(r"^(coco|mpii|crowdpose|aic|jhmdb|posetrack18|humanart)/[\w.-]+\.py$")
+
+
+@pytest.mark.parametrize("name", kpose.list_presets())
+def test_recipe_of_every_preset(name):
+    preset = presets.get(name)
+    recipe = preset.load_recipe()
+    assert recipe.name == name
+    if name != "quickstart":
+        assert CONFIG.match(preset.mmpose_config), preset.mmpose_config
+        assert recipe.data.dataset in preset.mmpose_config.split("/")[0]
+        assert preset.published
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", kpose.list_presets())
+def test_every_preset_builds(name):
+    recipe = presets.get(name).load_recipe()
+    k = get_dataset_info(recipe.data.dataset).num_keypoints
+    width, height = recipe.codec.input_size
+    model = build_heatmap_model(recipe.model, (width, height), k)
+    out = model(np.zeros((1, height, width, 3), np.float32))
+    assert tuple(out.shape) == (1, recipe.codec.heatmap_size[1], recipe.codec.heatmap_size[0], k)
+
+
+def test_unknown_preset_lists_the_known_ones():
+    with pytest.raises(kpose.errors.ModelError, match="hrnet-w32"):
+        presets.get("hrnet-w33")
