@@ -135,6 +135,11 @@ class TrainConfig:
     log_every: int = 20
     # Weights to start from (MMPose's load_from): an MMPose .pth or a .weights.h5 of this model.
     load_from: str = ""
+    # ViTPose: layer-wise LR decay (0: off) over this many transformer layers; gradient clipping
+    # at this global L2 norm (0: off).
+    layer_decay_rate: float = 0.0
+    layer_decay_num_layers: int = 0
+    clip_grad_norm: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,13 @@ def _transpose(a):
 
 
 def _tensors(layer: keras.layers.Layer) -> list[tuple[str, object, Callable, Callable]]:
-    """(torch suffix, Keras variable, torch->keras, keras->torch) for each weight of ``layer``."""
+    """(torch suffix, Keras variable, torch->keras, keras->torch) for each weight of ``layer``.
+
+    Custom layers describe their own tensors with a ``torch_tensors()`` method (an empty suffix:
+    the key is the layer name itself, e.g. ViT's ``backbone.pos_embed``).
+    """
+    if hasattr(layer, "torch_tensors"):
+        return layer.torch_tensors()
     if isinstance(layer, keras.layers.DepthwiseConv2D):
         kh, kw, channels, mult = layer.kernel.shape
 
@@ -105,6 +111,10 @@ def _tensors(layer: keras.layers.Layer) -> list[tuple[str, object, Callable, Cal
     )
 
 
+def _key(layer: keras.layers.Layer, suffix: str) -> str:
+    return f"{layer.name}.{suffix}" if suffix else layer.name
+
+
 def weighted_layers(model: keras.Model) -> Iterator[keras.layers.Layer]:
     """Every layer of ``model`` that owns weights, descending into nested models."""
     for layer in model.layers:
@@ -118,12 +128,21 @@ def _torch_shape(to_torch: Callable, variable) -> tuple[int, ...]:
     return tuple(to_torch(np.zeros(tuple(variable.shape), np.float32)).shape)
 
 
+def parameter_names(model: keras.Model) -> dict[str, str]:
+    """Keras variable path -> the MMPose (PyTorch) parameter name it holds."""
+    return {
+        variable.path: _key(layer, suffix)
+        for layer in weighted_layers(model)
+        for suffix, variable, _, _ in _tensors(layer)
+    }
+
+
 def model_state_dict(model: keras.Model) -> dict[str, np.ndarray]:
     """The model's weights as an MMPose state dict (PyTorch layouts, float32 numpy)."""
     out = {}
     for layer in weighted_layers(model):
         for suffix, variable, _, to_torch in _tensors(layer):
-            out[f"{layer.name}.{suffix}"] = to_torch(np.asarray(variable.numpy(), np.float32))
+            out[_key(layer, suffix)] = to_torch(np.asarray(variable.numpy(), np.float32))
     return out
 
 
@@ -140,7 +159,7 @@ def assign_state_dict(
     wanted = {}
     for layer in weighted_layers(model):
         for suffix, variable, to_keras, to_torch in _tensors(layer):
-            wanted[f"{layer.name}.{suffix}"] = (variable, to_keras, to_torch)
+            wanted[_key(layer, suffix)] = (variable, to_keras, to_torch)
     given = {k: v for k, v in state_dict.items() if not k.endswith(IGNORED_SUFFIXES)}
     missing = sorted(set(wanted) - set(given))
     unexpected = sorted(set(given) - set(wanted))
@@ -150,10 +169,14 @@ def assign_state_dict(
         variable, to_keras, to_torch = wanted[key]
         array = np.asarray(given[key])
         expected = _torch_shape(to_torch, variable)
-        if array.shape != expected:
+        try:  # converters may adapt a shape (ViT's pos_embed on another grid)
+            value = to_keras(array)
+        except (ValueError, ModelError):
+            value = None
+        if value is None or tuple(value.shape) != tuple(variable.shape):
             misshaped.append(f"{key}: checkpoint {array.shape}, model {expected}")
             continue
-        values[key] = to_keras(array)
+        values[key] = value
     if misshaped or (strict and (missing or unexpected)):
         raise ModelError(
             f"state dict does not fit model {model.name!r}: "

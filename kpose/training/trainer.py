@@ -32,6 +32,7 @@ from kpose.evaluation import Evaluator
 from kpose.models.build import build_heatmap_model
 from kpose.recipe import Recipe, TrainConfig, to_dict
 from kpose.training.losses import keypoint_mse_per_sample
+from kpose.training.optimizers import PYTORCH_ADAM_EPSILON, GroupedAdamW, layer_decay_groups
 from kpose.training.schedules import WarmupMultiStep
 from kpose.visualize import plot_history
 
@@ -64,11 +65,23 @@ def make_codec(recipe: Recipe):
                      "'megvii'")
 
 
-def make_optimizer(cfg: TrainConfig, schedule) -> keras.optimizers.Optimizer:
+def make_optimizer(cfg: TrainConfig, schedule, model: keras.Model) -> keras.optimizers.Optimizer:
+    """MMPose's optimizer of the recipe: Adam, or AdamW (PyTorch's decoupled weight decay) with
+    ViTPose's layer-wise learning-rate decay when ``layer_decay_rate`` is set; gradients
+    clipped to ``clip_grad_norm`` (global L2 norm) when set. Adam's epsilon is PyTorch's."""
+    clip = cfg.clip_grad_norm or None
     if cfg.optimizer == "adam":
-        return keras.optimizers.Adam(learning_rate=schedule)
+        return keras.optimizers.Adam(learning_rate=schedule, epsilon=PYTORCH_ADAM_EPSILON,
+                                     global_clipnorm=clip)
     if cfg.optimizer == "adamw":
-        return keras.optimizers.AdamW(learning_rate=schedule, weight_decay=cfg.weight_decay)
+        groups = {}
+        if cfg.layer_decay_rate:
+            if cfg.layer_decay_num_layers <= 0:
+                raise ValueError("train.layer_decay_num_layers must be set (the backbone's "
+                                 "number of transformer layers) with train.layer_decay_rate")
+            groups = layer_decay_groups(model, cfg.layer_decay_num_layers, cfg.layer_decay_rate)
+        return GroupedAdamW(schedule, weight_decay=cfg.weight_decay, groups=groups,
+                            global_clipnorm=clip)
     raise ValueError(f"train.optimizer: expected 'adam' or 'adamw', got {cfg.optimizer!r}")
 
 
@@ -109,7 +122,7 @@ def fit(recipe: Recipe, *, strategy: tf.distribute.Strategy | None = None,
         model = build_heatmap_model(recipe.model, input_size, info.num_keypoints)
         schedule = WarmupMultiStep(lr, steps_per_epoch, cfg.milestones, cfg.gamma,
                                    cfg.warmup_iters, cfg.warmup_start_factor)
-        optimizer = make_optimizer(cfg, schedule)
+        optimizer = make_optimizer(cfg, schedule, model)
         if cfg.mixed_precision:
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         # Build the optimizer's slots inside the scope before tracing (DESIGN.md, known traps).

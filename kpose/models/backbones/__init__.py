@@ -34,6 +34,7 @@ BACKBONES: dict[str, str] = {
     "cpm": "cpm:cpm",
     "hourglass": "hourglass:hourglass",
     "hourglass52": "hourglass:hourglass52",
+    **{f"vit{v}": f"vit:vit{v}" for v in ("", "_small", "_base", "_large", "_huge")},
 }
 
 

@@ -1,0 +1,105 @@
+"""The model-zoo table of ``docs/models.md``: every preset with its parameters, GFLOPs at its
+input size, measured MMPose parity and MMPose's published accuracy.
+
+``python -m kpose.models.zoo [--parity docs/parity.json] [--out docs/models.md]``. Parity
+numbers come from the full-size preset parity run (``KPOSE_PARITY_REPORT=docs/parity.json
+pytest -m slow tests/parity/test_presets_parity.py``); GFLOPs are multiply-adds (TensorFlow's
+profiler count of the frozen inference graph of one crop, halved: MMPose's/mmcv's convention
+counts a multiply-add once), including BN, additions and resampling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from kpose import presets
+from kpose.datasets import get_dataset_info
+from kpose.models.build import build_heatmap_model
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def gflops(model, input_size: tuple[int, int]) -> float:
+    """Multiply-adds (x 1e9) of ``model`` on one ``input_size = (w, h)`` crop."""
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    width, height = input_size
+    fn = tf.function(lambda x: model(x, training=False))
+    frozen = convert_variables_to_constants_v2(
+        fn.get_concrete_function(tf.TensorSpec([1, height, width, 3], tf.float32))
+    )
+    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    profile = tf.compat.v1.profiler.profile(graph=frozen.graph, options=options)
+    return profile.total_float_ops / 2e9
+
+
+def rows(parity: dict) -> list[str]:
+    lines = [
+        "| preset | dataset | input (h x w) | params (M) | GFLOPs | parity: max abs diff "
+        "(tolerance) | MMPose published | MMPose config |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name in presets.names():
+        if name == "quickstart":
+            continue
+        preset = presets.get(name)
+        recipe = preset.load_recipe()
+        k = get_dataset_info(recipe.data.dataset).num_keypoints
+        width, height = recipe.codec.input_size
+        model = build_heatmap_model(recipe.model, (width, height), k)
+        params = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+        measured = parity.get(name)
+        if measured is None:
+            status = "not measured"
+        elif measured["max_abs_diff"] is None:
+            status = "**fails** (shape)"
+        else:
+            tol = 1e-4 * measured["scale"]
+            ok = measured["max_abs_diff"] <= tol and measured["params"] == measured["mmpose_params"]
+            status = f"{measured['max_abs_diff']:.1e} ({tol:.0e}){'' if ok else ' **fails**'}"
+        lines.append(
+            f"| {name} | {recipe.data.dataset} | {height}x{width} | {params / 1e6:.2f} | "
+            f"{gflops(model, (width, height)):.2f} | {status} | {preset.published} | "
+            f"`{preset.mmpose_config}` |"
+        )
+    return lines
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kpose.models.zoo", description=__doc__)
+    parser.add_argument("--parity", default=str(DOCS / "parity.json"))
+    parser.add_argument("--out", default=str(DOCS / "models.md"))
+    args = parser.parse_args(argv)
+    parity_path = Path(args.parity)
+    parity = json.loads(parity_path.read_text()) if parity_path.is_file() else {}
+    text = "\n".join([
+        "# Model zoo",
+        "",
+        "Every preset mirrors an MMPose 1.3.2 config (`configs/body_2d_keypoint/topdown_heatmap/`"
+        "). **Parity**: the MMPose model of that config with random weights and BN statistics, "
+        "its state dict loaded into `kpose.build_model(preset)`, max abs heatmap difference on "
+        "two random crops (tolerance `1e-4 * max(1, max|ref|)`), parameter counts equal "
+        "(`pytest -m slow tests/parity/test_presets_parity.py`). An MMPose checkpoint of the "
+        "config therefore gives MMPose's published accuracy. GFLOPs: multiply-adds of one crop.",
+        "",
+        *rows(parity),
+        "",
+        "Load a checkpoint: `kpose.load(\"hrnet-w32\", weights=\"td-hm_hrnet-w32_8xb64-210e_coco-"
+        "256x192-81c58e40_20220909.pth\")` (no PyTorch needed).",
+        "",
+    ])
+    Path(args.out).write_text(text)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
