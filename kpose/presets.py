@@ -42,6 +42,17 @@ _PRESETS = (
     Preset("hrnet-w48", "hrnet_w48_coco.yaml", "AP 0.756 / AR 0.809"),
     Preset("hrnet-w48-dark", "hrnet_w48_dark_coco.yaml", "AP 0.764 / AR 0.814"),
     Preset("hrnet-w48-udp", "hrnet_w48_udp_coco.yaml", "AP 0.768 / AR 0.817"),
+    Preset("vitpose-s", "vitpose_s_coco.yaml", "AP 0.739 / AR 0.792"),
+    Preset("vitpose-b", "vitpose_b_coco.yaml", "AP 0.757"),
+    Preset("vitpose-l", "vitpose_l_coco.yaml", "AP 0.782"),
+    Preset("vitpose-h", "vitpose_h_coco.yaml", "AP 0.790 / AR 0.840 (ViTPose-H*)"),
+    Preset("vitpose-s-simple", "vitpose_s_simple_coco.yaml", "AP 0.736"),
+    Preset("vitpose-b-simple", "vitpose_b_simple_coco.yaml", "AP 0.756"),
+    Preset("vitpose-l-simple", "vitpose_l_simple_coco.yaml", "AP 0.780"),
+    Preset("vitpose-h-simple", "vitpose_h_simple_coco.yaml", "AP 0.789"),
+    # Human-Art val: AP / AR with detector boxes (AP with GT boxes)
+    Preset("vitpose-s-humanart", "vitpose_s_humanart.yaml", "AP 0.381 / AR 0.448 (GT boxes 0.738)"),
+    Preset("vitpose-b-humanart", "vitpose_b_humanart.yaml", "AP 0.410 / AR 0.475 (GT boxes 0.759)"),
     # MPII val: PCKh@0.5 / PCKh@0.1
     Preset("hrnet-w32-mpii", "hrnet_w32_mpii.yaml", "PCKh 0.900 / 0.334"),
     Preset("hrnet-w48-mpii", "hrnet_w48_mpii.yaml", "PCKh 0.901 / 0.337"),
