@@ -35,6 +35,11 @@ BACKBONES: dict[str, str] = {
     "hourglass": "hourglass:hourglass",
     "hourglass52": "hourglass:hourglass52",
     **{f"vit{v}": f"vit:vit{v}" for v in ("", "_small", "_base", "_large", "_huge")},
+    **{f"swin{v}": f"swin:swin{v}" for v in ("", "_t", "_b", "_l")},
+    **{f"hrformer{v}": f"hrformer:hrformer{v}" for v in ("", "_small", "_base")},
+    "pvt": "pvt:pvt",
+    "pvt_s": "pvt:pvt_s",
+    "pvtv2_b2": "pvt:pvtv2_b2",
 }
 
 
