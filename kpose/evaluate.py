@@ -23,11 +23,11 @@ def evaluate(recipe, weights: str | Path, *, detections: str | Path | None = Non
              det_score_thr: float = 0.0, flip_test: bool | None = None,
              out: str | Path | None = None, progress: bool = True) -> dict[str, float]:
     """Load ``weights`` into the recipe's model, predict the val split and score it."""
+    from kpose.codecs import make_codec
     from kpose.datasets import get_dataset_info
     from kpose.datasets.coco import Report, read_detections
     from kpose.evaluation import Evaluator
     from kpose.models.build import build_heatmap_model
-    from kpose.training.trainer import make_codec
 
     weights = Path(weights)
     if not weights.is_file():

@@ -9,4 +9,22 @@ from kpose.codecs.megvii import MegviiHeatmap
 from kpose.codecs.msra import MSRAHeatmap, flip_heatmaps, flip_test_average
 from kpose.codecs.udp import UDPHeatmap
 
-__all__ = ["MSRAHeatmap", "MegviiHeatmap", "UDPHeatmap", "flip_heatmaps", "flip_test_average"]
+__all__ = ["MSRAHeatmap", "MegviiHeatmap", "UDPHeatmap", "flip_heatmaps", "flip_test_average",
+           "make_codec"]
+
+
+def make_codec(recipe):
+    """The recipe's codec: ``msra`` (``unbiased`` for DARK), ``udp`` or ``megvii`` (whose
+    Gaussian kernel is ``blur_kernel_size``)."""
+    c = recipe.codec
+    if c.type == "msra":
+        return MSRAHeatmap(c.input_size, c.heatmap_size, sigma=c.sigma, unbiased=c.unbiased,
+                           blur_kernel_size=c.blur_kernel_size)
+    if c.type == "udp":
+        return UDPHeatmap(c.input_size, c.heatmap_size, sigma=c.sigma,
+                          blur_kernel_size=c.blur_kernel_size)
+    if c.type == "megvii":
+        return MegviiHeatmap(c.input_size, c.heatmap_size, kernel_size=c.blur_kernel_size)
+    raise ValueError(f"{recipe.source}: codec.type {c.type!r}: expected 'msra', 'udp' or "
+                     "'megvii'")
+

@@ -25,7 +25,7 @@ import keras
 import tensorflow as tf
 from tqdm import tqdm
 
-from kpose.codecs import MegviiHeatmap, MSRAHeatmap, UDPHeatmap
+from kpose.codecs import make_codec
 from kpose.data import augment, pipeline
 from kpose.datasets import get_dataset_info
 from kpose.evaluation import Evaluator
@@ -47,22 +47,6 @@ def default_strategy() -> tf.distribute.Strategy:
     if len(workers) > 1:
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.MirroredStrategy()
-
-
-def make_codec(recipe: Recipe):
-    """The recipe's codec: ``msra`` (``unbiased`` for DARK), ``udp`` or ``megvii`` (whose
-    Gaussian kernel is ``blur_kernel_size``)."""
-    c = recipe.codec
-    if c.type == "msra":
-        return MSRAHeatmap(c.input_size, c.heatmap_size, sigma=c.sigma, unbiased=c.unbiased,
-                           blur_kernel_size=c.blur_kernel_size)
-    if c.type == "udp":
-        return UDPHeatmap(c.input_size, c.heatmap_size, sigma=c.sigma,
-                          blur_kernel_size=c.blur_kernel_size)
-    if c.type == "megvii":
-        return MegviiHeatmap(c.input_size, c.heatmap_size, kernel_size=c.blur_kernel_size)
-    raise ValueError(f"{recipe.source}: codec.type {c.type!r}: expected 'msra', 'udp' or "
-                     "'megvii'")
 
 
 def make_optimizer(cfg: TrainConfig, schedule, model: keras.Model) -> keras.optimizers.Optimizer:
