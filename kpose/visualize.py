@@ -9,18 +9,40 @@ import cv2
 import numpy as np
 
 
-def draw_pose(image: np.ndarray, keypoints: np.ndarray, scores: np.ndarray | None, info, *,
-              score_thr: float = 0.3, radius: int = 3, thickness: int = 2) -> np.ndarray:
-    """Draw people on a copy of an RGB uint8 image.
+def draw_pose(image: np.ndarray, result, info="coco", *, score_thr: float = 0.3,
+              radius: int | None = None, thickness: int | None = None,
+              draw_boxes: bool = True) -> np.ndarray:
+    """Draw people on a copy of an RGB uint8 image, in the dataset's MMPose colours.
 
-    keypoints: (N, K, 2) image pixels; scores: (N, K) or None (all drawn); ``info`` is the
-    dataset's ``DatasetInfo`` (skeleton and colours).
+    Args:
+        image: (H, W, 3) uint8 RGB.
+        result: ``PoseEstimator.predict``'s dict for this image (``keypoints`` (N, K, 2) in
+            image pixels, ``scores`` (N, K), optional ``boxes`` (N, 4)), or just the
+            keypoints array.
+        info: the dataset (name or ``DatasetInfo``) whose skeleton and colours are used.
+        score_thr: joints scoring at most this are not drawn (nor their links).
+        radius, thickness: default scale with the image size.
+
+    Example:
+        >>> cv2.imwrite("pose.jpg", draw_pose(rgb, estimator.predict(rgb, boxes))[..., ::-1])
     """
+    from kpose.datasets import get_dataset_info
+
+    info = get_dataset_info(info) if isinstance(info, str) else info
+    if isinstance(result, dict):
+        keypoints, scores, boxes = result["keypoints"], result.get("scores"), result.get("boxes")
+    else:
+        keypoints, scores, boxes = result, None, None
     canvas = np.ascontiguousarray(image).copy()
+    size = max(canvas.shape[:2])
+    radius = radius or max(2, size // 200)
+    thickness = thickness or max(1, size // 300)
     keypoints = np.asarray(keypoints, np.float64).reshape(-1, info.num_keypoints, 2)
-    if scores is None:
-        scores = np.ones(keypoints.shape[:2])
-    scores = np.asarray(scores).reshape(keypoints.shape[:2])
+    scores = (np.ones(keypoints.shape[:2]) if scores is None
+              else np.asarray(scores).reshape(keypoints.shape[:2]))
+    if draw_boxes and boxes is not None:
+        for x1, y1, x2, y2 in np.asarray(boxes, np.float64).reshape(-1, 4):
+            cv2.rectangle(canvas, _pt((x1, y1)), _pt((x2, y2)), (0, 255, 0), thickness)
     for person, person_scores in zip(keypoints, scores, strict=True):
         shown = person_scores > score_thr
         for (a, b), color in zip(info.skeleton, info.skeleton_colors, strict=True):
@@ -32,6 +54,17 @@ def draw_pose(image: np.ndarray, keypoints: np.ndarray, scores: np.ndarray | Non
                 cv2.circle(canvas, _pt(person[k]), radius, tuple(int(c) for c in color), -1,
                            cv2.LINE_AA)
     return canvas
+
+
+def draw_heatmaps(crop: np.ndarray, heatmaps: np.ndarray, *, alpha: float = 0.5) -> np.ndarray:
+    """Overlay one crop's heatmaps ``(h, w, K)`` (their maximum over K, min-max scaled, in the
+    JET colour map) on the RGB uint8 model input ``crop`` ``(H, W, 3)``."""
+    peak = np.asarray(heatmaps, np.float32).max(axis=-1)
+    span = float(peak.max() - peak.min())
+    peak = (peak - peak.min()) / span if span > 0 else np.zeros_like(peak)
+    peak = cv2.resize(peak, (crop.shape[1], crop.shape[0]), interpolation=cv2.INTER_LINEAR)
+    colored = cv2.applyColorMap((peak * 255).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1]
+    return cv2.addWeighted(np.ascontiguousarray(crop), 1 - alpha, colored, alpha, 0)
 
 
 def _pt(xy) -> tuple[int, int]:

@@ -1,0 +1,123 @@
+"""``PoseEstimator.predict``, ``python -m kpose.infer`` and ``kpose.visualize`` (random weights:
+mechanics, shapes, inputs and errors; numbers against MMPose are in tests/parity/)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import kpose
+from kpose.errors import DataError
+from kpose.infer import main as infer_main
+from kpose.inference import PoseEstimator
+from kpose.visualize import draw_heatmaps, draw_pose
+
+QUICKSTART = Path(__file__).parents[1] / "recipes" / "quickstart.yaml"
+
+
+@pytest.fixture(scope="module")
+def estimator():
+    return PoseEstimator.from_recipe(kpose.load_recipe_for(str(QUICKSTART)))
+
+
+@pytest.fixture(scope="module")
+def coco_files(samples):
+    return sorted((samples / "coco").glob("*.jpg"))
+
+
+def test_one_image_many_boxes(estimator, coco_files):
+    image = cv2.cvtColor(cv2.imread(str(coco_files[0])), cv2.COLOR_BGR2RGB)
+    boxes = np.array([[10, 20, 200, 300, 0.9], [50, 60, 120, 200, 0.4], [0, 0, 30, 30, 1.0]],
+                     np.float32)
+    k = estimator.dataset_info.num_keypoints
+    result = estimator.predict(image, boxes, batch_size=2)  # 3 boxes: two calls, one padded
+    assert result["keypoints"].shape == (3, k, 2) and result["scores"].shape == (3, k)
+    np.testing.assert_array_equal(result["box_scores"], boxes[:, 4])
+    np.testing.assert_array_equal(result["boxes"], boxes[:, :4])
+    # the same boxes one at a time give the same keypoints (batching does not matter)
+    one = estimator.predict(image, boxes[1:2, :4])
+    np.testing.assert_allclose(one["keypoints"][0], result["keypoints"][1], atol=1e-3)
+    # keypoints of a box lie near it (back-projection into image pixels)
+    x1, y1, x2, y2 = boxes[0, :4]
+    kp = result["keypoints"][0]
+    assert np.all((kp[:, 0] > x1 - 0.3 * (x2 - x1)) & (kp[:, 0] < x2 + 0.3 * (x2 - x1)))
+
+
+def test_list_of_paths_no_boxes_and_empty_boxes(estimator, coco_files):
+    results = estimator.predict([str(f) for f in coco_files[:2]])
+    assert [r["keypoints"].shape[0] for r in results] == [1, 1]  # the whole image
+    h, w = cv2.imread(str(coco_files[0])).shape[:2]
+    np.testing.assert_array_equal(results[0]["boxes"], [[0, 0, w, h]])
+    mixed = estimator.predict([str(coco_files[0]), str(coco_files[1])],
+                              [np.zeros((0, 4)), [[5, 5, 100, 100]]], flip_test=False)
+    assert mixed[0]["keypoints"].shape[0] == 0 and mixed[1]["keypoints"].shape[0] == 1
+
+
+def test_bad_inputs_name_what_is_wrong(estimator, coco_files, tmp_path):
+    with pytest.raises(DataError, match="missing.jpg: cannot read"):
+        estimator.predict(str(tmp_path / "missing.jpg"))
+    with pytest.raises(DataError, match="uint8"):
+        estimator.predict(np.zeros((10, 10, 3), np.float32))
+    with pytest.raises(DataError, match=r"boxes of image 0: expected \(N, 4\)"):
+        estimator.predict(str(coco_files[0]), [[1, 2, 3]])
+    with pytest.raises(DataError, match="2 images but boxes for 1"):
+        estimator.predict([str(f) for f in coco_files[:2]], [[[0, 0, 5, 5]]])
+
+
+def test_draw_pose_and_heatmaps_change_the_right_pixels():
+    image = np.zeros((200, 200, 3), np.uint8)
+    info = kpose.datasets.get_dataset_info("coco")
+    keypoints = np.full((1, 17, 2), 100.0)
+    keypoints[0, 5], keypoints[0, 7] = (60, 60), (140, 140)  # left shoulder -> left elbow
+    scores = np.zeros((1, 17))
+    scores[0, [5, 7]] = 0.9
+    drawn = draw_pose(image, {"keypoints": keypoints, "scores": scores}, info)
+    assert drawn[100, 100].any()  # on the shoulder-elbow line
+    assert drawn[60, 60].any() and drawn[140, 140].any()  # the two joints
+    assert not drawn[20, 180].any() and not image.any()  # elsewhere untouched, input intact
+    crop = np.zeros((64, 48, 3), np.uint8)
+    heat = np.zeros((16, 12, 17), np.float32)
+    heat[8, 6, 3] = 1.0
+    overlay = draw_heatmaps(crop, heat)
+    assert overlay[32, 24].sum() > overlay[2, 2].sum()
+
+
+def test_infer_cli_on_a_folder_and_a_video(coco_files, tmp_path, capsys):
+    weights = tmp_path / "w.weights.h5"
+    kpose.build_model(str(QUICKSTART)).save_weights(str(weights))
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for f in coco_files[:2]:
+        (folder / f.name).write_bytes(f.read_bytes())
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps({coco_files[0].name: [[10, 10, 200, 300, 0.8],
+                                                      [20, 30, 90, 100, 0.6]]}))
+    out = tmp_path / "out"
+    assert infer_main([str(QUICKSTART), str(folder), "--weights", str(weights), "--boxes",
+                       str(boxes), "--out", str(out), "--no-progress"]) == 0
+    rows = json.loads((out / "results.json").read_text())
+    assert [r["file_name"] for r in rows] == [coco_files[0].name] * 2  # image 2: no boxes
+    assert rows[0]["image_id"] == int(coco_files[0].stem)
+    assert rows[0]["score"] == pytest.approx(0.8)
+    assert len(rows[0]["keypoints"]) == 3 * 17
+    assert sorted(p.name for p in (out / "vis").iterdir()) == sorted(
+        f"{f.stem}.jpg" for f in coco_files[:2])
+
+    video = tmp_path / "clip.avi"
+    frame = cv2.resize(cv2.imread(str(coco_files[0])), (160, 120))
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 5, (160, 120))
+    for _ in range(3):
+        writer.write(frame)
+    writer.release()
+    assert infer_main([str(QUICKSTART), str(video), "--weights", str(weights), "--out",
+                       str(tmp_path / "v"), "--no-progress", "--no-flip"]) == 0
+    rows = json.loads((tmp_path / "v" / "results.json").read_text())
+    assert [r["frame"] for r in rows] == [0, 1, 2]
+    assert (tmp_path / "v" / "clip.mp4").stat().st_size > 0
+    assert infer_main([str(QUICKSTART), str(tmp_path / "nothing"), "--weights",
+                       str(weights)]) == 2
+    assert "no such image, folder or video" in capsys.readouterr().err
