@@ -170,6 +170,13 @@ class DropPath(keras.layers.Layer):
         return {**super().get_config(), "rate": self.rate}
 
 
+@keras.saving.register_keras_serializable(package="kpose")
+def gelu(x):
+    """Exact GELU written as PyTorch's ``nn.GELU``: ``x / 2 * (1 + erf(x / sqrt(2)))`` (Keras'
+    TF version uses ``erfc``, which ONNX has no operator for)."""
+    return 0.5 * x * (1.0 + ops.erf(x * 0.7071067811865476))
+
+
 def _layer_norm(x, name: str):
     return keras.layers.LayerNormalization(epsilon=LN_EPSILON, name=name)(x)
 
@@ -191,7 +198,7 @@ def encoder_layer(x, num_heads: int, feedforward_channels: int, drop_path: float
     x = keras.layers.Add(name=f"{name}.attn_add")([x, y])
     y = _layer_norm(x, f"{name}.ln2")
     y = _dense(y, feedforward_channels, f"{name}.ffn.layers.0.0")
-    y = keras.layers.Activation(keras.activations.gelu, name=f"{name}.ffn.layers.0.1")(y)
+    y = keras.layers.Activation(gelu, name=f"{name}.ffn.layers.0.1")(y)
     y = _dense(y, c, f"{name}.ffn.layers.1")
     y = DropPath(drop_path, name=f"{name}.ffn.dropout_layer")(y)
     return keras.layers.Add(name=f"{name}.ffn_add")([x, y])
