@@ -40,6 +40,8 @@ BACKBONES: dict[str, str] = {
     "pvt": "pvt:pvt",
     "pvt_s": "pvt:pvt_s",
     "pvtv2_b2": "pvt:pvtv2_b2",
+    **{f"cspnext{v}": f"cspnext:cspnext{v}" for v in ("", "_tiny", "_s", "_m", "_l")},
+    **{f"litehrnet{v}": f"litehrnet:litehrnet{v}" for v in ("", "_18", "_30")},
 }
 
 
