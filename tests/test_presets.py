@@ -41,3 +41,24 @@ def test_every_preset_builds(name):
 def test_unknown_preset_lists_the_known_ones():
     with pytest.raises(kpose.errors.ModelError, match="hrnet-w32"):
         presets.get("hrnet-w33")
+
+
+TRANSFORMERS = ("vit", "swin", "pvt", "hrformer")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in kpose.list_presets()
+                                  if presets.get(n).load_recipe().model.backbone.startswith(
+                                      TRANSFORMERS)])
+def test_transformer_presets_compile_with_xla(name):
+    """XLA-compiled inference of every transformer preset gives the eager heatmaps."""
+    import tensorflow as tf
+
+    recipe = presets.get(name).load_recipe()
+    width, height = recipe.codec.input_size
+    model = kpose.build_model(recipe)
+    images = np.random.default_rng(0).uniform(0, 255, (2, height, width, 3)).astype(np.float32)
+    eager = np.asarray(model(images, training=False))
+    compiled = tf.function(lambda x: model(x, training=False), jit_compile=True)
+    np.testing.assert_allclose(np.asarray(compiled(images)), eager, rtol=0,
+                               atol=1e-4 * max(1.0, float(np.abs(eager).max())))
