@@ -4,7 +4,7 @@ input size, measured MMPose parity and MMPose's published accuracy.
 ``python -m kpose.models.zoo [--parity docs/parity.json] [--out docs/models.md]``. Parity
 numbers come from the full-size preset parity run (``KPOSE_PARITY_REPORT=docs/parity.json
 pytest -m slow tests/parity/test_presets_parity.py``); GFLOPs are multiply-adds (TensorFlow's
-profiler count of the frozen inference graph of one crop, halved: MMPose's/mmcv's convention
+profiler count of the inference graph of one crop, halved: MMPose's/mmcv's convention
 counts a multiply-add once), including BN, additions and resampling.
 """
 
@@ -26,18 +26,12 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 def gflops(model, input_size: tuple[int, int]) -> float:
     """Multiply-adds (x 1e9) of ``model`` on one ``input_size = (w, h)`` crop."""
-    from tensorflow.python.framework.convert_to_constants import (
-        convert_variables_to_constants_v2,
-    )
-
     width, height = input_size
     fn = tf.function(lambda x: model(x, training=False))
-    frozen = convert_variables_to_constants_v2(
-        fn.get_concrete_function(tf.TensorSpec([1, height, width, 3], tf.float32))
-    )
+    graph = fn.get_concrete_function(tf.TensorSpec([1, height, width, 3], tf.float32)).graph
     options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
     options["output"] = "none"
-    profile = tf.compat.v1.profiler.profile(graph=frozen.graph, options=options)
+    profile = tf.compat.v1.profiler.profile(graph=graph, options=options)
     return profile.total_float_ops / 2e9
 
 
