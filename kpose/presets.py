@@ -53,6 +53,9 @@ _PRESETS = (
     # Human-Art val: AP / AR with detector boxes (AP with GT boxes)
     Preset("vitpose-s-humanart", "vitpose_s_humanart.yaml", "AP 0.381 / AR 0.448 (GT boxes 0.738)"),
     Preset("vitpose-b-humanart", "vitpose_b_humanart.yaml", "AP 0.410 / AR 0.475 (GT boxes 0.759)"),
+    Preset("swin-t", "swin_t_coco.yaml", "AP 0.724 / AR 0.782"),
+    Preset("swin-b", "swin_b_coco.yaml", "AP 0.737 / AR 0.794"),
+    Preset("swin-l", "swin_l_coco.yaml", "AP 0.743 / AR 0.798"),
     # MPII val: PCKh@0.5 / PCKh@0.1
     Preset("hrnet-w32-mpii", "hrnet_w32_mpii.yaml", "PCKh 0.900 / 0.334"),
     Preset("hrnet-w48-mpii", "hrnet_w48_mpii.yaml", "PCKh 0.901 / 0.337"),

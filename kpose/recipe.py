@@ -140,6 +140,9 @@ class TrainConfig:
     layer_decay_rate: float = 0.0
     layer_decay_num_layers: int = 0
     clip_grad_norm: float = 0.0
+    # AdamW without layer decay: no weight decay for parameters whose MMPose name contains one
+    # of these (MMPose's paramwise_cfg custom_keys with decay_mult=0).
+    no_decay_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -58,11 +58,12 @@ def layer_decay_groups(
     return groups
 
 
-def decay_groups(model: keras.Model) -> dict[str, tuple[float, bool]]:
-    """Multiplier 1 everywhere, MMPose's no-decay rule (AdamW without layer decay)."""
+def no_decay_groups(model: keras.Model, keys) -> dict[str, tuple[float, bool]]:
+    """MMPose's ``paramwise_cfg.custom_keys`` with ``decay_mult=0``: no weight decay for the
+    parameters whose MMPose name contains one of ``keys``; learning-rate multiplier 1."""
     names = parameter_names(model)
     return {
-        v.path: (1.0, uses_weight_decay(names.get(v.path, v.path), len(v.shape)))
+        v.path: (1.0, not any(key in names.get(v.path, v.path) for key in keys))
         for v in model.trainable_variables
     }
 

@@ -32,7 +32,12 @@ from kpose.evaluation import Evaluator
 from kpose.models.build import build_heatmap_model
 from kpose.recipe import Recipe, TrainConfig, to_dict
 from kpose.training.losses import keypoint_mse_per_sample
-from kpose.training.optimizers import PYTORCH_ADAM_EPSILON, GroupedAdamW, layer_decay_groups
+from kpose.training.optimizers import (
+    PYTORCH_ADAM_EPSILON,
+    GroupedAdamW,
+    layer_decay_groups,
+    no_decay_groups,
+)
 from kpose.training.schedules import WarmupMultiStep
 from kpose.visualize import plot_history
 
@@ -64,6 +69,8 @@ def make_optimizer(cfg: TrainConfig, schedule, model: keras.Model) -> keras.opti
                 raise ValueError("train.layer_decay_num_layers must be set (the backbone's "
                                  "number of transformer layers) with train.layer_decay_rate")
             groups = layer_decay_groups(model, cfg.layer_decay_num_layers, cfg.layer_decay_rate)
+        elif cfg.no_decay_keys:
+            groups = no_decay_groups(model, cfg.no_decay_keys)
         return GroupedAdamW(schedule, weight_decay=cfg.weight_decay, groups=groups,
                             global_clipnorm=clip)
     raise ValueError(f"train.optimizer: expected 'adam' or 'adamw', got {cfg.optimizer!r}")

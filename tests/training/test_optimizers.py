@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from kpose.models.build import build_heatmap_model
+from kpose.models.mmpose_weights import parameter_names
 from kpose.recipe import HeadConfig, ModelConfig
 from kpose.training.optimizers import GroupedAdamW, layer_decay_groups, vit_layer_id
 
@@ -84,3 +85,20 @@ def test_grouped_adamw_serialises():
     again = GroupedAdamW.from_config(opt.get_config())
     assert again.groups == {"x/kernel": (0.5, False)}
     assert again.decoupled_weight_decay == 0.1 and again.global_clipnorm == 1.0
+
+
+def test_no_decay_keys_like_mmpose_custom_keys():
+    from kpose.training.optimizers import no_decay_groups
+
+    cfg = ModelConfig("swin", {"arch": {"embed_dims": 16, "depths": [2, 2, 2, 2],
+                                        "num_heads": [1, 2, 2, 4]}, "img_size": [64, 64]},
+                      head=HeadConfig((), ()))
+    model = build_heatmap_model(cfg, (64, 64), 17)
+    groups = no_decay_groups(model, ("absolute_pos_embed", "relative_position_bias_table",
+                                     "norm"))
+    names = parameter_names(model)
+    for path, (mult, decay) in groups.items():
+        name = names[path]
+        assert mult == 1.0
+        assert decay is not ("relative_position_bias_table" in name or "norm" in name), name
+    assert any(not d for _, d in groups.values()) and any(d for _, d in groups.values())
