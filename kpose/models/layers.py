@@ -39,8 +39,9 @@ def conv2d(
     padding: int = 0,
     use_bias: bool = False,
     kernel_initializer: keras.initializers.Initializer | None = None,
+    groups: int = 1,
 ):
-    """``torch.nn.Conv2d(kernel_size, stride, padding)`` on an NHWC tensor.
+    """``torch.nn.Conv2d(kernel_size, stride, padding, groups)`` on an NHWC tensor.
 
     Stride-1 convolutions whose padding keeps the size use ``"same"`` (symmetric then); every
     other padded convolution gets an explicit ``ZeroPadding2D`` so that the sampled grid is
@@ -58,6 +59,7 @@ def conv2d(
         padding=mode,
         use_bias=use_bias,
         kernel_initializer=kernel_initializer or kaiming_fan_out(),
+        groups=groups,
         name=name,
     )(x)
 

@@ -6,6 +6,12 @@ Bottlenecks (50/101/152), ``style="pytorch"`` putting the stride on the 3x3 conv
 backbone returns the last stage's feature map (MMPose's default ``out_indices=(3,)``), stride 32.
 Layer names are the MMPose state-dict paths (``backbone.layer1.0.conv1``, ...).
 ``basic_block`` and ``bottleneck`` are shared with HRNet, as in MMPose.
+
+``ResNetV1d`` (``resnetv1d*``) replaces the stem by three 3x3 conv + BN + ReLU
+(``backbone.stem.{0,1,2}``) and strides the shortcut with a 2x2 average pool (ceil mode, padding
+not counted) before its 1x1 conv (``avg_down``). The bottleneck's ``groups`` /
+``width_per_group`` (ResNeXt) and ``se_ratio`` (SEResNet's squeeze-and-excitation after the
+last BN) are used by ``resnext.py`` and ``seresnet.py``.
 """
 
 from __future__ import annotations
@@ -28,9 +34,28 @@ ARCH_SETTINGS = {
 EXPANSION = {"basic": 1, "bottleneck": 4}
 
 
-def _downsample(x, out_channels: int, stride: int, name: str):
-    x = conv2d(x, out_channels, 1, f"{name}.downsample.0", stride=stride)
-    return batch_norm(x, f"{name}.downsample.1")
+def _downsample(x, out_channels: int, stride: int, name: str, avg_down: bool = False):
+    """MMPose's shortcut: 1x1 conv (stride) + BN, or with ``avg_down`` a stride x stride average
+    pool (ceil mode, padding not counted: TF's "same" pooling) before a stride-1 conv."""
+    index = 0
+    if avg_down and stride != 1:
+        x = keras.layers.AveragePooling2D(stride, strides=stride, padding="same",
+                                          name=f"{name}.downsample.0")(x)
+        index, stride = 1, 1
+    x = conv2d(x, out_channels, 1, f"{name}.downsample.{index}", stride=stride)
+    return batch_norm(x, f"{name}.downsample.{index + 1}")
+
+
+def se_layer(x, ratio: int, name: str):
+    """MMPose's ``SELayer``: global average -> 1x1 conv (C / ratio, bias) + ReLU -> 1x1 conv (C,
+    bias) + sigmoid, scaling the input channels (``name.conv1.conv``, ``name.conv2.conv``)."""
+    channels = int(x.shape[-1])
+    y = keras.layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}.global_avgpool")(x)
+    y = conv2d(y, int(channels / ratio), 1, f"{name}.conv1.conv", use_bias=True)
+    y = relu(y, f"{name}.conv1.activate")
+    y = conv2d(y, channels, 1, f"{name}.conv2.conv", use_bias=True)
+    y = keras.layers.Activation("sigmoid", name=f"{name}.conv2.activate")(y)
+    return keras.layers.Multiply(name=f"{name}_scale")([x, y])
 
 
 def basic_block(x, out_channels: int, name: str, stride: int = 1, zero_init_residual=False):
@@ -57,26 +82,38 @@ def bottleneck(
     stride: int = 1,
     zero_init_residual=False,
     style: str = "pytorch",
+    avg_down: bool = False,
+    groups: int = 1,
+    width_per_group: int = 4,
+    base_channels: int = 64,
+    se_ratio: int | None = None,
 ):
     """1x1 -> 3x3 -> 1x1 convolutions (each with BN, ReLU after the first two), width
     ``out_channels / 4`` inside, plus the shortcut, then ReLU.
 
-    ``style="pytorch"`` strides the 3x3 conv, ``"caffe"`` the first 1x1 conv.
+    ``style="pytorch"`` strides the 3x3 conv, ``"caffe"`` the first 1x1 conv. ResNeXt
+    (``groups > 1``): the 3x3 conv is grouped and the inside width is
+    ``groups * width_per_group * (out_channels / 4) / base_channels``. ``se_ratio``: SEResNet's
+    squeeze-and-excitation on the block's output before the shortcut is added.
     ``(B, H, W, C) -> (B, H / stride, W / stride, out_channels)``.
     """
     if style not in ("pytorch", "caffe"):
         raise ModelError(f"{name}: style must be 'pytorch' or 'caffe', got {style!r}")
     mid = out_channels // EXPANSION["bottleneck"]
+    if groups != 1:
+        mid = groups * width_per_group * mid // base_channels
     stride1, stride2 = (1, stride) if style == "pytorch" else (stride, 1)
     shortcut = x
     if stride != 1 or x.shape[-1] != out_channels:
-        shortcut = _downsample(x, out_channels, stride, name)
+        shortcut = _downsample(x, out_channels, stride, name, avg_down)
     y = conv2d(x, mid, 1, f"{name}.conv1", stride=stride1)
     y = relu(batch_norm(y, f"{name}.bn1"), f"{name}.bn1_relu")
-    y = conv2d(y, mid, 3, f"{name}.conv2", stride=stride2, padding=1)
+    y = conv2d(y, mid, 3, f"{name}.conv2", stride=stride2, padding=1, groups=groups)
     y = relu(batch_norm(y, f"{name}.bn2"), f"{name}.bn2_relu")
     y = conv2d(y, out_channels, 1, f"{name}.conv3")
     y = batch_norm(y, f"{name}.bn3", "zeros" if zero_init_residual else "ones")
+    if se_ratio:
+        y = se_layer(y, se_ratio, f"{name}.se_layer")
     y = keras.layers.Add(name=f"{name}_add")([y, shortcut])
     return relu(y, f"{name}_relu")
 
@@ -90,10 +127,12 @@ def res_layer(
     stride: int = 1,
     style: str = "pytorch",
     zero_init_residual: bool = False,
+    **block_args,
 ):
-    """``num_blocks`` blocks named ``<name>.0``, ``<name>.1``, ...; the first one strides."""
+    """``num_blocks`` blocks named ``<name>.0``, ``<name>.1``, ...; the first one strides.
+    ``block_args`` go to ``bottleneck`` (``avg_down``, ``groups``, ``se_ratio``, ...)."""
     for i in range(num_blocks):
-        kwargs = {"style": style} if block == "bottleneck" else {}
+        kwargs = {"style": style, **block_args} if block == "bottleneck" else {}
         make = bottleneck if block == "bottleneck" else basic_block
         x = make(
             x,
@@ -115,14 +154,18 @@ def resnet(
     strides: Sequence[int] = (1, 2, 2, 2),
     style: str = "pytorch",
     zero_init_residual: bool = True,
+    deep_stem: bool = False,
+    avg_down: bool = False,
     name: str = "backbone",
+    **block_args,
 ) -> keras.Model:
     """MMPose's ``ResNet(depth, ...)``: ``(B, H, W, in_channels)`` -> the last stage's map
     ``(B, H / 32, W / 32, base_channels * expansion * 2 ** (num_stages - 1))``.
 
     Arguments mirror MMPose's; ``zero_init_residual`` starts each block's last BN at gamma 0 (as
-    MMPose initialises training from scratch). Inputs are normalised images (see
-    ``kpose.models.build``).
+    MMPose initialises training from scratch); ``deep_stem`` / ``avg_down`` make ResNetV1d;
+    ``block_args`` (``groups``, ``width_per_group``, ``se_ratio``) go to every bottleneck.
+    Inputs are normalised images (see ``kpose.models.build``).
 
     Example:
         >>> backbone = resnet(50)           # (B, 256, 192, 3) -> (B, 8, 6, 2048)
@@ -135,8 +178,16 @@ def resnet(
         )
     block, stage_blocks = ARCH_SETTINGS[depth]
     inputs = keras.Input((None, None, in_channels), name=f"{name}_input")
-    x = conv2d(inputs, stem_channels, 7, f"{name}.conv1", stride=2, padding=3)
-    x = relu(batch_norm(x, f"{name}.bn1"), f"{name}.relu")
+    if deep_stem:  # ResNetV1d: three 3x3 ConvModules (conv + BN + ReLU)
+        x = inputs
+        for i, (channels, stride) in enumerate(
+            ((stem_channels // 2, 2), (stem_channels // 2, 1), (stem_channels, 1))
+        ):
+            x = conv2d(x, channels, 3, f"{name}.stem.{i}.conv", stride=stride, padding=1)
+            x = relu(batch_norm(x, f"{name}.stem.{i}.bn"), f"{name}.stem.{i}.activate")
+    else:
+        x = conv2d(inputs, stem_channels, 7, f"{name}.conv1", stride=2, padding=3)
+        x = relu(batch_norm(x, f"{name}.bn1"), f"{name}.relu")
     # PyTorch pads the max pool with -inf; after the ReLU zeros give the same maxima.
     x = keras.layers.ZeroPadding2D(1, name=f"{name}.maxpool_pad")(x)
     x = keras.layers.MaxPooling2D(3, strides=2, name=f"{name}.maxpool")(x)
@@ -151,6 +202,8 @@ def resnet(
             stride=strides[i],
             style=style,
             zero_init_residual=zero_init_residual,
+            **({"avg_down": avg_down, "base_channels": base_channels, **block_args}
+               if block == "bottleneck" else {}),
         )
         out_channels *= 2
     return keras.Model(inputs, x, name=name)
@@ -174,3 +227,20 @@ def resnet101(**kwargs) -> keras.Model:
 
 def resnet152(**kwargs) -> keras.Model:
     return resnet(152, **kwargs)
+
+
+def resnetv1d(depth: int = 50, **kwargs) -> keras.Model:
+    """MMPose's ``ResNetV1d``: ``resnet`` with the deep stem and average-pool shortcuts."""
+    return resnet(depth, deep_stem=True, avg_down=True, **kwargs)
+
+
+def resnetv1d50(**kwargs) -> keras.Model:
+    return resnetv1d(50, **kwargs)
+
+
+def resnetv1d101(**kwargs) -> keras.Model:
+    return resnetv1d(101, **kwargs)
+
+
+def resnetv1d152(**kwargs) -> keras.Model:
+    return resnetv1d(152, **kwargs)
