@@ -1,47 +1,87 @@
-"""ResNetV1d, ResNeXt and SEResNet against MMPose 1.3.2 on narrow depth-50 variants (the fast
-CI siblings of the full-size presets in ``test_presets_parity.py``): MMPose's state dict in,
-the same heatmaps (``1e-4 * max(1, max|ref|)``) and parameter count out."""
+"""ResNet-family backbones (ResNet, ResNetV1d, ResNeXt, SEResNet) against MMPose 1.3.2.
+
+MMPose's random-weight model of a config, its state dict loaded into kpose, must give the same
+heatmaps (``1e-4 * max(1, max|ref|)``) and have the same number of parameters.
+Fast (CI): narrow depth-50 variants of each new backbone type (8 stem / base channels, fewer
+groups, a stronger SE squeeze), at a small input and at one whose feature maps are odd (the
+average-pool shortcuts round up). Slow: every recipe of the family at full size.
+"""
 
 from __future__ import annotations
+
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from kpose.datasets import get_dataset_info
 from kpose.models.build import build_heatmap_model
 from kpose.models.mmpose_weights import assign_state_dict
-from kpose.recipe import HeadConfig, ModelConfig
+from kpose.recipe import HeadConfig, ModelConfig, load_recipe
 from tests.parity.mmpose_ref import reference_heatmap_model
 
 pytestmark = [pytest.mark.parity, pytest.mark.usefixtures("mmpose_ref")]
 
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 BUFFERS = (".running_mean", ".running_var", ".num_batches_tracked")
 NARROW = {"stem_channels": 8, "base_channels": 8}
 HEAD = {"in_channels": 256, "deconv_out_channels": [16, 16], "deconv_kernel_sizes": [4, 4]}
-# name -> (MMPose config, backbone overrides, kpose backbone, kpose args)
+# name -> (MMPose config, backbone overrides = kpose backbone arguments)
 CASES = {
-    "resnetv1d50": ("coco/td-hm_resnetv1d50_8xb64-210e_coco-256x192.py", NARROW,
-                    "resnetv1d50", NARROW),
+    "resnetv1d50": ("coco/td-hm_resnetv1d50_8xb64-210e_coco-256x192.py", NARROW),
     "resnext50": ("coco/td-hm_resnext50_8xb64-210e_coco-256x192.py",
-                  {**NARROW, "groups": 4, "width_per_group": 4}, "resnext50",
                   {**NARROW, "groups": 4, "width_per_group": 4}),
-    "seresnet50": ("coco/td-hm_seresnet50_8xb64-210e_coco-256x192.py",
-                   {**NARROW, "se_ratio": 4}, "seresnet50", {**NARROW, "se_ratio": 4}),
+    "seresnet50": ("coco/td-hm_seresnet50_8xb64-210e_coco-256x192.py", {**NARROW, "se_ratio": 4}),
 }  # fmt: skip
+# The family's recipes (one per MMPose config / preset).
+FULL = [
+    "resnet101_coco", "resnet101_dark_coco", "resnetv1d50_coco", "resnetv1d101_coco",
+    "resnext50_coco", "resnext101_coco", "seresnet50_coco", "seresnet101_coco",
+    "resnet50_mpii", "resnet152_mpii", "resnetv1d50_mpii", "resnetv1d152_mpii",
+    "resnext152_mpii", "seresnet50_mpii", "resnet101_crowdpose", "resnet101_aic",
+    "resnet50_jhmdb", "resnet50_posetrack18",
+]  # fmt: skip
+
+
+def _compare(model, state_dict, expected, images, label):
+    """Load MMPose's weights into ``model``; assert equal heatmaps and parameter counts."""
+    assign_state_dict(model, state_dict, strict=True)
+    heatmaps = np.asarray(model(images, training=False))
+    assert heatmaps.shape == expected.shape
+    torch_params = sum(v.size for k, v in state_dict.items() if not k.endswith(BUFFERS))
+    params = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    scale = max(1.0, float(np.abs(expected).max()))
+    diff = float(np.abs(heatmaps - expected).max())
+    print(f"\n{label}: max|diff| {diff:.3g} (scale {scale:.3g}), params {params} / {torch_params}")
+    np.testing.assert_allclose(heatmaps, expected, rtol=0, atol=1e-4 * scale)
+    assert params == torch_params
 
 
 @pytest.mark.parametrize("name", list(CASES))
 @pytest.mark.parametrize("input_size", [(64, 96), (72, 104)])  # (w, h); the second: odd maps
 def test_narrow_variant_matches_mmpose(name, input_size):
-    config, backbone, kpose_backbone, args = CASES[name]
+    start = time.perf_counter()
+    config, args = CASES[name]
     width, height = input_size
     images = np.random.default_rng(0).uniform(0, 255, (2, height, width, 3)).astype(np.float32)
-    state_dict, expected = reference_heatmap_model(config, images, backbone=backbone, head=HEAD)
+    state_dict, expected = reference_heatmap_model(config, images, backbone=args, head=HEAD)
     model = build_heatmap_model(
-        ModelConfig(kpose_backbone, args, head=HeadConfig((16, 16), (4, 4))), input_size, 17)
-    assign_state_dict(model, state_dict, strict=True)
-    heatmaps = np.asarray(model(images, training=False))
-    assert heatmaps.shape == expected.shape
-    scale = max(1.0, float(np.abs(expected).max()))
-    np.testing.assert_allclose(heatmaps, expected, rtol=0, atol=1e-4 * scale)
-    torch_params = sum(v.size for k, v in state_dict.items() if not k.endswith(BUFFERS))
-    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == torch_params
+        ModelConfig(name, args, head=HeadConfig((16, 16), (4, 4))), input_size, 17)
+    _compare(model, state_dict, expected, images, f"{name} narrow {input_size}")
+    print(f"{name} {input_size}: {time.perf_counter() - start:.1f} s")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe_name", FULL)
+def test_recipe_matches_mmpose_at_full_size(recipe_name):
+    start = time.perf_counter()
+    recipe = load_recipe(RECIPES / f"{recipe_name}.yaml")
+    width, height = recipe.codec.input_size
+    images = np.random.default_rng(0).uniform(0, 255, (2, height, width, 3)).astype(np.float32)
+    state_dict, expected = reference_heatmap_model(recipe.mmpose_config, images)
+    num_keypoints = get_dataset_info(recipe.data.dataset).num_keypoints
+    model = build_heatmap_model(recipe.model, (width, height), num_keypoints)
+    assert expected.shape[1:3] == tuple(recipe.codec.heatmap_size)[::-1]
+    _compare(model, state_dict, expected, images, f"{recipe.name} ({recipe.mmpose_config})")
+    print(f"{recipe.name}: {time.perf_counter() - start:.1f} s")
