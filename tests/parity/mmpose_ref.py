@@ -39,6 +39,16 @@ np.savez(_out, __json__=np.array(json.dumps(others)), **arrays)
 """
 
 
+# PyTorch buffers in MMPose state dicts (BN statistics, Swin's relative-position index).
+BUFFER_SUFFIXES = (".running_mean", ".running_var", ".num_batches_tracked",
+                   ".relative_position_index")
+
+
+def parameter_count(state_dict: dict[str, np.ndarray]) -> int:
+    """The number of PyTorch parameters in an MMPose state dict (its buffers left out)."""
+    return int(sum(v.size for k, v in state_dict.items() if not k.endswith(BUFFER_SUFFIXES)))
+
+
 def reference_python() -> Path | None:
     """The reference interpreter, or None when it is not installed."""
     path = Path(os.environ.get("KPOSE_MMPOSE_REF", DEFAULT_REF))

@@ -19,11 +19,10 @@ import pytest
 
 import kpose
 from kpose.models.mmpose_weights import assign_state_dict
-from tests.parity.mmpose_ref import reference_heatmap_model
+from tests.parity.mmpose_ref import parameter_count, reference_heatmap_model
 
 pytestmark = [pytest.mark.parity, pytest.mark.slow, pytest.mark.usefixtures("mmpose_ref")]
 
-BUFFERS = (".running_mean", ".running_var", ".num_batches_tracked")
 PRESETS = [name for name in kpose.list_presets() if name != "quickstart"]
 
 
@@ -49,7 +48,7 @@ def test_preset_matches_mmpose(name):
     assign_state_dict(model, state_dict, strict=True)
     heatmaps = np.asarray(model(images, training=False))
 
-    mmpose_params = sum(v.size for k, v in state_dict.items() if not k.endswith(BUFFERS))
+    mmpose_params = parameter_count(state_dict)
     params = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     scale = max(1.0, float(np.abs(expected).max()))
     diff = float(np.abs(heatmaps - expected).max()) if heatmaps.shape == expected.shape else None

@@ -19,12 +19,11 @@ from kpose.datasets import get_dataset_info
 from kpose.models.build import build_heatmap_model
 from kpose.models.mmpose_weights import assign_state_dict
 from kpose.recipe import HeadConfig, ModelConfig, load_recipe
-from tests.parity.mmpose_ref import reference_heatmap_model
+from tests.parity.mmpose_ref import parameter_count, reference_heatmap_model
 
 pytestmark = [pytest.mark.parity, pytest.mark.usefixtures("mmpose_ref")]
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
-BUFFERS = (".running_mean", ".running_var", ".num_batches_tracked")
 NARROW = {"stem_channels": 8, "base_channels": 8}
 HEAD = {"in_channels": 256, "deconv_out_channels": [16, 16], "deconv_kernel_sizes": [4, 4]}
 # name -> (MMPose config, backbone overrides = kpose backbone arguments)
@@ -49,7 +48,7 @@ def _compare(model, state_dict, expected, images, label):
     assign_state_dict(model, state_dict, strict=True)
     heatmaps = np.asarray(model(images, training=False))
     assert heatmaps.shape == expected.shape
-    torch_params = sum(v.size for k, v in state_dict.items() if not k.endswith(BUFFERS))
+    torch_params = parameter_count(state_dict)
     params = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     scale = max(1.0, float(np.abs(expected).max()))
     diff = float(np.abs(heatmaps - expected).max())

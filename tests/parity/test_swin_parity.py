@@ -17,7 +17,7 @@ from kpose.models.backbones.swin import convert_swin_checkpoint, swin
 from kpose.models.build import build_heatmap_model
 from kpose.models.mmpose_weights import assign_state_dict, model_state_dict
 from kpose.recipe import HeadConfig, ModelConfig
-from tests.parity.mmpose_ref import reference_heatmap_model, run_reference
+from tests.parity.mmpose_ref import parameter_count, reference_heatmap_model, run_reference
 
 pytestmark = [pytest.mark.parity, pytest.mark.usefixtures("mmpose_ref")]
 
@@ -27,7 +27,6 @@ CONFIGS = {
     "swin_l": "coco/td-hm_swin-l-p4-w7_8xb32-210e_coco-256x192.py",
 }
 # State-dict entries that are not parameters (Swin's relative_position_index is a buffer).
-BUFFERS = (".running_mean", ".running_var", ".num_batches_tracked", ".relative_position_index")
 SMALL_HEAD = HeadConfig((32, 32, 32), (4, 4, 4))
 
 
@@ -44,7 +43,7 @@ def _check(model, state_dict, expected, images):
     diff = float(np.abs(heatmaps - expected).max())
     print(f"max|ref| {scale:.3g}, max abs diff {diff:.3g}")
     np.testing.assert_allclose(heatmaps, expected, rtol=0, atol=1e-4 * scale)
-    torch_params = sum(v.size for k, v in state_dict.items() if not k.endswith(BUFFERS))
+    torch_params = parameter_count(state_dict)
     keras_params = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
     print(f"parameters: {keras_params}")
     assert keras_params == torch_params

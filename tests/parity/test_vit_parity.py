@@ -13,14 +13,13 @@ import pytest
 from kpose.models.build import build_heatmap_model
 from kpose.models.mmpose_weights import assign_state_dict
 from kpose.recipe import HeadConfig, ModelConfig
-from tests.parity.mmpose_ref import reference_heatmap_model, run_reference
+from tests.parity.mmpose_ref import parameter_count, reference_heatmap_model, run_reference
 
 pytestmark = [pytest.mark.parity, pytest.mark.usefixtures("mmpose_ref")]
 
 SMALL = "coco/td-hm_ViTPose-small_8xb64-210e_coco-256x192.py"
 SIMPLE = "coco/td-hm_ViTPose-small-simple_8xb64-210e_coco-256x192.py"
 TINY = {"embed_dims": 64, "num_layers": 2, "num_heads": 4, "feedforward_channels": 128}
-BUFFERS = (".running_mean", ".running_var", ".num_batches_tracked")
 INPUT = (64, 96)  # (w, h): a 6x4 token grid
 
 
@@ -41,7 +40,7 @@ def _check(model, state_dict, expected):
     assert heatmaps.shape == expected.shape
     scale = max(1.0, float(np.abs(expected).max()))
     np.testing.assert_allclose(heatmaps, expected, rtol=0, atol=1e-4 * scale)
-    torch_params = sum(v.size for k, v in state_dict.items() if not k.endswith(BUFFERS))
+    torch_params = parameter_count(state_dict)
     assert sum(int(np.prod(v.shape)) for v in model.trainable_weights) == torch_params
 
 
