@@ -29,7 +29,7 @@ from kpose import geometry
 from kpose.codecs import make_codec
 from kpose.datasets import DatasetInfo, get_dataset_info
 from kpose.errors import DataError, ModelError
-from kpose.evaluation import make_predict_fn
+from kpose.evaluation import make_predict_fn, to_image_coords
 from kpose.models.build import build_heatmap_model
 from kpose.models.checkpoint import mmpose_state_dict
 from kpose.models.mmpose_weights import assign_state_dict
@@ -145,10 +145,9 @@ class PoseEstimator:
             kp, sc = infer(chunk)
             keypoints.append(np.asarray(kp)[:real])
             scores.append(np.asarray(sc)[:real])
-        kp_in = np.concatenate(keypoints).astype(np.float32)
-        size = np.asarray(self.input_size, np.float32)
-        centers, scales = np.asarray(centers), np.asarray(scales)
-        kp_img = kp_in / size * scales[:, None] + centers[:, None] - 0.5 * scales[:, None]
+        kp_img = to_image_coords(np.concatenate(keypoints).astype(np.float64),
+                                 np.asarray(centers, np.float64), np.asarray(scales, np.float64),
+                                 self.input_size)
         return kp_img.astype(np.float32), np.concatenate(scores).astype(np.float32)
 
     @classmethod

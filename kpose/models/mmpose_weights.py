@@ -168,13 +168,13 @@ def assign_state_dict(
     for key in sorted(set(wanted) & set(given)):
         variable, to_keras, to_torch = wanted[key]
         array = np.asarray(given[key])
-        expected = _torch_shape(to_torch, variable)
         try:  # converters may adapt a shape (ViT's pos_embed on another grid)
             value = to_keras(array)
         except (ValueError, ModelError):
             value = None
         if value is None or tuple(value.shape) != tuple(variable.shape):
-            misshaped.append(f"{key}: checkpoint {array.shape}, model {expected}")
+            misshaped.append(f"{key}: checkpoint {array.shape}, "
+                             f"model {_torch_shape(to_torch, variable)}")
             continue
         values[key] = value
     if misshaped or (strict and (missing or unexpected)):
