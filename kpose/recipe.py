@@ -26,7 +26,10 @@ from kpose.errors import RecipeError
 
 @dataclass(frozen=True)
 class HeadConfig:
-    """HeatmapHead: optional deconvolutions, optional convs, then a final conv to K channels."""
+    """The head: ``type`` "heatmap" is MMPose's HeatmapHead (optional deconvolutions, optional
+    convs, then a final conv to K channels); "cpm" is CPMHead (one deconv stack + final conv
+    per stage of a multi-stage backbone; ``final_kernel_size: 0`` is no final layer);
+    "mspn" is MSPNHead (``args`` as MMPose's, e.g. ``num_stages``, ``num_units``)."""
 
     deconv_out_channels: tuple[int, ...] = (256, 256, 256)
     deconv_kernel_sizes: tuple[int, ...] = (4, 4, 4)
@@ -35,6 +38,9 @@ class HeadConfig:
     final_kernel_size: int = 1
     # ViTPose "simple" head: ReLU then bilinear upsampling by this factor before the head.
     upsample_factor: float = 0.0
+    type: str = "heatmap"
+    # Type-specific arguments (MSPNHead's num_stages, num_units, ...).
+    args: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -287,16 +293,13 @@ def _dataclass_of(tp: Any) -> type | None:
 
 def _build(cls: type, raw: Any, source: str, prefix: str) -> Any:
     if not isinstance(raw, Mapping):
-        raise RecipeError(
-            f"{source}: key {prefix or '<top>'!r}: expected a mapping, got {raw!r}"
-        )
+        raise RecipeError(f"{source}: key {prefix or '<top>'!r}: expected a mapping, got {raw!r}")
     types_by_name = _field_types(cls)
     unknown = sorted(set(raw) - set(types_by_name))
     if unknown:
         where = f"{prefix}." if prefix else ""
         raise RecipeError(
-            f"{source}: unknown key {where}{unknown[0]}; "
-            f"expected one of {sorted(types_by_name)}"
+            f"{source}: unknown key {where}{unknown[0]}; expected one of {sorted(types_by_name)}"
         )
     kwargs = {}
     for name, value in raw.items():

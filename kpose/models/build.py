@@ -12,9 +12,9 @@ import keras
 
 from kpose.errors import ModelError
 from kpose.models.backbones import get_backbone
-from kpose.models.heads import heatmap_head
+from kpose.models.heads import cpm_head, heatmap_head
 from kpose.models.layers import Normalize
-from kpose.recipe import ModelConfig
+from kpose.recipe import HeadConfig, ModelConfig
 
 
 def build_backbone(model_cfg: ModelConfig) -> keras.Model:
@@ -35,6 +35,7 @@ def build_heatmap_model(
     input_size: tuple[int, int],
     num_keypoints: int,
     name: str | None = None,
+    all_stages: bool = False,
 ) -> keras.Model:
     """Backbone + ``HeatmapHead`` for ``input_size = (w, h)`` crops and ``num_keypoints``.
 
@@ -42,6 +43,9 @@ def build_heatmap_model(
     configurations of MMPose's top-down models). Layer names are MMPose's state-dict paths
     (``backbone.*`` inside the nested ``backbone`` model, ``head.*`` inside ``head``), so
     ``kpose.models.mmpose_weights.assign_state_dict`` fills them from an MMPose checkpoint.
+    Multi-stage models (CPM, Hourglass, MSPN/RSN) predict with their last stage; with
+    ``all_stages`` the model returns every stage's heatmaps, first to last (the last is named
+    ``heatmaps``), for intermediate supervision.
 
     Example:
         >>> model = build_heatmap_model(ModelConfig(backbone="resnet50"), (192, 256), 17)
@@ -50,20 +54,57 @@ def build_heatmap_model(
     """
     width, height = (int(v) for v in input_size)
     backbone = build_backbone(model_cfg)
-    head_cfg = model_cfg.head
-    head = heatmap_head(
-        int(backbone.output.shape[-1]),
-        num_keypoints,
-        deconv_out_channels=tuple(head_cfg.deconv_out_channels),
-        deconv_kernel_sizes=tuple(head_cfg.deconv_kernel_sizes),
-        conv_out_channels=tuple(head_cfg.conv_out_channels),
-        conv_kernel_sizes=tuple(head_cfg.conv_kernel_sizes),
-        final_kernel_size=head_cfg.final_kernel_size,
-        upsample_factor=head_cfg.upsample_factor,
-    )
+    head = build_head(model_cfg.head, backbone, num_keypoints, (width // 4, height // 4))
     images = keras.Input((height, width, 3), name="images")  # RGB, 0..255
     # Normalise in float32 (0..255 is coarse in float16); the backbone casts to its policy.
     x = Normalize(model_cfg.mean, model_cfg.std, dtype="float32", name="normalize")(images)
-    x = head(backbone(x))  # (B, h, w, K)
-    heatmaps = keras.layers.Activation("linear", dtype="float32", name="heatmaps")(x)
-    return keras.Model(images, heatmaps, name=name or f"{model_cfg.backbone}_heatmap")
+    x = head(backbone(x))  # (B, h, w, K), or one per stage for multi-stage heads
+    stages = list(x) if isinstance(x, list | tuple) else [x]
+    if not all_stages:
+        stages = stages[-1:]  # the last stage is the prediction
+    last = len(stages) - 1
+    heatmaps = [
+        keras.layers.Activation(
+            "linear", dtype="float32", name="heatmaps" if i == last else f"heatmaps_stage{i}"
+        )(y)
+        for i, y in enumerate(stages)
+    ]
+    outputs = heatmaps if all_stages else heatmaps[0]
+    return keras.Model(images, outputs, name=name or f"{model_cfg.backbone}_heatmap")
+
+
+def build_head(
+    head_cfg: HeadConfig,
+    backbone: keras.Model,
+    num_keypoints: int,
+    heatmap_size: tuple[int, int],
+) -> keras.Model:
+    """The head of ``head_cfg.type`` for ``backbone``'s outputs (``heatmap_size = (w, h)``)."""
+    channels = [int(t.shape[-1]) for t in backbone.outputs]
+    args = dict(head_cfg.args)
+    if head_cfg.type == "heatmap":
+        return heatmap_head(
+            channels[-1],
+            num_keypoints,
+            deconv_out_channels=tuple(head_cfg.deconv_out_channels),
+            deconv_kernel_sizes=tuple(head_cfg.deconv_kernel_sizes),
+            conv_out_channels=tuple(head_cfg.conv_out_channels),
+            conv_kernel_sizes=tuple(head_cfg.conv_kernel_sizes),
+            final_kernel_size=head_cfg.final_kernel_size,
+            upsample_factor=head_cfg.upsample_factor,
+        )
+    if head_cfg.type == "cpm":
+        return cpm_head(
+            channels,
+            num_keypoints,
+            deconv_out_channels=tuple(head_cfg.deconv_out_channels),
+            deconv_kernel_sizes=tuple(head_cfg.deconv_kernel_sizes),
+            final_kernel_size=head_cfg.final_kernel_size,
+        )
+    if head_cfg.type == "mspn":
+        from kpose.models.heads_mspn import mspn_head
+
+        return mspn_head(channels, num_keypoints, heatmap_size, **args)
+    raise ModelError(
+        f"model.head.type: unknown head {head_cfg.type!r}; expected 'heatmap', 'cpm' or 'mspn'"
+    )

@@ -5,7 +5,8 @@ heatmap_head.py``, the SimpleBaseline head): transposed convolutions that double
 (each + BN + ReLU), optional convolutions (each + BN + ReLU), then a final convolution to K
 channels. ``upsample_factor`` puts ViTPose's "simple" decoder in front of it (MMPose's
 ``FeatureMapProcessor(scale_factor, apply_relu=True)`` neck): ReLU, then bilinear upsampling
-with half-pixel centres (PyTorch's ``align_corners=False``).
+with half-pixel centres (PyTorch's ``align_corners=False``). ``cpm_head`` is MMPose's
+multi-stage ``CPMHead`` (CPM, Hourglass): the same deconv stack and final conv, once per stage.
 """
 
 from __future__ import annotations
@@ -25,6 +26,38 @@ def _head_init() -> keras.initializers.Initializer:
 
 # kernel size -> (padding, output_padding) of MMPose's deconv layers (stride 2: size x2).
 DECONV_PADDING = {4: (1, 0), 3: (1, 1), 2: (0, 0)}
+
+
+def _check_deconvs(channels: Sequence[int], kernels: Sequence[int], name: str) -> None:
+    if len(channels) != len(kernels):
+        raise ModelError(
+            f"{name}: deconv_out_channels {tuple(channels)} and deconv_kernel_sizes "
+            f"{tuple(kernels)} must have the same length"
+        )
+    bad = [k for k in kernels if k not in DECONV_PADDING]
+    if bad:
+        raise ModelError(
+            f"{name}: deconv kernel sizes must be in {sorted(DECONV_PADDING)}, got {bad}"
+        )
+
+
+def _deconv_stack(x, channels: Sequence[int], kernels: Sequence[int], prefix: str):
+    """Stride-2 ConvTranspose2d (no bias) + BN + ReLU per entry: ``prefix.{3i}``,
+    ``prefix.{3i+1}`` (BN); each doubles the resolution."""
+    for i, (filters, kernel) in enumerate(zip(channels, kernels, strict=True)):
+        padding, output_padding = DECONV_PADDING[kernel]
+        x = conv_transpose2d(
+            x,
+            filters,
+            kernel,
+            f"{prefix}.{3 * i}",
+            stride=2,
+            padding=padding,
+            output_padding=output_padding,
+            kernel_initializer=_head_init(),
+        )
+        x = relu(batch_norm(x, f"{prefix}.{3 * i + 1}"), f"{prefix}.{3 * i + 2}")
+    return x
 
 
 def heatmap_head(
@@ -49,20 +82,11 @@ def heatmap_head(
     Example:
         >>> head = heatmap_head(2048, 17)   # SimpleBaseline: (B, 8, 6, 2048) -> (B, 64, 48, 17)
     """
-    if len(deconv_out_channels) != len(deconv_kernel_sizes):
-        raise ModelError(
-            f"{name}: deconv_out_channels {tuple(deconv_out_channels)} and deconv_kernel_sizes "
-            f"{tuple(deconv_kernel_sizes)} must have the same length"
-        )
+    _check_deconvs(deconv_out_channels, deconv_kernel_sizes, name)
     if len(conv_out_channels) != len(conv_kernel_sizes):
         raise ModelError(
             f"{name}: conv_out_channels {tuple(conv_out_channels)} and conv_kernel_sizes "
             f"{tuple(conv_kernel_sizes)} must have the same length"
-        )
-    bad = [k for k in deconv_kernel_sizes if k not in DECONV_PADDING]
-    if bad:
-        raise ModelError(
-            f"{name}: deconv kernel sizes must be in {sorted(DECONV_PADDING)}, got {bad}"
         )
     inputs = keras.Input((None, None, in_channels), name=f"{name}_input")
     x = inputs
@@ -75,22 +99,7 @@ def heatmap_head(
         x = keras.layers.UpSampling2D(
             int(upsample_factor), interpolation="bilinear", name=f"{name}.input_upsample"
         )(x)
-    for i, (channels, kernel) in enumerate(
-        zip(deconv_out_channels, deconv_kernel_sizes, strict=True)
-    ):
-        padding, output_padding = DECONV_PADDING[kernel]
-        prefix = f"{name}.deconv_layers"
-        x = conv_transpose2d(
-            x,
-            channels,
-            kernel,
-            f"{prefix}.{3 * i}",
-            stride=2,
-            padding=padding,
-            output_padding=output_padding,
-            kernel_initializer=_head_init(),
-        )
-        x = relu(batch_norm(x, f"{prefix}.{3 * i + 1}"), f"{prefix}.{3 * i + 2}")
+    x = _deconv_stack(x, deconv_out_channels, deconv_kernel_sizes, f"{name}.deconv_layers")
     for i, (channels, kernel) in enumerate(zip(conv_out_channels, conv_kernel_sizes, strict=True)):
         prefix = f"{name}.conv_layers"
         x = conv2d(
@@ -113,3 +122,44 @@ def heatmap_head(
         kernel_initializer=_head_init(),
     )
     return keras.Model(inputs, x, name=name)
+
+
+def cpm_head(
+    in_channels: Sequence[int],
+    num_keypoints: int,
+    deconv_out_channels: Sequence[int] = (),
+    deconv_kernel_sizes: Sequence[int] = (),
+    final_kernel_size: int = 1,
+    name: str = "head",
+) -> keras.Model:
+    """MMPose's ``CPMHead`` (``heatmap_heads/cpm_head.py``) for a multi-stage backbone: per
+    stage ``s`` an optional deconv stack (``head.multi_deconv_layers.{s}.{3i}``) and a final
+    conv to K channels with bias and no padding (``head.multi_final_layers.{s}``;
+    ``final_kernel_size=0``: none, CPM's stages already output K channels).
+
+    ``in_channels`` has one entry per stage; the model maps the list of stage features to the
+    list of stage heatmaps (the last one is the prediction; all of them are supervised).
+
+    Example:
+        >>> head = cpm_head([256], 17)     # Hourglass52: one stack, 1x1 conv to 17 channels
+    """
+    _check_deconvs(deconv_out_channels, deconv_kernel_sizes, name)
+    inputs = [
+        keras.Input((None, None, int(c)), name=f"{name}_input_{s}")
+        for s, c in enumerate(in_channels)
+    ]
+    outputs = []
+    for s, x in enumerate(inputs):
+        x = _deconv_stack(
+            x, deconv_out_channels, deconv_kernel_sizes, f"{name}.multi_deconv_layers.{s}"
+        )
+        if final_kernel_size:
+            x = keras.layers.Conv2D(
+                num_keypoints,
+                final_kernel_size,
+                use_bias=True,
+                kernel_initializer=_head_init(),
+                name=f"{name}.multi_final_layers.{s}",
+            )(x)
+        outputs.append(x)
+    return keras.Model(inputs, outputs, name=name)

@@ -11,6 +11,7 @@ import pytest
 
 from kpose.errors import ModelError
 from kpose.models.build import build_heatmap_model
+from kpose.models.heads import cpm_head
 from kpose.models.mmpose_weights import assign_state_dict, model_state_dict, weighted_layers
 from kpose.recipe import HeadConfig, ModelConfig
 
@@ -202,6 +203,20 @@ def test_bad_backbone_name_or_args_raise_model_error():
         build_heatmap_model(ModelConfig("hrnet_w32", {"widht": 16}), INPUT_SIZE, K)
     with pytest.raises(ModelError, match="deconv kernel sizes"):
         build_heatmap_model(ModelConfig("resnet18", head=HeadConfig((8,), (5,))), INPUT_SIZE, K)
+    with pytest.raises(ModelError, match="head.type: unknown head 'simcc'"):
+        build_heatmap_model(ModelConfig("resnet18", head=HeadConfig(type="simcc")), INPUT_SIZE, K)
+
+
+def test_cpm_head_maps_each_stage_and_all_stages_returns_them_in_order():
+    """CPMHead on a two-stage feature list: a deconv + 1x1 conv per stage, own weights each."""
+    inputs = keras.Input((8, 6, 3))
+    stages = [keras.layers.Conv2D(c, 1, name=f"s{i}")(inputs) for i, c in enumerate((4, 5))]
+    head = cpm_head([4, 5], K, deconv_out_channels=(8,), deconv_kernel_sizes=(4,))
+    outputs = head(stages)
+    assert [tuple(o.shape) for o in outputs] == [(None, 16, 12, K)] * 2
+    names = {w.path.split("/")[0] for w in head.weights}
+    assert {"head.multi_deconv_layers.1.0", "head.multi_final_layers.0"} <= names
+    assert cpm_head([K], K, final_kernel_size=0).count_params() == 0  # CPM: identity head
 
 
 def test_layers_of_equal_shape_start_from_different_weights():

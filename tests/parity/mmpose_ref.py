@@ -40,13 +40,36 @@ np.savez(_out, __json__=np.array(json.dumps(others)), **arrays)
 
 
 # PyTorch buffers in MMPose state dicts (BN statistics, Swin's relative-position index).
-BUFFER_SUFFIXES = (".running_mean", ".running_var", ".num_batches_tracked",
-                   ".relative_position_index")
+BUFFER_SUFFIXES = (
+    ".running_mean",
+    ".running_var",
+    ".num_batches_tracked",
+    ".relative_position_index",
+)
 
 
 def parameter_count(state_dict: dict[str, np.ndarray]) -> int:
     """The number of PyTorch parameters in an MMPose state dict (its buffers left out)."""
     return int(sum(v.size for k, v in state_dict.items() if not k.endswith(BUFFER_SUFFIXES)))
+
+
+def assert_heatmap_parity(model, state_dict, expected, images, label: str) -> float:
+    """Load MMPose's ``state_dict`` into the kpose ``model`` (strictly); assert its heatmaps on
+    ``images`` equal ``expected`` within ``1e-4 * max(1, max|expected|)`` and that it has as
+    many trainable parameters as the state dict. Prints and returns the max difference."""
+    from kpose.models.mmpose_weights import assign_state_dict
+
+    assign_state_dict(model, state_dict, strict=True)
+    heatmaps = np.asarray(model(images, training=False))
+    assert heatmaps.shape == expected.shape, (heatmaps.shape, expected.shape)
+    torch_params = parameter_count(state_dict)
+    params = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    scale = max(1.0, float(np.abs(expected).max()))
+    diff = float(np.abs(heatmaps - expected).max())
+    print(f"\n{label}: max|diff| {diff:.3g} (scale {scale:.3g}), params {params} / {torch_params}")
+    np.testing.assert_allclose(heatmaps, expected, rtol=0, atol=1e-4 * scale)
+    assert params == torch_params
+    return diff
 
 
 def reference_python() -> Path | None:

@@ -17,9 +17,8 @@ import pytest
 
 from kpose.datasets import get_dataset_info
 from kpose.models.build import build_heatmap_model
-from kpose.models.mmpose_weights import assign_state_dict
 from kpose.recipe import HeadConfig, ModelConfig, load_recipe
-from tests.parity.mmpose_ref import parameter_count, reference_heatmap_model
+from tests.parity.mmpose_ref import assert_heatmap_parity, reference_heatmap_model
 
 pytestmark = [pytest.mark.parity, pytest.mark.usefixtures("mmpose_ref")]
 
@@ -43,20 +42,6 @@ FULL = [
 ]  # fmt: skip
 
 
-def _compare(model, state_dict, expected, images, label):
-    """Load MMPose's weights into ``model``; assert equal heatmaps and parameter counts."""
-    assign_state_dict(model, state_dict, strict=True)
-    heatmaps = np.asarray(model(images, training=False))
-    assert heatmaps.shape == expected.shape
-    torch_params = parameter_count(state_dict)
-    params = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-    scale = max(1.0, float(np.abs(expected).max()))
-    diff = float(np.abs(heatmaps - expected).max())
-    print(f"\n{label}: max|diff| {diff:.3g} (scale {scale:.3g}), params {params} / {torch_params}")
-    np.testing.assert_allclose(heatmaps, expected, rtol=0, atol=1e-4 * scale)
-    assert params == torch_params
-
-
 @pytest.mark.parametrize("name", list(CASES))
 @pytest.mark.parametrize("input_size", [(64, 96), (72, 104)])  # (w, h); the second: odd maps
 def test_narrow_variant_matches_mmpose(name, input_size):
@@ -66,8 +51,9 @@ def test_narrow_variant_matches_mmpose(name, input_size):
     images = np.random.default_rng(0).uniform(0, 255, (2, height, width, 3)).astype(np.float32)
     state_dict, expected = reference_heatmap_model(config, images, backbone=args, head=HEAD)
     model = build_heatmap_model(
-        ModelConfig(name, args, head=HeadConfig((16, 16), (4, 4))), input_size, 17)
-    _compare(model, state_dict, expected, images, f"{name} narrow {input_size}")
+        ModelConfig(name, args, head=HeadConfig((16, 16), (4, 4))), input_size, 17
+    )
+    assert_heatmap_parity(model, state_dict, expected, images, f"{name} narrow {input_size}")
     print(f"{name} {input_size}: {time.perf_counter() - start:.1f} s")
 
 
@@ -82,5 +68,7 @@ def test_recipe_matches_mmpose_at_full_size(recipe_name):
     num_keypoints = get_dataset_info(recipe.data.dataset).num_keypoints
     model = build_heatmap_model(recipe.model, (width, height), num_keypoints)
     assert expected.shape[1:3] == tuple(recipe.codec.heatmap_size)[::-1]
-    _compare(model, state_dict, expected, images, f"{recipe.name} ({recipe.mmpose_config})")
+    assert_heatmap_parity(
+        model, state_dict, expected, images, f"{recipe.name} ({recipe.mmpose_config})"
+    )
     print(f"{recipe.name}: {time.perf_counter() - start:.1f} s")

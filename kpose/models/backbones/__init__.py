@@ -32,6 +32,8 @@ BACKBONES: dict[str, str] = {
     "shufflenet_v2": "shufflenet_v2:shufflenet_v2",
     "alexnet": "alexnet:alexnet",
     "cpm": "cpm:cpm",
+    "mspn": "mspn:mspn",
+    "rsn": "rsn:rsn",
     "hourglass": "hourglass:hourglass",
     "hourglass52": "hourglass:hourglass52",
     **{f"vit{v}": f"vit:vit{v}" for v in ("", "_small", "_base", "_large", "_huge")},
