@@ -110,7 +110,12 @@ def fit(recipe: Recipe, *, strategy: tf.distribute.Strategy | None = None,
     keras.utils.set_random_seed(cfg.seed)
 
     with strategy.scope():
-        model = build_heatmap_model(recipe.model, input_size, info.num_keypoints)
+        # Multi-stage models (CPM, MSPN, ...) are supervised at every stage; ``model`` (the last
+        # stage, what is evaluated and saved) shares its layers with ``stages_model``.
+        stages_model = build_heatmap_model(recipe.model, input_size, info.num_keypoints,
+                                           all_stages=True)
+        model = keras.Model(stages_model.input, stages_model.outputs[-1],
+                            name=stages_model.name)
         schedule = WarmupMultiStep(lr, steps_per_epoch, cfg.milestones, cfg.gamma,
                                    cfg.warmup_iters, cfg.warmup_start_factor)
         optimizer = make_optimizer(cfg, schedule, model)
@@ -139,7 +144,7 @@ def fit(recipe: Recipe, *, strategy: tf.distribute.Strategy | None = None,
 
     codec = make_codec(recipe)
 
-    train_step = make_train_step(strategy, model, optimizer, codec, input_size, global_batch,
+    train_step = make_train_step(strategy, stages_model, optimizer, codec, input_size, global_batch,
                                  jit_compile=cfg.jit_compile)
 
     writer = tf.summary.create_file_writer(str(write_dir / "logs"))
@@ -216,13 +221,19 @@ def make_train_step(strategy, model, optimizer, codec, input_size, global_batch:
     KeypointMSELoss divided by the *global* batch size, and the optimizer all-reduces (sums)
     the gradients across replicas, so N replicas take the same step as one replica on the
     whole batch (up to per-replica BatchNorm statistics, as in MMPose's DDP training).
+    A model with several outputs (one per stage) is supervised at each with the same targets,
+    the stage losses summed (MMPose's CPMHead.loss).
     """
 
     def replica_step(batch):
         images, heatmaps, weights = augment.make_training_batch(batch, codec, input_size)
         with tf.GradientTape() as tape:
-            pred = model(images, training=True)
-            loss = tf.reduce_sum(keypoint_mse_per_sample(pred, heatmaps, weights)) / global_batch
+            preds = model(images, training=True)
+            preds = preds if isinstance(preds, list | tuple) else [preds]
+            loss = tf.add_n([
+                tf.reduce_sum(keypoint_mse_per_sample(pred, heatmaps, weights))
+                for pred in preds
+            ]) / global_batch
             scaled = optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, model.trainable_variables)
         optimizer.apply(grads, model.trainable_variables)
