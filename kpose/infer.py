@@ -53,27 +53,22 @@ def read_boxes(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def read_detection_boxes(path: str | Path, score_thr: float) -> dict[str, np.ndarray]:
-    """``--detections``: COCO results of a detector -> key (image id or file name) -> boxes."""
-    from kpose.datasets.coco import Report, load_json
+    """``--detections``: COCO results of a detector -> key (image id or file name) -> (N, 5)
+    xyxy boxes with scores."""
+    from kpose.datasets.coco import Report, read_detections
 
-    dets = load_json(path, "detection")
-    if not isinstance(dets, list):
-        raise KposeError(f"--detections {path}: expected a list (COCO results format)")
-    report, out = Report(), {}
-    for i, det in enumerate(dets):
-        if not isinstance(det, dict) or "bbox" not in det or "score" not in det:
-            report.skip("detections", "missing bbox/score", f"entry {i}")
-            continue
-        if det.get("category_id", 1) != 1 or det["score"] < score_thr:
-            report.skip("detections", "not a person or below the score threshold", f"entry {i}")
-            continue
-        x, y, w, h = (float(v) for v in det["bbox"][:4])
-        key = str(det.get("file_name", det.get("image_id")))
-        out.setdefault(key, []).append([x, y, x + w, y + h, float(det["score"])])
+    report = Report()
+    per_image = read_detections(path, score_thr, report)
+    out = {}
+    for image, (boxes, scores) in per_image.items():
+        xywh = np.asarray(boxes, np.float32).reshape(-1, 4)
+        out[str(image)] = np.concatenate(
+            [xywh[:, :2], xywh[:, :2] + xywh[:, 2:], np.asarray(scores, np.float32)[:, None]], 1
+        )
     skipped = report.as_dict().get("skipped_detections", {})
     if skipped:
         print(f"--detections: kept {sum(len(v) for v in out.values())} boxes; skipped {skipped}")
-    return {k: np.asarray(v, np.float32) for k, v in out.items()}
+    return out
 
 
 def _boxes_for(name: str, boxes: dict | None) -> np.ndarray | None:

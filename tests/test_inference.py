@@ -13,6 +13,7 @@ import pytest
 import kpose
 from kpose.errors import DataError
 from kpose.infer import main as infer_main
+from kpose.infer import read_detection_boxes
 from kpose.inference import PoseEstimator
 from kpose.visualize import draw_heatmaps, draw_pose
 
@@ -121,3 +122,20 @@ def test_infer_cli_on_a_folder_and_a_video(coco_files, tmp_path, capsys):
     assert infer_main([str(QUICKSTART), str(tmp_path / "nothing"), "--weights",
                        str(weights)]) == 2
     assert "no such image, folder or video" in capsys.readouterr().err
+
+
+def test_detection_file_gives_xyxy_person_boxes_and_reports_skips(tmp_path, capsys):
+    dets = [
+        {"image_id": 7, "category_id": 1, "bbox": [10, 20, 30, 40], "score": 0.9},
+        {"file_name": "a.jpg", "category_id": 1, "bbox": [0, 0, 5, 5], "score": 0.8},
+        {"image_id": 7, "category_id": 2, "bbox": [0, 0, 5, 5], "score": 0.9},  # not a person
+        {"image_id": 7, "category_id": 1, "bbox": [0, 0, 5, 5], "score": 0.1},  # low score
+        {"image_id": 7, "bbox": [0, 0, 5, 5]},  # no score
+    ]
+    path = tmp_path / "dets.json"
+    path.write_text(json.dumps(dets))
+    boxes = read_detection_boxes(path, score_thr=0.3)
+    np.testing.assert_allclose(boxes["7"], [[10, 20, 40, 60, 0.9]], rtol=1e-6)
+    np.testing.assert_allclose(boxes["a.jpg"], [[0, 0, 5, 5, 0.8]], rtol=1e-6)
+    out = capsys.readouterr().out
+    assert "kept 2 boxes" in out and "not person" in out and "missing image_id/bbox/score" in out

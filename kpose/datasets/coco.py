@@ -222,7 +222,8 @@ def _instance_problem(ann: dict, num_keypoints: int, width: int, height: int) ->
 
 
 def read_detections(path, score_thr: float, report: Report) -> dict:
-    """Detector boxes per image: person category only, score >= score_thr."""
+    """Detector boxes per image (``image_id``, or ``file_name`` for entries without one):
+    image -> (xywh boxes, scores), person category only, score >= score_thr."""
     out: dict[int, tuple[list, list]] = defaultdict(lambda: ([], []))
     if path is None:
         return out
@@ -231,7 +232,8 @@ def read_detections(path, score_thr: float, report: Report) -> dict:
         raise DataError(f"{path}: expected a list of detections (COCO results format)")
     for i, det in enumerate(dets):
         report.detections_read += 1
-        if not isinstance(det, dict) or not {"image_id", "bbox", "score"} <= set(det):
+        image = det.get("image_id", det.get("file_name")) if isinstance(det, dict) else None
+        if image is None or not {"bbox", "score"} <= set(det):
             report.skip("detections", "missing image_id/bbox/score", f"{path} entry {i}")
             continue
         if det.get("category_id", 1) != 1:
@@ -244,7 +246,7 @@ def read_detections(path, score_thr: float, report: Report) -> dict:
         if not np.all(np.isfinite(bbox)) or not np.isfinite(det["score"]):
             report.skip("detections", "NaN or infinite value", f"{path} entry {i}")
             continue
-        boxes, scores = out[det["image_id"]]
+        boxes, scores = out[image]
         boxes.append(bbox.tolist())
         scores.append(float(det["score"]))
     return dict(out)
