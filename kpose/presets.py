@@ -85,6 +85,13 @@ _PRESETS = (
     # PoseTrack18 val (GT boxes): total AP
     Preset("hrnet-w32-posetrack18", "hrnet_w32_posetrack18.yaml", "AP 83.4"),
     Preset("hrnet-w48-posetrack18", "hrnet_w48_posetrack18.yaml", "AP 84.6"),
+    # CSPNeXt (RTMPose's backbone) with a UDP heatmap head; COCO validates on GT boxes
+    Preset("cspnext-tiny", "cspnext_tiny_coco.yaml", "AP 0.665 / AR 0.723"),
+    Preset("cspnext-s", "cspnext_s_coco.yaml", "AP 0.697 / AR 0.753"),
+    Preset("cspnext-m", "cspnext_m_coco.yaml", "AP 0.732 / AR 0.785"),
+    Preset("cspnext-l", "cspnext_l_coco.yaml", "AP 0.750 / AR 0.800"),
+    Preset("cspnext-m-mpii", "cspnext_m_mpii.yaml", "PCKh 0.902 / 0.303"),
+    Preset("cspnext-m-crowdpose", "cspnext_m_crowdpose.yaml", "AP 0.662 / AR 0.755"),
 )
 PRESETS = {p.name: p for p in _PRESETS}
 

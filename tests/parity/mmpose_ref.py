@@ -140,7 +140,8 @@ x = (torch.from_numpy(inputs["images"]).permute(0, 3, 1, 2).float() - mean) / st
 
 # Running statistics: measured on the batch (cumulative average), then perturbed so that they
 # differ from batch statistics and from the defaults.
-bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+# SyncBN configs build mmengine's _BatchNormXd on CPU: any _BatchNorm counts.
+bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
 for m in bns:
     m.reset_running_stats()
     m.momentum = None
