@@ -56,6 +56,7 @@ _PRESETS = (
     Preset("swin-t", "swin_t_coco.yaml", "AP 0.724 / AR 0.782"),
     Preset("swin-b", "swin_b_coco.yaml", "AP 0.737 / AR 0.794"),
     Preset("swin-l", "swin_l_coco.yaml", "AP 0.743 / AR 0.798"),
+    Preset("pvt-s", "pvt_s_coco.yaml", "AP 0.714 / AR 0.773"),
     Preset("resnet101", "resnet101_coco.yaml", "AP 0.726 / AR 0.783"),
     Preset("resnet101-dark", "resnet101_dark_coco.yaml", "AP 0.733 / AR 0.786"),
     Preset("resnetv1d50", "resnetv1d50_coco.yaml", "AP 0.722 / AR 0.777"),
