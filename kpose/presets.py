@@ -57,6 +57,8 @@ _PRESETS = (
     Preset("swin-b", "swin_b_coco.yaml", "AP 0.737 / AR 0.794"),
     Preset("swin-l", "swin_l_coco.yaml", "AP 0.743 / AR 0.798"),
     Preset("pvt-s", "pvt_s_coco.yaml", "AP 0.714 / AR 0.773"),
+    Preset("hrformer-s", "hrformer_small_coco.yaml", "AP 0.738 / AR 0.793"),
+    Preset("hrformer-b", "hrformer_base_coco.yaml", "AP 0.754 / AR 0.807"),
     Preset("resnet101", "resnet101_coco.yaml", "AP 0.726 / AR 0.783"),
     Preset("resnet101-dark", "resnet101_dark_coco.yaml", "AP 0.733 / AR 0.786"),
     Preset("resnetv1d50", "resnetv1d50_coco.yaml", "AP 0.722 / AR 0.777"),
