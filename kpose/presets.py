@@ -95,6 +95,11 @@ _PRESETS = (
     Preset("cspnext-l", "cspnext_l_coco.yaml", "AP 0.750 / AR 0.800"),
     Preset("cspnext-m-mpii", "cspnext_m_mpii.yaml", "PCKh 0.902 / 0.303"),
     Preset("cspnext-m-crowdpose", "cspnext_m_crowdpose.yaml", "AP 0.662 / AR 0.755"),
+    # MSPN / RSN (multi-stage, Megvii heatmaps): COCO val2017 AP / AR
+    Preset("mspn50", "mspn50_coco.yaml", "AP 0.723 / AR 0.788"),
+    Preset("mspn50-4stg", "mspn50_4stg_coco.yaml", "AP 0.765 / AR 0.826"),
+    Preset("rsn50", "rsn50_coco.yaml", "AP 0.724 / AR 0.790"),
+    Preset("rsn50-3x", "rsn50_3x_coco.yaml", "AP 0.750 / AR 0.814"),
 )
 PRESETS = {p.name: p for p in _PRESETS}
 
