@@ -100,6 +100,13 @@ _PRESETS = (
     Preset("mspn50-4stg", "mspn50_4stg_coco.yaml", "AP 0.765 / AR 0.826"),
     Preset("rsn50", "rsn50_coco.yaml", "AP 0.724 / AR 0.790"),
     Preset("rsn50-3x", "rsn50_3x_coco.yaml", "AP 0.750 / AR 0.814"),
+    # AlexNet, CPM (multi-stage, 1/8 heatmaps) and Hourglass-52
+    Preset("hourglass52", "hourglass52_coco.yaml", "AP 0.726 / AR 0.780"),
+    Preset("cpm", "cpm_coco.yaml", "AP 0.627 / AR 0.689"),
+    Preset("alexnet", "alexnet_coco.yaml", "AP 0.448 / AR 0.521"),
+    Preset("hourglass52-mpii", "hourglass52_mpii.yaml", "PCKh 0.889 / 0.317"),
+    Preset("cpm-mpii", "cpm_mpii.yaml", "PCKh 0.876 / 0.285 (368x368)"),
+    Preset("cpm-jhmdb", "cpm_jhmdb.yaml", "PCK 89.8 (person) / 65.7 (torso)"),
 )
 PRESETS = {p.name: p for p in _PRESETS}
 

@@ -14,12 +14,16 @@ RECIPES = sorted((Path(__file__).parent.parent / "recipes").glob("*.yaml"))
 def test_shipped_recipes_parse(path):
     recipe = load_recipe(path)
     assert recipe.name
-    # MMPose's heatmaps are 1/4 of the input, except the 2-deconv heads (1/8, JHMDB's ResNet-50)
+    # MMPose's heatmaps are 1/4 of the input, except the 2-deconv heads (1/8, JHMDB's ResNet-50),
+    # CPM (1/8) and AlexNet (unpadded pools: 256x192 -> 7x5 features, three deconvs -> 56x40)
     (w, h), (hw, hh) = recipe.codec.input_size, recipe.codec.heatmap_size
     two_deconv_resnet = (recipe.model.backbone.startswith("resnet")
                          and len(recipe.model.head.deconv_out_channels) == 2)
-    stride = 8 if two_deconv_resnet else 4
-    assert (w, h) == (hw * stride, hh * stride)
+    if recipe.model.backbone == "alexnet":
+        assert ((w, h), (hw, hh)) == ((192, 256), (40, 56))
+    else:
+        stride = 8 if two_deconv_resnet or recipe.model.backbone == "cpm" else 4
+        assert (w, h) == (hw * stride, hh * stride)
     if recipe.name != "quickstart":
         assert recipe.mmpose_config.endswith(".py")
         assert recipe.mmpose_config in path.read_text()

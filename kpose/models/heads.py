@@ -161,5 +161,7 @@ def cpm_head(
                 kernel_initializer=_head_init(),
                 name=f"{name}.multi_final_layers.{s}",
             )(x)
+        else:  # MMPose's nn.Identity: a layer, so that no output of the head is its own input
+            x = keras.layers.Identity(name=f"{name}.multi_final_layers.{s}")(x)
         outputs.append(x)
     return keras.Model(inputs, outputs, name=name)
