@@ -65,6 +65,9 @@ class CodecConfig:
     sigma: float = 2.0
     unbiased: bool = False
     blur_kernel_size: int = 11
+    # Megvii multi-level training targets (MSPN / RSN): one Gaussian kernel per level; the
+    # decoder uses blur_kernel_size.
+    kernel_sizes: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -28,3 +28,16 @@ def make_codec(recipe):
     raise ValueError(f"{recipe.source}: codec.type {c.type!r}: expected 'msra', 'udp' or "
                      "'megvii'")
 
+
+def make_training_codecs(recipe) -> list:
+    """The codecs that encode the training targets: one per level of ``codec.kernel_sizes``
+    (Megvii multi-level targets, MMPose's ``GenerateTarget(multilevel=True)``), else the
+    recipe's codec."""
+    c = recipe.codec
+    if not c.kernel_sizes:
+        return [make_codec(recipe)]
+    if c.type != "megvii":
+        raise ValueError(f"{recipe.source}: codec.kernel_sizes needs codec.type 'megvii', "
+                         f"got {c.type!r}")
+    return [MegviiHeatmap(c.input_size, c.heatmap_size, kernel_size=k) for k in c.kernel_sizes]
+

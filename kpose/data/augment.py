@@ -16,10 +16,14 @@ from kpose import geometry
 
 def make_training_batch(batch: dict, codec, input_size: tuple[int, int]):
     """Canvases + matrices -> (images (B, h, w, 3) float 0..255, heatmaps (B, hh, hw, K),
-    target weights (B, K))."""
+    target weights (B, K)). ``codec`` may be a list (multi-level targets): then heatmaps is a
+    list, one per codec, and the weights are the first codec's."""
     canvas = tf.cast(batch["canvas"], tf.float32)  # (B, C, C, 3)
     matrix = tf.cast(batch["matrix"], tf.float32)  # (B, 2, 3), canvas -> input
     images = geometry.warp_affine_float(canvas, matrix, input_size)  # (B, h, w, 3)
     keypoints = geometry.transform_points(batch["keypoints"], matrix)  # (B, K, 2)
+    if isinstance(codec, list | tuple):
+        encoded = [c.encode(keypoints, batch["keypoints_visible"]) for c in codec]
+        return images, [h for h, _ in encoded], encoded[0][1]
     heatmaps, weights = codec.encode(keypoints, batch["keypoints_visible"])
     return images, heatmaps, weights

@@ -25,13 +25,18 @@ import keras
 import tensorflow as tf
 from tqdm import tqdm
 
-from kpose.codecs import make_codec
+from kpose.codecs import make_codec, make_training_codecs
 from kpose.data import augment, pipeline
 from kpose.datasets import get_dataset_info
 from kpose.evaluation import Evaluator
 from kpose.models.build import build_heatmap_model
 from kpose.recipe import Recipe, TrainConfig, to_dict
-from kpose.training.losses import keypoint_mse_per_sample
+from kpose.training.losses import (
+    StageLoss,
+    keypoint_mse_per_sample,
+    keypoint_ohkm_mse_per_sample,
+    stage_losses,
+)
 from kpose.training.optimizers import (
     PYTORCH_ADAM_EPSILON,
     GroupedAdamW,
@@ -144,8 +149,10 @@ def fit(recipe: Recipe, *, strategy: tf.distribute.Strategy | None = None,
 
     codec = make_codec(recipe)
 
-    train_step = make_train_step(strategy, stages_model, optimizer, codec, input_size, global_batch,
-                                 jit_compile=cfg.jit_compile)
+    train_step = make_train_step(
+        strategy, stages_model, optimizer, make_training_codecs(recipe), input_size, global_batch,
+        jit_compile=cfg.jit_compile,
+        losses=stage_losses(recipe.model.head, len(stages_model.outputs)))
 
     writer = tf.summary.create_file_writer(str(write_dir / "logs"))
     history_path = write_dir / "history.jsonl"
@@ -214,25 +221,39 @@ def fit(recipe: Recipe, *, strategy: tf.distribute.Strategy | None = None,
 
 
 def make_train_step(strategy, model, optimizer, codec, input_size, global_batch: int, *,
-                    jit_compile: bool = False):
+                    jit_compile: bool = False, losses=None):
     """``train_step(iterator) -> loss``: one optimizer step over the global batch.
 
     Each replica warps its crops and encodes its targets on its own device, computes MMPose's
     KeypointMSELoss divided by the *global* batch size, and the optimizer all-reduces (sums)
     the gradients across replicas, so N replicas take the same step as one replica on the
     whole batch (up to per-replica BatchNorm statistics, as in MMPose's DDP training).
-    A model with several outputs (one per stage) is supervised at each with the same targets,
-    the stage losses summed (MMPose's CPMHead.loss).
+    A model with several outputs (one per stage) is supervised at each: ``losses`` (one
+    ``StageLoss`` per output, default MSE on the first codec's targets) says against which
+    level of targets (``codec`` may be a list, one per level) with which loss and weight; the
+    stage losses are summed (MMPose's CPMHead / MSPNHead.loss).
     """
 
+    codecs = list(codec) if isinstance(codec, list | tuple) else [codec]
+    num_outputs = len(model.outputs)
+    losses = list(losses) if losses is not None else [StageLoss()] * num_outputs
+    if len(losses) != num_outputs or max(s.level for s in losses) >= len(codecs):
+        raise ValueError(f"{len(losses)} stage losses (levels {[s.level for s in losses]}) for "
+                         f"{num_outputs} model outputs and {len(codecs)} target levels")
+
+    def per_sample(stage, pred, target, weights):
+        if stage.loss == "ohkm":
+            return keypoint_ohkm_mse_per_sample(pred, target, weights, stage.topk)
+        return keypoint_mse_per_sample(pred, target, weights)
+
     def replica_step(batch):
-        images, heatmaps, weights = augment.make_training_batch(batch, codec, input_size)
+        images, targets, weights = augment.make_training_batch(batch, codecs, input_size)
         with tf.GradientTape() as tape:
             preds = model(images, training=True)
             preds = preds if isinstance(preds, list | tuple) else [preds]
             loss = tf.add_n([
-                tf.reduce_sum(keypoint_mse_per_sample(pred, heatmaps, weights))
-                for pred in preds
+                s.weight * tf.reduce_sum(per_sample(s, pred, targets[s.level], weights))
+                for pred, s in zip(preds, losses, strict=True)
             ]) / global_batch
             scaled = optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, model.trainable_variables)

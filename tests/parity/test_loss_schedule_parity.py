@@ -1,10 +1,22 @@
-"""KeypointMSELoss and the LinearLR + MultiStepLR schedule against MMPose / mmengine."""
+"""KeypointMSELoss, KeypointOHKMMSELoss, MSPN's per-stage losses and the LinearLR +
+MultiStepLR schedule against MMPose / mmengine."""
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from kpose.training.losses import keypoint_mse
+from kpose.recipe import load_recipe
+from kpose.training.losses import (
+    keypoint_mse,
+    keypoint_mse_per_sample,
+    keypoint_ohkm_mse_per_sample,
+    stage_losses,
+)
 from kpose.training.schedules import WarmupMultiStep
+
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+PER_SAMPLE = {"mse": keypoint_mse_per_sample, "ohkm": keypoint_ohkm_mse_per_sample}
 
 
 def test_keypoint_mse_equals_mmpose(mmpose_ref):
@@ -45,3 +57,53 @@ outputs["lrs"] = np.array(lrs)
     s = WarmupMultiStep(5e-4, steps_per_epoch, (3, 5), 0.1, 20, 0.001)
     ours = np.array([float(s(i)) for i in range(steps_per_epoch * epochs)])
     np.testing.assert_allclose(ours, out["lrs"], rtol=1e-5)
+
+
+def test_keypoint_ohkm_mse_equals_mmpose(mmpose_ref):
+    rng = np.random.default_rng(2)
+    pred = rng.random((3, 8, 6, 17), dtype=np.float32)
+    target = rng.random((3, 8, 6, 17), dtype=np.float32)
+    weights = (rng.random((3, 17)) > 0.3).astype(np.float32)
+    out = mmpose_ref("""
+import torch
+from mmpose.models.losses import KeypointOHKMMSELoss
+loss = KeypointOHKMMSELoss(use_target_weight=True, topk=8)
+p = torch.from_numpy(inputs["pred"]).permute(0, 3, 1, 2)
+t = torch.from_numpy(inputs["target"]).permute(0, 3, 1, 2)
+outputs["loss"] = loss(p, t, torch.from_numpy(inputs["weights"])).numpy()
+""", pred=pred, target=target, weights=weights)
+    ours = float(np.mean(keypoint_ohkm_mse_per_sample(pred, target, weights, topk=8)))
+    assert ours == pytest.approx(float(out["loss"]), rel=1e-6)
+
+
+@pytest.mark.parametrize("recipe_name", ["mspn50_coco", "rsn50_3x_coco"])
+def test_mspn_stage_losses_equal_the_configs_loss(mmpose_ref, recipe_name):
+    """The summed multi-stage, multi-level loss of a kpose MSPN/RSN recipe equals what the
+    MMPose config's MSPNHead losses give on the same outputs and per-level targets."""
+    recipe = load_recipe(RECIPES / f"{recipe_name}.yaml")
+    levels = list(recipe.model.head.args["level_indices"])
+    rng = np.random.default_rng(3)
+    preds = rng.random((len(levels), 2, 8, 6, 17), dtype=np.float32)
+    targets = rng.random((len(recipe.codec.kernel_sizes), 2, 8, 6, 17), dtype=np.float32)
+    weights = (rng.random((2, 17)) > 0.3).astype(np.float32)
+    out = mmpose_ref("""
+import torch
+from mmengine.config import Config
+from mmpose.registry import MODELS
+cfg = Config.fromfile(os.path.join(MMPOSE_CONFIGS, "body_2d_keypoint", "topdown_heatmap",
+                                   str(inputs["config"])))
+head = cfg.model.head
+w = torch.from_numpy(inputs["weights"])
+total = 0.0
+for i, level in enumerate(head.level_indices):
+    loss = MODELS.build(head.loss[i])
+    p = torch.from_numpy(inputs["preds"][i]).permute(0, 3, 1, 2)
+    t = torch.from_numpy(inputs["targets"][level]).permute(0, 3, 1, 2)
+    total = total + loss(p, t, w)
+outputs["loss"] = total.numpy()
+""", config=np.array(recipe.mmpose_config), preds=preds, targets=targets, weights=weights)
+    ours = sum(
+        s.weight * float(np.mean(PER_SAMPLE[s.loss](preds[i], targets[s.level], weights)))
+        for i, s in enumerate(stage_losses(recipe.model.head, len(levels)))
+    )
+    assert ours == pytest.approx(float(out["loss"]), rel=1e-5)

@@ -7,7 +7,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kpose.codecs import MSRAHeatmap
+from kpose.codecs import MegviiHeatmap, MSRAHeatmap
+from kpose.data.augment import make_training_batch
+from kpose.training.losses import StageLoss, keypoint_mse_per_sample, keypoint_ohkm_mse_per_sample
 from kpose.training.trainer import make_train_step
 
 INPUT = (32, 48)  # (w, h)
@@ -43,3 +45,24 @@ def test_stage_losses_are_summed():
     both = _step_loss(keras.Model(inputs, [x, y]))
     assert single > 0 and last > 0
     np.testing.assert_allclose(both, single + last, rtol=1e-5)
+
+
+def test_outputs_meet_their_own_target_level_loss_and_weight():
+    """MSPN-style: output i against level ``level`` of multi-level Megvii targets."""
+    inputs = keras.Input((INPUT[1], INPUT[0], 3))
+    x = keras.layers.Conv2D(K, 4, strides=4, name="unit0")(inputs)
+    y = keras.layers.Conv2D(K, 1, name="unit1")(x)
+    model = keras.Model(inputs, [x, y])
+    codecs = [MegviiHeatmap(INPUT, (INPUT[0] // 4, INPUT[1] // 4), kernel_size=k) for k in (7, 3)]
+    losses = [StageLoss(1, "mse", 0.25), StageLoss(0, "ohkm", 1.0, topk=4)]
+    strategy = tf.distribute.get_strategy()
+    optimizer = keras.optimizers.SGD(0.0)
+    optimizer.build(model.trainable_variables)
+    step = make_train_step(strategy, model, optimizer, codecs, INPUT, B, losses=losses)
+    got = float(step(iter(tf.data.Dataset.from_tensors(_batch()).repeat())))
+
+    images, targets, weights = make_training_batch(_batch(), codecs, INPUT)
+    px, py = model(images)
+    expected = 0.25 * float(tf.reduce_mean(keypoint_mse_per_sample(px, targets[1], weights)))
+    expected += float(tf.reduce_mean(keypoint_ohkm_mse_per_sample(py, targets[0], weights, 4)))
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
