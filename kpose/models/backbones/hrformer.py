@@ -32,7 +32,7 @@ import numpy as np
 from keras import ops
 
 from kpose.errors import ModelError
-from kpose.models.backbones.hrnet import _transition
+from kpose.models.backbones.hrnet import transition
 from kpose.models.backbones.resnet import EXPANSION, bottleneck
 from kpose.models.backbones.swin import relative_position_index
 from kpose.models.backbones.vit import DropPath, gelu
@@ -391,7 +391,7 @@ def hrformer(
     block = 0
     for stage, (modules, blocks) in enumerate(zip(num_modules, num_blocks, strict=True)):
         branches = stage + 2
-        xs = _transition(xs, num_channels[:branches], f"{name}.transition{stage + 1}")
+        xs = transition(xs, num_channels[:branches], f"{name}.transition{stage + 1}")
         for m in range(modules):
             xs = hrformer_module(
                 xs,

@@ -28,7 +28,7 @@ def _conv_bn(x, filters: int, kernel_size: int, name: str, stride: int = 1, act:
     return relu(x, f"{name}.2") if act else x
 
 
-def _transition(xs: list, channels: Sequence[int], name: str) -> list:
+def transition(xs: list, channels: Sequence[int], name: str) -> list:
     """Branches of the next stage from the outputs of the previous one.
 
     Existing branches keep their tensor (a 3x3 conv + BN + ReLU when the width changes); each
@@ -131,7 +131,7 @@ def hrnet(
     xs = [x]
     for stage, (modules, blocks) in enumerate(zip(num_modules, num_blocks, strict=True)):
         channels = [width * 2**i for i in range(stage + 2)]
-        xs = _transition(xs, channels, f"{name}.transition{stage + 1}")
+        xs = transition(xs, channels, f"{name}.transition{stage + 1}")
         for m in range(modules):
             last = stage == 2 and m == modules - 1
             xs = hr_module(
