@@ -167,7 +167,7 @@ class Evaluator:
         r = self.recipe
         ds = pipeline.val_dataset(r.data.root, r.data.val_split, r.data, self.info,
                                   tuple(r.codec.input_size), r.eval.batch_size,
-                                  use_udp=r.codec.type == "udp", detections=self.detections)
+                                  use_udp=r.use_udp_warp, detections=self.detections)
         return predict_dataset(self.predict, ds, tuple(r.codec.input_size),
                                progress=self.progress)
 

@@ -64,7 +64,7 @@ def serving_function(estimator: PoseEstimator):
         flat_boxes = tf.gather_nd(boxes, valid)  # (M, 4)
         crops, centers, scales = _crop(images, tf.cast(valid[:, 0], tf.int32), flat_boxes,
                                        input_size, recipe.data.bbox_padding,
-                                       recipe.codec.type == "udp")
+                                       recipe.use_udp_warp)
         keypoints_in, scores = predict(crops)
         keypoints = (tf.cast(keypoints_in, tf.float32) / size * scales[:, None]
                      + centers[:, None] - 0.5 * scales[:, None])

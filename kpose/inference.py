@@ -73,7 +73,7 @@ class PoseEstimator:
                      tf.convert_to_tensor(image_index, tf.int32),
                      tf.convert_to_tensor(boxes_xyxy, tf.float32),
                      self.input_size, self.recipe.data.bbox_padding,
-                     self.recipe.codec.type == "udp")
+                     self.recipe.use_udp_warp)
 
     def predict(self, images, boxes=None, *, flip_test: bool | None = None,
                 batch_size: int = 16):
@@ -198,6 +198,9 @@ def load_weights(model: keras.Model, weights: str | os.PathLike) -> None:
 
 
 def _load_keras(path: Path, input_size: tuple[int, int], num_keypoints: int) -> keras.Model:
+    from kpose.models.backbones import import_all_families
+
+    import_all_families()  # registers the custom layers the file may name
     try:
         model = keras.saving.load_model(str(path))
     except (ValueError, OSError) as exc:

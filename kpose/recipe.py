@@ -119,6 +119,9 @@ class DataConfig:
     val_boxes: str = "gt"
     shuffle_buffer: int = 2048
     synthetic: SyntheticConfig | None = None
+    # Crop with the UDP warp (TopdownAffine's use_udp); None: when the codec is UDP. MMPose's
+    # cspnext-m UDP configs on MPII / CrowdPose crop without it.
+    udp_warp: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,10 @@ class TrainConfig:
     warmup_start_factor: float = 0.001
     milestones: tuple[int, ...] = (170, 200)
     gamma: float = 0.1
+    # Cosine annealing per iteration from epoch cosine_epochs[0] to [1], down to
+    # lr * cosine_min_factor (RTMPose / CSPNeXt: [105, 210], 0.05); None: off.
+    cosine_epochs: tuple[int, int] | None = None
+    cosine_min_factor: float = 0.0
     steps_per_epoch: int = 0  # 0: one pass over the training instances
     val_interval: int = 10
     checkpoint_interval: int = 0  # also checkpoint every N steps within an epoch (0: epoch ends)
@@ -182,6 +189,11 @@ class Recipe:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     source: str = ""  # the file this recipe was read from
+
+    @property
+    def use_udp_warp(self) -> bool:
+        """Whether crops use the UDP warp (``data.udp_warp``, by default a UDP codec)."""
+        return self.codec.type == "udp" if self.data.udp_warp is None else self.data.udp_warp
 
 
 def load_recipe(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Recipe:

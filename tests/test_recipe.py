@@ -80,3 +80,11 @@ def test_errors_name_file_key_and_expectation(tmp_path, text, override, message)
 def test_missing_file():
     with pytest.raises(RecipeError, match="nope.yaml: recipe file not found"):
         load_recipe("nope.yaml")
+
+
+def test_udp_warp_follows_the_codec_unless_the_recipe_says():
+    recipes = Path(__file__).parent.parent / "recipes"
+    assert load_recipe(recipes / "cspnext_m_coco.yaml").use_udp_warp
+    assert not load_recipe(recipes / "cspnext_m_mpii.yaml").use_udp_warp  # as MMPose's config
+    assert not load_recipe(recipes / "hrnet_w32_coco.yaml").use_udp_warp
+    assert load_recipe(recipes / "hrnet_w32_coco.yaml", ["data.udp_warp=true"]).use_udp_warp

@@ -122,7 +122,8 @@ def fit(recipe: Recipe, *, strategy: tf.distribute.Strategy | None = None,
         model = keras.Model(stages_model.input, stages_model.outputs[-1],
                             name=stages_model.name)
         schedule = WarmupMultiStep(lr, steps_per_epoch, cfg.milestones, cfg.gamma,
-                                   cfg.warmup_iters, cfg.warmup_start_factor)
+                                   cfg.warmup_iters, cfg.warmup_start_factor,
+                                   cfg.cosine_epochs, cfg.cosine_min_factor)
         optimizer = make_optimizer(cfg, schedule, model)
         if cfg.mixed_precision:
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
@@ -169,7 +170,7 @@ def fit(recipe: Recipe, *, strategy: tf.distribute.Strategy | None = None,
                 ctx.get_per_replica_batch_size(global_batch), seed=cfg.seed, epoch=epoch,
                 # each input pipeline feeds num_replicas / num_pipelines replicas per step
                 skip_batches=done * (ctx.num_replicas_in_sync // ctx.num_input_pipelines),
-                input_context=ctx, use_udp=recipe.codec.type == "udp")
+                input_context=ctx, use_udp=recipe.use_udp_warp)
 
         iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
         bar = tqdm(total=steps_per_epoch, initial=done, desc=f"epoch {epoch + 1}/{cfg.epochs}",

@@ -107,3 +107,28 @@ outputs["loss"] = total.numpy()
         for i, s in enumerate(stage_losses(recipe.model.head, len(levels)))
     )
     assert ours == pytest.approx(float(out["loss"]), rel=1e-5)
+
+
+def test_warmup_then_cosine_equals_mmengine(mmpose_ref):
+    """The CSPNeXt configs' LinearLR + CosineAnnealingLR (second half, per iteration)."""
+    steps_per_epoch, epochs = 5, 8
+    out = mmpose_ref(f"""
+import torch
+from mmengine.optim.scheduler import CosineAnnealingLR, LinearLR
+param = torch.nn.Parameter(torch.zeros(1))
+opt = torch.optim.AdamW([param], lr=4e-3)
+warm = LinearLR(opt, start_factor=1e-5, begin=0, end=12, by_epoch=False)
+cosine = CosineAnnealingLR.build_iter_from_epoch(
+    opt, eta_min=4e-3 * 0.05, begin=4, end=8, T_max=4, by_epoch=True,
+    epoch_length={steps_per_epoch})
+lrs = []
+for it in range({steps_per_epoch * epochs}):
+    lrs.append(opt.param_groups[0]["lr"])
+    opt.step()
+    for s in (warm, cosine):
+        s.step()
+outputs["lrs"] = np.array(lrs)
+""")
+    s = WarmupMultiStep(4e-3, steps_per_epoch, (), 0.1, 12, 1e-5, (4, 8), 0.05)
+    ours = np.array([float(s(i)) for i in range(steps_per_epoch * epochs)])
+    np.testing.assert_allclose(ours, out["lrs"], rtol=1e-5)
