@@ -59,3 +59,11 @@ def get_backbone(name: str) -> Callable[..., keras.Model]:
         return getattr(importlib.import_module(f"kpose.models.backbones.{module}"), function)
     except (ImportError, AttributeError) as exc:
         raise ModelError(f"model.backbone {name!r}: {target} is not available ({exc})") from exc
+
+
+def import_all_families() -> None:
+    """Import every backbone module (and the MSPN head) so that their custom Keras layers are
+    registered, as loading a ``.keras`` file needs in a process that built none of them."""
+    for module in sorted({target.split(":")[0] for target in BACKBONES.values()}):
+        importlib.import_module(f"kpose.models.backbones.{module}")
+    importlib.import_module("kpose.models.heads_mspn")
