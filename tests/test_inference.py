@@ -139,3 +139,31 @@ def test_detection_file_gives_xyxy_person_boxes_and_reports_skips(tmp_path, caps
     np.testing.assert_allclose(boxes["a.jpg"], [[0, 0, 5, 5, 0.8]], rtol=1e-6)
     out = capsys.readouterr().out
     assert "kept 2 boxes" in out and "not person" in out and "missing image_id/bbox/score" in out
+
+
+def test_keras_file_with_custom_layers_loads_in_a_fresh_process(tmp_path):
+    """A .keras model whose layers are kpose's own (ViT's position embedding, attention) loads
+    in a process that has built no model (kpose registers every family's layers first)."""
+    import subprocess
+    import sys
+
+    from kpose.models.build import build_heatmap_model
+    from kpose.recipe import HeadConfig, ModelConfig
+
+    arch = {"embed_dims": 32, "num_layers": 1, "num_heads": 4, "feedforward_channels": 64}
+    cfg = ModelConfig("vit", {"arch": arch, "img_size": [64, 48]}, head=HeadConfig((8, 8), (4, 4)))
+    model = build_heatmap_model(cfg, (48, 64), 3)
+    path = tmp_path / "tiny_vit.keras"
+    model.save(path)
+    images = np.random.default_rng(0).uniform(0, 255, (1, 64, 48, 3)).astype(np.float32)
+    np.save(tmp_path / "images.npy", images)
+    np.save(tmp_path / "expected.npy", np.asarray(model(images)))
+    code = (
+        "import numpy as np; from kpose.inference import _load_keras; "
+        f"m = _load_keras(__import__('pathlib').Path(r'{path}'), (48, 64), 3); "
+        f"d = np.abs(np.asarray(m(np.load(r'{tmp_path / 'images.npy'}'))) "
+        f"- np.load(r'{tmp_path / 'expected.npy'}')).max(); print('DIFF', d)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert float(out.stdout.split("DIFF")[-1]) < 1e-5
