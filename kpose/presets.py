@@ -107,6 +107,12 @@ _PRESETS = (
     Preset("hourglass52-mpii", "hourglass52_mpii.yaml", "PCKh 0.889 / 0.317"),
     Preset("cpm-mpii", "cpm_mpii.yaml", "PCKh 0.876 / 0.285 (368x368)"),
     Preset("cpm-jhmdb", "cpm_jhmdb.yaml", "PCK 89.8 (person) / 65.7 (torso)"),
+    # ResNeSt and SCNet
+    Preset("resnest50", "resnest50_coco.yaml", "AP 0.720 / AR 0.775"),
+    Preset("resnest101", "resnest101_coco.yaml", "AP 0.725 / AR 0.781"),
+    Preset("scnet50", "scnet50_coco.yaml", "AP 0.728 / AR 0.784"),
+    Preset("scnet101", "scnet101_coco.yaml", "AP 0.733 / AR 0.789"),
+    Preset("scnet50-mpii", "scnet50_mpii.yaml", "PCKh 0.888 / 0.290"),
 )
 PRESETS = {p.name: p for p in _PRESETS}
 

@@ -207,3 +207,58 @@ def reference_heatmap_model(
     prefix = "state_dict."
     state_dict = {k[len(prefix) :]: v for k, v in out.items() if k.startswith(prefix)}
     return state_dict, out["heatmaps"]
+
+
+# After ``_HEATMAP_MODEL``: the same random model in float64, on the same images.
+_FLOAT64_FORWARD = """
+model = model.double()
+x = (torch.from_numpy(inputs["images"]).permute(0, 3, 1, 2).double() - mean.double()) / std.double()
+with torch.no_grad():
+    heatmaps64 = model.forward(x, None, mode="tensor")
+if isinstance(heatmaps64, (list, tuple)):
+    heatmaps64 = heatmaps64[-1]
+outputs["heatmaps64"] = heatmaps64.permute(0, 2, 3, 1).numpy()
+outputs["inputs64"] = x.permute(0, 2, 3, 1).numpy()
+"""
+
+
+def reference_heatmap_model_float64(
+    config: str, images: np.ndarray, seed: int = 0, timeout: float = 900
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """``reference_heatmap_model``'s random model run in float64: (state dict, float64 heatmaps,
+    the float64 normalised images they came from).
+
+    For presets whose random-weight models are numerically chaotic at full depth (PyTorch's own
+    float32 heatmaps differ from its float64 ones by more than the tolerance), parity is proven
+    in float64, with ``float64_body`` on the kpose side.
+    """
+    spec = {"config": config, "backbone": {}, "head": {}, "neck": None, "seed": seed}
+    out = run_reference(
+        _HEATMAP_MODEL + _FLOAT64_FORWARD,
+        timeout=timeout,
+        spec=np.array(json.dumps(spec)),
+        images=np.asarray(images, np.float32),
+    )
+    prefix = "state_dict."
+    state_dict = {k[len(prefix) :]: v for k, v in out.items() if k.startswith(prefix)}
+    return state_dict, out["heatmaps64"], out["inputs64"]
+
+
+def float64_body(model_cfg, input_size: tuple[int, int], num_keypoints: int):
+    """kpose's backbone + head of ``model_cfg`` in float64, on normalised images (the
+    ``Normalize`` layer left out), with the heatmap model's layer names."""
+    import keras
+
+    from kpose.models.build import build_heatmap_model
+
+    width, height = input_size
+    keras.config.set_floatx("float64")
+    keras.mixed_precision.set_global_policy("float64")
+    try:
+        model = build_heatmap_model(model_cfg, (width, height), num_keypoints)
+        x = keras.Input((height, width, 3))
+        y = model.get_layer("head")(model.get_layer("backbone")(x))
+        return keras.Model(x, y[-1] if isinstance(y, list | tuple) else y)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+        keras.config.set_floatx("float32")

@@ -19,11 +19,20 @@ import pytest
 
 import kpose
 from kpose.models.mmpose_weights import assign_state_dict
-from tests.parity.mmpose_ref import parameter_count, reference_heatmap_model
+from tests.parity.mmpose_ref import (
+    float64_body,
+    parameter_count,
+    reference_heatmap_model,
+    reference_heatmap_model_float64,
+)
 
 pytestmark = [pytest.mark.parity, pytest.mark.slow, pytest.mark.usefixtures("mmpose_ref")]
 
 PRESETS = [name for name in kpose.list_presets() if name != "quickstart"]
+# Random-weight models that are numerically chaotic at full depth: MMPose's own float32
+# heatmaps differ from its float64 ones by more than the tolerance (ResNeSt-101: 39 % of the
+# scale, ResNeSt-50 and SCNet-101 likewise beyond 1e-4), so these are compared in float64.
+FLOAT64 = {"resnest50", "resnest101", "scnet101"}
 
 
 def _record(name: str, values: dict) -> None:
@@ -42,17 +51,23 @@ def test_preset_matches_mmpose(name):
     recipe = kpose.presets.get(name).load_recipe()
     width, height = recipe.codec.input_size
     images = np.random.default_rng(0).uniform(0, 255, (2, height, width, 3)).astype(np.float32)
-    state_dict, expected = reference_heatmap_model(recipe.mmpose_config, images)
-
-    model = kpose.build_model(recipe)
+    if name in FLOAT64:
+        state_dict, expected, inputs = reference_heatmap_model_float64(recipe.mmpose_config,
+                                                                       images)
+        k = expected.shape[-1]
+        model = float64_body(recipe.model, (width, height), k)
+    else:
+        state_dict, expected = reference_heatmap_model(recipe.mmpose_config, images)
+        model, inputs = kpose.build_model(recipe), images
     assign_state_dict(model, state_dict, strict=True)
-    heatmaps = np.asarray(model(images, training=False))
+    heatmaps = np.asarray(model(inputs, training=False))
 
     mmpose_params = parameter_count(state_dict)
     params = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     scale = max(1.0, float(np.abs(expected).max()))
     diff = float(np.abs(heatmaps - expected).max()) if heatmaps.shape == expected.shape else None
     _record(name, {"max_abs_diff": diff, "scale": scale, "params": params,
+                   "precision": "float64" if name in FLOAT64 else "float32",
                    "mmpose_params": int(mmpose_params), "seconds": time.perf_counter() - start})
     assert heatmaps.shape == expected.shape
     assert params == mmpose_params
