@@ -6,34 +6,27 @@ Fast (CI): AlexNet with a 2-deconvolution head of 16 channels at a small crop (o
 maps: the unpadded pools round down); a 3-stage CPM with narrow stages at a crop whose pools see
 odd sizes (PyTorch's padded floor-mode pools round up); 1- and 2-stack Hourglasses of depth 2
 with narrow inner stages (the single stack carries MMPose's unused ``inters.0`` block).
-Slow: every recipe of the family at full size.
+Full size: every preset in test_presets_parity.py.
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from kpose.datasets import get_dataset_info
 from kpose.models.build import build_heatmap_model
-from kpose.recipe import HeadConfig, ModelConfig, load_recipe
+from kpose.recipe import HeadConfig, ModelConfig
 from tests.parity.mmpose_ref import assert_heatmap_parity, reference_heatmap_model
 
 pytestmark = [pytest.mark.parity, pytest.mark.usefixtures("mmpose_ref")]
 
-RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 ALEXNET = "coco/td-hm_alexnet_8xb64-210e_coco-256x192.py"
 CPM = "coco/td-hm_cpm_8xb64-210e_coco-256x192.py"
 HOURGLASS = "coco/td-hm_hourglass52_8xb32-210e_coco-256x256.py"
 NO_HEAD_LAYERS = HeadConfig((), (), final_kernel_size=0, type="cpm")  # MMPose: final_layer=None
 CONV_1X1 = HeadConfig((), (), final_kernel_size=1, type="cpm")
-# The family's recipes (one per MMPose config / preset).
-FULL = [
-    "alexnet_coco", "cpm_coco", "cpm_mpii", "cpm_jhmdb", "hourglass52_coco", "hourglass52_mpii",
-]  # fmt: skip
 
 
 def _images(width: int, height: int) -> np.ndarray:
@@ -87,19 +80,3 @@ def test_narrow_hourglass_matches_mmpose(num_stacks):
     model = build_heatmap_model(ModelConfig("hourglass", args, head=CONV_1X1), input_size, 17)
     assert_heatmap_parity(model, state_dict, expected, images, f"hourglass {num_stacks} stacks")
     print(f"hourglass {num_stacks} stacks: {time.perf_counter() - start:.1f} s")
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("recipe_name", FULL)
-def test_recipe_matches_mmpose_at_full_size(recipe_name):
-    start = time.perf_counter()
-    recipe = load_recipe(RECIPES / f"{recipe_name}.yaml")
-    width, height = recipe.codec.input_size
-    images = _images(width, height)
-    state_dict, expected = reference_heatmap_model(recipe.mmpose_config, images)
-    num_keypoints = get_dataset_info(recipe.data.dataset).num_keypoints
-    model = build_heatmap_model(recipe.model, (width, height), num_keypoints)
-    assert expected.shape[1:3] == tuple(recipe.codec.heatmap_size)[::-1]
-    label = f"{recipe.name} ({recipe.mmpose_config})"
-    assert_heatmap_parity(model, state_dict, expected, images, label)
-    print(f"{recipe.name}: {time.perf_counter() - start:.1f} s")

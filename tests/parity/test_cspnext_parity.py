@@ -7,25 +7,22 @@ The configs' ``SyncBN`` is replaced by ``BN`` in the reference: mmengine reverts
 momentum 0.1, so the numerics are unchanged.
 Fast (CI): a narrow P5 variant (widen 0.125, 1-2 blocks a stage) at an input whose feature maps
 are odd, and a depthwise variant (strided depthwise convs) with mmdet's own BN (eps 1e-3).
-Slow: every recipe of the family at full size.
+Full size: every preset in test_presets_parity.py.
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from kpose.datasets import get_dataset_info
 from kpose.models.build import build_heatmap_model
-from kpose.recipe import HeadConfig, ModelConfig, load_recipe
+from kpose.recipe import HeadConfig, ModelConfig
 from tests.parity.mmpose_ref import assert_heatmap_parity, reference_heatmap_model
 
 pytestmark = [pytest.mark.parity, pytest.mark.usefixtures("mmpose_ref")]
 
-RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 CONFIG = "coco/cspnext-m_udp_8xb256-210e_coco-256x192.py"
 BN = {"type": "BN"}
 NARROW = {"deepen_factor": 0.33, "widen_factor": 0.125}
@@ -38,11 +35,6 @@ CASES = {
         {**NARROW, "use_depthwise": True, "norm_cfg": {**BN, "eps": 1e-3, "momentum": 0.03}},
     ),
 }
-# The family's recipes (one per MMPose config / preset).
-FULL = [
-    "cspnext_tiny_coco", "cspnext_s_coco", "cspnext_m_coco", "cspnext_l_coco",
-    "cspnext_m_mpii", "cspnext_m_crowdpose",
-]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -60,22 +52,3 @@ def test_narrow_variant_matches_mmpose(name, input_size):
     )
     assert_heatmap_parity(model, state_dict, expected, images, f"cspnext {name} {input_size}")
     print(f"cspnext {name} {input_size}: {time.perf_counter() - start:.1f} s")
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("recipe_name", FULL)
-def test_recipe_matches_mmpose_at_full_size(recipe_name):
-    start = time.perf_counter()
-    recipe = load_recipe(RECIPES / f"{recipe_name}.yaml")
-    width, height = recipe.codec.input_size
-    images = np.random.default_rng(0).uniform(0, 255, (2, height, width, 3)).astype(np.float32)
-    state_dict, expected = reference_heatmap_model(
-        recipe.mmpose_config, images, backbone={"norm_cfg": BN}
-    )
-    num_keypoints = get_dataset_info(recipe.data.dataset).num_keypoints
-    model = build_heatmap_model(recipe.model, (width, height), num_keypoints)
-    assert expected.shape[1:3] == tuple(recipe.codec.heatmap_size)[::-1]
-    assert_heatmap_parity(
-        model, state_dict, expected, images, f"{recipe.name} ({recipe.mmpose_config})"
-    )
-    print(f"{recipe.name}: {time.perf_counter() - start:.1f} s")

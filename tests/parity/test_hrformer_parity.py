@@ -3,7 +3,7 @@ same random weights, same heatmaps (``1e-4 * max(1, max|ref|)``), same parameter
 
 Fast: narrow one-module-per-stage variants on crops whose branch maps all need window padding
 (24x16 -> 28x21 with window 7, 12x8, 6x4 and 3x2; a second case with windows 5 / 3, the
-relative-position bias off and nearest upsampling). Slow: each recipe at full size.
+relative-position bias off and nearest upsampling). Full size: test_presets_parity.py.
 The configs ask for SyncBN, which MMPose's ``init_model`` turns into ``_BatchNormXd``; the
 reference harness only randomises the running statistics of ``BatchNorm2d`` modules, so the
 tests build the reference with plain BN (identical at inference).
@@ -12,19 +12,16 @@ tests build the reference with plain BN (identical at inference).
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from kpose.datasets import get_dataset_info
 from kpose.models.build import build_heatmap_model
-from kpose.recipe import HeadConfig, ModelConfig, load_recipe
+from kpose.recipe import HeadConfig, ModelConfig
 from tests.parity.mmpose_ref import assert_heatmap_parity, reference_heatmap_model
 
 pytestmark = [pytest.mark.parity, pytest.mark.usefixtures("mmpose_ref")]
 
-RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 CONFIG = "coco/td-hm_hrformer-small_8xb32-210e_coco-256x192.py"
 PLAIN_BN = {"norm_cfg": {"type": "BN"}}
 
@@ -98,20 +95,3 @@ def test_narrow_hrformer_matches_mmpose(case):
     model = build_heatmap_model(ModelConfig("hrformer", args, head=head), input_size, 17)
     assert_heatmap_parity(model, state_dict, expected, images, f"hrformer {case} {input_size}")
     print(f"{case}: {time.perf_counter() - start:.1f} s")
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("recipe_name", ["hrformer_small_coco", "hrformer_base_coco"])
-def test_recipe_matches_mmpose_at_full_size(recipe_name):
-    start = time.perf_counter()
-    recipe = load_recipe(RECIPES / f"{recipe_name}.yaml")
-    width, height = recipe.codec.input_size
-    images = np.random.default_rng(0).uniform(0, 255, (2, height, width, 3)).astype(np.float32)
-    state_dict, expected = reference_heatmap_model(recipe.mmpose_config, images, backbone=PLAIN_BN)
-    num_keypoints = get_dataset_info(recipe.data.dataset).num_keypoints
-    model = build_heatmap_model(recipe.model, (width, height), num_keypoints)
-    assert expected.shape[1:3] == tuple(recipe.codec.heatmap_size)[::-1]
-    assert_heatmap_parity(
-        model, state_dict, expected, images, f"{recipe.name} ({recipe.mmpose_config})"
-    )
-    print(f"{recipe.name}: {time.perf_counter() - start:.1f} s")

@@ -4,26 +4,23 @@ MMPose's random-weight model of a config, its state dict loaded into kpose, must
 last-stage heatmaps (``1e-4 * max(1, max|ref|)``) and have the same number of parameters.
 Fast (CI): two-stage, three-unit variants with one block per unit and 32 unit channels: MSPN
 at a small input, RSN (3 steps, expand_times 8) with the PRM at an input whose maps are odd
-(``align_corners=True`` resizes between sizes that are not multiples). Slow: each recipe at
-full size.
+(``align_corners=True`` resizes between sizes that are not multiples). Full size:
+test_presets_parity.py.
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from kpose.datasets import get_dataset_info
 from kpose.models.build import build_heatmap_model
-from kpose.recipe import HeadConfig, ModelConfig, load_recipe
+from kpose.recipe import HeadConfig, ModelConfig
 from tests.parity.mmpose_ref import assert_heatmap_parity, reference_heatmap_model
 
 pytestmark = [pytest.mark.parity, pytest.mark.usefixtures("mmpose_ref")]
 
-RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 SMALL = {"unit_channels": 32, "num_stages": 2, "num_units": 3, "num_blocks": [1, 1, 1]}
 HEAD = {"unit_channels": 32, "num_stages": 2, "num_units": 3, "level_indices": [0, 1, 2] * 2}
 # name -> (MMPose config, backbone overrides = kpose backbone arguments)
@@ -32,7 +29,6 @@ CASES = {
     "rsn": ("coco/td-hm_rsn50_8xb32-210e_coco-256x192.py",
             {**SMALL, "num_steps": 3, "expand_times": 8}),
 }  # fmt: skip
-FULL = ["mspn50_coco", "mspn50_4stg_coco", "rsn50_coco", "rsn50_3x_coco"]
 
 
 @pytest.mark.parametrize(
@@ -61,19 +57,3 @@ def test_small_variant_matches_mmpose(name, input_size, use_prm):
     label = f"{name} small {input_size} prm={use_prm}"
     assert_heatmap_parity(model, state_dict, expected, images, label)
     print(f"{label}: {time.perf_counter() - start:.1f} s")
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("recipe_name", FULL)
-def test_recipe_matches_mmpose_at_full_size(recipe_name):
-    start = time.perf_counter()
-    recipe = load_recipe(RECIPES / f"{recipe_name}.yaml")
-    width, height = recipe.codec.input_size
-    images = np.random.default_rng(0).uniform(0, 255, (2, height, width, 3)).astype(np.float32)
-    state_dict, expected = reference_heatmap_model(recipe.mmpose_config, images)
-    num_keypoints = get_dataset_info(recipe.data.dataset).num_keypoints
-    model = build_heatmap_model(recipe.model, (width, height), num_keypoints)
-    assert expected.shape[1:3] == tuple(recipe.codec.heatmap_size)[::-1]
-    label = f"{recipe.name} ({recipe.mmpose_config})"
-    assert_heatmap_parity(model, state_dict, expected, images, label)
-    print(f"{recipe.name}: {time.perf_counter() - start:.1f} s")
