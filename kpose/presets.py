@@ -113,6 +113,17 @@ _PRESETS = (
     Preset("scnet50", "scnet50_coco.yaml", "AP 0.728 / AR 0.784"),
     Preset("scnet101", "scnet101_coco.yaml", "AP 0.733 / AR 0.789"),
     Preset("scnet50-mpii", "scnet50_mpii.yaml", "PCKh 0.888 / 0.290"),
+    # LiteHRNet and the mobile networks (MobileNetV2, ShuffleNetV1/V2)
+    Preset("litehrnet-18", "litehrnet_18_coco.yaml", "AP 0.642 / AR 0.705"),
+    Preset("litehrnet-30", "litehrnet_30_coco.yaml", "AP 0.676 / AR 0.736"),
+    Preset("mobilenetv2", "mobilenetv2_coco.yaml", "AP 0.648 / AR 0.709"),
+    Preset("shufflenetv1", "shufflenetv1_coco.yaml", "AP 0.587 / AR 0.654"),
+    Preset("shufflenetv2", "shufflenetv2_coco.yaml", "AP 0.602 / AR 0.668"),
+    Preset("litehrnet-30-mpii", "litehrnet_30_mpii.yaml", "PCKh 0.869 / 0.271"),
+    Preset("litehrnet-18-mpii", "litehrnet_18_mpii.yaml", "PCKh 0.859 / 0.260"),
+    Preset("mobilenetv2-mpii", "mobilenetv2_mpii.yaml", "PCKh 0.854 / 0.234"),
+    Preset("shufflenetv2-mpii", "shufflenetv2_mpii.yaml", "PCKh 0.828 / 0.205"),
+    Preset("shufflenetv1-mpii", "shufflenetv1_mpii.yaml", "PCKh 0.824 / 0.195"),
 )
 PRESETS = {p.name: p for p in _PRESETS}
 

@@ -5,7 +5,8 @@ computes: BatchNorm with PyTorch's epsilon, convolutions with PyTorch's symmetri
 (Keras' ``"same"`` pads one pixel more at the end for stride 2), and transposed convolutions
 cropped the way PyTorch's ``padding`` / ``output_padding`` crop. The helpers here add functional
 layers named after the MMPose module path they mirror (``name``); the padding and cropping
-layers they add carry no weights and are named ``<name>_pad`` / ``<name>_crop``.
+layers they add carry no weights and are named ``<name>_pad`` / ``<name>_crop``. ``ChannelShuffle`` and ``ChannelSplit`` are
+PyTorch's NCHW channel shuffle / split on NHWC tensors (ShuffleNet, LiteHRNet).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import keras
+import numpy as np
 from keras import ops
 
 # PyTorch's BatchNorm2d defaults (Keras: epsilon 1e-3, momentum 0.99; PyTorch's momentum 0.1
@@ -146,3 +148,44 @@ class Normalize(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "mean": list(self.mean), "std": list(self.std)}
+
+
+@keras.saving.register_keras_serializable(package="kpose")
+class ChannelShuffle(keras.layers.Layer):
+    """ShuffleNet's channel shuffle: channel ``g * per_group + i`` moves to ``i * groups + g``
+    (PyTorch's NCHW ``view / transpose / view`` applied to NHWC). ``(B, H, W, C)`` in and out."""
+
+    def __init__(self, groups: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.groups = int(groups)
+
+    def call(self, x):
+        shape = ops.shape(x)
+        channels = x.shape[-1]
+        x = ops.reshape(x, (-1, shape[1], shape[2], self.groups, channels // self.groups))
+        x = ops.transpose(x, (0, 1, 2, 4, 3))
+        return ops.reshape(x, (-1, shape[1], shape[2], channels))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "groups": self.groups}
+
+
+@keras.saving.register_keras_serializable(package="kpose")
+class ChannelSplit(keras.layers.Layer):
+    """``torch.split(x, sizes, dim=1)`` on NHWC: a list of ``(B, H, W, sizes[i])``."""
+
+    def __init__(self, sizes: Sequence[int], **kwargs):
+        super().__init__(**kwargs)
+        self.sizes = [int(s) for s in sizes]
+
+    def call(self, x):
+        return ops.split(x, np.cumsum(self.sizes)[:-1].tolist(), axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return [(*input_shape[:-1], size) for size in self.sizes]
+
+    def get_config(self):
+        return {**super().get_config(), "sizes": self.sizes}

@@ -1,0 +1,156 @@
+"""MMPose's LiteHRNet in Keras: PyTorch resampling and channel shuffle, shapes, parameter
+counts, state-dict and file round trips, mixed precision, XLA."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kpose.errors import ModelError
+from kpose.models.backbones.litehrnet import (
+    ChannelShuffle,
+    Resample,
+    litehrnet,
+    litehrnet_18,
+    litehrnet_30,
+)
+from kpose.models.build import build_heatmap_model
+from kpose.models.mmpose_weights import assign_state_dict, model_state_dict
+from kpose.recipe import HeadConfig, ModelConfig
+
+TINY = {
+    "num_modules": (1, 1, 1),
+    "num_blocks": (1, 1, 1),
+    "module_type": ("LITE", "NAIVE", "LITE"),
+    "reduce_ratios": (4, 4, 4),
+    "num_channels": ((8, 16), (8, 16, 16), (8, 16, 16, 32)),
+    "stem_channels": 8,
+    "stem_out_channels": 8,
+}
+INPUT_SIZE = (64, 96)  # (w, h): a multiple of 4 * 2**3
+
+
+def _model():
+    return build_heatmap_model(ModelConfig("litehrnet", TINY, head=HeadConfig((), ())),
+                               INPUT_SIZE, 17)  # fmt: skip
+
+
+def _images(seed=0):
+    width, height = INPUT_SIZE
+    return np.random.default_rng(seed).uniform(0, 255, (2, height, width, 3)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def model():
+    """The tiny model with random weights and BN statistics (MMPose's N(0, 0.001) init gives
+    heatmaps near 1e-16)."""
+    model = _model()
+    rng = np.random.default_rng(0)
+    for weight in model.weights:
+        shape = tuple(weight.shape)
+        if "moving_variance" in weight.path or "gamma" in weight.path:
+            value = rng.uniform(0.5, 1.5, shape)
+        elif len(shape) == 4:  # kernels: unit-scale activations
+            value = rng.normal(0, np.prod(shape[:-1]) ** -0.5, shape)
+        else:
+            value = rng.normal(0, 0.2, shape)
+        weight.assign(value.astype(np.float32))
+    return model
+
+
+def _resample(mode, x, size):
+    """``Resample`` of a (h, w) array to ``size = (H, W)``."""
+    like = np.zeros((1, *size, 1), np.float32)
+    return np.asarray(Resample(mode)([x[None, :, :, None].astype(np.float32), like]))[0, ..., 0]
+
+
+def test_resample_follows_pytorch():
+    column = np.arange(5.0)[:, None]
+    # adaptive_avg_pool2d 5 -> 3: bins [0, 2), [1, 4), [3, 5)
+    np.testing.assert_allclose(_resample("adaptive_avg", column, (3, 1))[:, 0], [0.5, 2, 3.5])
+    np.testing.assert_allclose(_resample("adaptive_avg", column, (1, 1)), [[2.0]])
+    # nearest 3 -> 7: source floor(dst * 3 / 7)
+    np.testing.assert_array_equal(
+        _resample("nearest", np.arange(3.0)[:, None], (7, 1))[:, 0], [0, 0, 0, 1, 1, 2, 2]
+    )
+    # bilinear, align_corners=True, 3 -> 5: the corners stay, midpoints in between
+    np.testing.assert_allclose(
+        _resample("bilinear", np.array([[0.0, 2.0, 8.0]]), (1, 5))[0], [0, 1, 2, 5, 8]
+    )
+    with pytest.raises(ValueError, match="mode"):
+        Resample("area")
+
+
+def test_channel_shuffle_is_pytorch_order():
+    x = np.arange(6, dtype=np.float32).reshape(1, 1, 1, 6)
+    np.testing.assert_array_equal(np.asarray(ChannelShuffle(2)(x)).ravel(), [0, 3, 1, 4, 2, 5])
+
+
+def test_output_shapes(model):
+    assert model.get_layer("backbone").output.shape[1:] == (None, None, 8)
+    assert model(_images()).shape == (2, 24, 16, 17)
+
+
+@pytest.mark.parametrize(
+    "variant, params",
+    # MMPose 1.3.2: backbone parameters of td-hm_litehrnet-{18,30}_8xb64-210e_coco-256x192
+    [
+        (litehrnet_18, 1_130_072),
+        pytest.param(litehrnet_30, 1_763_020, marks=pytest.mark.slow),  # 10 s more
+    ],
+)
+def test_variants(variant, params):
+    backbone = variant()
+    assert backbone.output.shape[-1] == 40
+    assert sum(int(np.prod(w.shape)) for w in backbone.trainable_weights) == params
+
+
+def test_state_dict_file_and_mixed_precision(model, tmp_path):
+    images = _images()
+    expected = np.asarray(model(images, training=False))
+    state = model_state_dict(model)
+    assert "backbone.stage0.0.layers.0.cross_resolution_weighting.conv1.conv.weight" in state
+    assert "backbone.stage1.0.layers.2.0.branch2.1.conv.weight" in state  # NAIVE stage
+    assert state["backbone.head_layer.projects.0.depthwise_conv.conv.weight"].shape == (32, 1, 3, 3)
+
+    model.save(tmp_path / "litehrnet.keras")
+    loaded = keras.saving.load_model(tmp_path / "litehrnet.keras")
+    np.testing.assert_allclose(np.asarray(loaded(images, training=False)), expected, atol=1e-6)
+
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        half = _model()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assign_state_dict(half, state, strict=True)
+    heatmaps = half(images, training=False)
+    assert heatmaps.dtype == "float32"
+    scale = float(np.abs(expected).max())
+    np.testing.assert_allclose(np.asarray(heatmaps), expected, rtol=0, atol=0.02 * scale)
+
+
+def test_xla_compiles_and_agrees():
+    # One two-branch stage (XLA compile time grows with the graph): stem, both weightings,
+    # fuse and iterative head.
+    backbone = litehrnet(
+        **{**TINY, **{k: TINY[k][:1] for k in ("num_modules", "num_blocks", "module_type",
+                                               "reduce_ratios", "num_channels")},
+           "num_branches": (2,), "with_fuse": (True,)}
+    )  # fmt: skip
+    images = _images()[:, :32, :32] / 255.0
+    expected = np.asarray(backbone(images, training=False))
+    compiled = tf.function(lambda x: backbone(x, training=False), jit_compile=True)
+    np.testing.assert_allclose(np.asarray(compiled(images)), expected, rtol=0, atol=1e-5)
+
+
+def test_bad_arguments():
+    with pytest.raises(ModelError, match="one value per stage"):
+        litehrnet(num_modules=(1, 1))
+    with pytest.raises(ModelError, match="module_type"):
+        litehrnet(module_type=("LITE", "FAST", "LITE"))
+    with pytest.raises(ModelError, match="num_branches"):
+        litehrnet(num_branches=(2, 3, 3))
+    with pytest.raises(ModelError, match="half"):
+        litehrnet(**{**TINY, "num_channels": ((9, 16), (8, 16, 16), (8, 16, 16, 32))})
