@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import cv2
@@ -32,7 +33,7 @@ from kpose.errors import DataError, ModelError
 from kpose.evaluation import make_predict_fn, to_image_coords
 from kpose.models.build import build_heatmap_model
 from kpose.models.checkpoint import mmpose_state_dict
-from kpose.models.mmpose_weights import assign_state_dict
+from kpose.models.mmpose_weights import AssignResult, assign_state_dict
 from kpose.recipe import Recipe
 
 log = logging.getLogger(__name__)
@@ -195,6 +196,36 @@ def load_weights(model: keras.Model, weights: str | os.PathLike) -> None:
         raise ModelError(f"weights {path}: expected an MMPose .pth, a .weights.h5 or a .keras "
                          "file")
     log.info("loaded %s into %s", path, model.name)
+
+
+def load_backbone_weights(
+    model: keras.Model, source: str | os.PathLike | Mapping[str, np.ndarray], prefix: str = ""
+) -> AssignResult:
+    """MMPose's backbone ``init_cfg=dict(type="Pretrained", checkpoint, prefix)``: fill the
+    ``backbone`` of ``model`` from a checkpoint whose keys are the backbone's own
+    (``layer1.0.conv1.weight``; with ``prefix`` only the keys under it, prefix removed).
+
+    Shapes must fit; tensors the backbone has no place for (a classifier ``fc``) are skipped and
+    backbone tensors the checkpoint lacks keep their values, both reported (as mmengine's
+    warnings). Raises ``ModelError`` when no tensor matches. Returns what was not matched.
+    """
+    label = "state dict" if isinstance(source, Mapping) else str(source)
+    state = dict(source) if isinstance(source, Mapping) else mmpose_state_dict(source)
+    if prefix:
+        state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    state = {f"backbone.{k}": v for k, v in state.items()}
+    try:
+        result = assign_state_dict(model, state, strict=False)
+    except ModelError as exc:
+        raise ModelError(f"{label}: {exc}") from None
+    missing = [k for k in result.missing_keys if k.startswith("backbone.")]
+    loaded = len(state) - len(result.unexpected_keys)
+    if loaded == 0:
+        raise ModelError(f"{label}: no tensor matches the backbone of {model.name} (keys like "
+                         f"{sorted(state)[:3]}; expected e.g. {missing[:3]})")
+    log.info("backbone weights %s: %d tensors loaded; backbone tensors not in the checkpoint: "
+             "%s; checkpoint tensors skipped: %s", label, loaded, missing, result.unexpected_keys)
+    return AssignResult(missing, result.unexpected_keys)
 
 
 def _load_keras(path: Path, input_size: tuple[int, int], num_keypoints: int) -> keras.Model:

@@ -151,6 +151,11 @@ class TrainConfig:
     log_every: int = 20
     # Weights to start from (MMPose's load_from): an MMPose .pth or a .weights.h5 of this model.
     load_from: str = ""
+    # The backbone's pretrained weights (MMPose's backbone init_cfg=Pretrained): a PyTorch .pth
+    # whose keys are the backbone's (torchvision's resnet50, an ImageNet HRNet / PVT / CSPNeXt
+    # checkpoint); keys under backbone_weights_prefix only, with that prefix removed.
+    backbone_weights: str = ""
+    backbone_weights_prefix: str = ""
     # ViTPose: layer-wise LR decay (0: off) over this many transformer layers; gradient clipping
     # at this global L2 norm (0: off).
     layer_decay_rate: float = 0.0

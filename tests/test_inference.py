@@ -167,3 +167,32 @@ def test_keras_file_with_custom_layers_loads_in_a_fresh_process(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert float(out.stdout.split("DIFF")[-1]) < 1e-5
+
+
+def test_backbone_weights_fill_the_backbone_and_report_the_rest():
+    """MMPose's backbone init_cfg=Pretrained: a classification checkpoint with backbone-relative
+    keys (and a classifier) fills the backbone only."""
+    from kpose.errors import ModelError
+    from kpose.inference import load_backbone_weights
+    from kpose.models.build import build_heatmap_model
+    from kpose.models.mmpose_weights import model_state_dict
+    from kpose.recipe import HeadConfig, ModelConfig
+
+    cfg = ModelConfig("resnet18", {"base_channels": 8, "stem_channels": 8},
+                      head=HeadConfig((8,), (4,)))
+    source = build_heatmap_model(cfg, (32, 64), 3)
+    target = build_heatmap_model(cfg, (32, 64), 3)
+    imagenet = {k.removeprefix("backbone."): v for k, v in model_state_dict(source).items()
+                if k.startswith("backbone.") and "layer4" not in k}
+    imagenet["fc.weight"] = np.zeros((1000, 64), np.float32)
+    head_before = model_state_dict(target)["head.final_layer.weight"]
+    result = load_backbone_weights(target, {f"model.{k}": v for k, v in imagenet.items()},
+                                   prefix="model.")
+    after = model_state_dict(target)
+    np.testing.assert_array_equal(after["backbone.layer1.0.conv1.weight"],
+                                  imagenet["layer1.0.conv1.weight"])
+    np.testing.assert_array_equal(after["head.final_layer.weight"], head_before)
+    assert result.unexpected_keys == ["backbone.fc.weight"]
+    assert result.missing_keys and all(".layer4." in k for k in result.missing_keys)
+    with pytest.raises(ModelError, match="no tensor matches the backbone"):
+        load_backbone_weights(target, {"encoder.w": np.zeros(3, np.float32)})

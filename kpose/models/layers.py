@@ -5,8 +5,9 @@ computes: BatchNorm with PyTorch's epsilon, convolutions with PyTorch's symmetri
 (Keras' ``"same"`` pads one pixel more at the end for stride 2), and transposed convolutions
 cropped the way PyTorch's ``padding`` / ``output_padding`` crop. The helpers here add functional
 layers named after the MMPose module path they mirror (``name``); the padding and cropping
-layers they add carry no weights and are named ``<name>_pad`` / ``<name>_crop``. ``ChannelShuffle`` and ``ChannelSplit`` are
-PyTorch's NCHW channel shuffle / split on NHWC tensors (ShuffleNet, LiteHRNet).
+layers they add carry no weights and are named ``<name>_pad`` / ``<name>_crop``.
+``ChannelShuffle`` and ``ChannelSplit`` are PyTorch's NCHW channel shuffle / split on NHWC
+tensors (ShuffleNet, LiteHRNet).
 """
 
 from __future__ import annotations

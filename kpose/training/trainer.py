@@ -147,6 +147,12 @@ def fit(recipe: Recipe, *, strategy: tf.distribute.Strategy | None = None,
 
         load_weights(model, cfg.load_from)
         print(f"initialised from {cfg.load_from}")
+    elif cfg.backbone_weights:  # MMPose's backbone init_cfg=Pretrained
+        from kpose.inference import load_backbone_weights
+
+        result = load_backbone_weights(model, cfg.backbone_weights, cfg.backbone_weights_prefix)
+        print(f"backbone initialised from {cfg.backbone_weights} ({len(result.missing_keys)} "
+              f"backbone tensors not in it, {len(result.unexpected_keys)} of its tensors unused)")
 
     codec = make_codec(recipe)
 
