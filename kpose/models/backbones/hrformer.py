@@ -34,11 +34,10 @@ from keras import ops
 from kpose.errors import ModelError
 from kpose.models.backbones.hrnet import transition
 from kpose.models.backbones.resnet import EXPANSION, bottleneck
-from kpose.models.backbones.swin import relative_position_index
-from kpose.models.backbones.vit import DropPath, gelu
+from kpose.models.backbones.swin import relative_position_index, relative_position_tensors
+from kpose.models.backbones.vit import DropPath, dense, gelu, layer_norm
 from kpose.models.layers import batch_norm, conv2d, relu
 
-LN_EPSILON = 1e-6  # HRFormer's transformer_norm_cfg
 UPSAMPLE_MODES = ("bilinear", "nearest")  # MMPose's upsample mode (align_corners=False)
 
 
@@ -154,25 +153,7 @@ class WindowMSA(keras.layers.Layer):
 
     def torch_tensors(self):
         """``(suffix, variable, torch->keras, keras->torch)`` for the weight mapper."""
-        if not self.with_rpe:
-            return []
-        rows = int(self.relative_position_bias_table.shape[0])
-
-        def index_to_keras(array):
-            array = np.asarray(array)
-            if array.size and (array.min() < 0 or array.max() >= rows):
-                raise ModelError(
-                    f"{self.name}.relative_position_index: values outside the bias table's "
-                    f"{rows} rows"
-                )
-            return array.astype(np.int32)
-
-        return [
-            ("relative_position_bias_table", self.relative_position_bias_table,
-             lambda a: a, lambda a: a),
-            ("relative_position_index", self.relative_position_index,
-             index_to_keras, lambda a: np.asarray(a).astype(np.int64)),
-        ]  # fmt: skip
+        return relative_position_tensors(self) if self.with_rpe else []
 
     def get_config(self):
         return {
@@ -196,16 +177,6 @@ def _depthwise(x, stride: int, name: str, use_bias: bool):
             2.0, "fan_out", "untruncated_normal"
         ),
         name=name,
-    )(x)
-
-
-def _layer_norm(x, name: str):
-    return keras.layers.LayerNormalization(epsilon=LN_EPSILON, name=name)(x)
-
-
-def _dense(x, units: int, name: str):
-    return keras.layers.Dense(
-        units, kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02), name=name
     )(x)
 
 
@@ -242,15 +213,15 @@ def hrformer_block(
     output projection commutes with the crop, so it runs on the cropped map.
     """
     c = int(x.shape[-1])
-    y = _layer_norm(x, f"{name}.norm1")
+    y = layer_norm(x, f"{name}.norm1")
     y = WindowCenterPad(window_size, name=f"{name}.attn_pad")(y)  # (B, Hp, Wp, C)
-    y = _dense(y, 3 * c, f"{name}.attn.attn.qkv")
+    y = dense(y, 3 * c, f"{name}.attn.attn.qkv")
     y = WindowMSA(num_heads, window_size, with_rpe, name=f"{name}.attn.attn")(y)
     y = CenterCropLike(name=f"{name}.attn_crop")([y, x])  # (B, H, W, C)
-    y = _dense(y, c, f"{name}.attn.attn.proj")
+    y = dense(y, c, f"{name}.attn.attn.proj")
     y = DropPath(drop_path, name=f"{name}.attn_drop_path")(y)
     x = keras.layers.Add(name=f"{name}.attn_add")([x, y])
-    y = _layer_norm(x, f"{name}.norm2")
+    y = layer_norm(x, f"{name}.norm2")
     y = cross_ffn(y, int(c * mlp_ratio), f"{name}.ffn")
     y = DropPath(drop_path, name=f"{name}.ffn_drop_path")(y)
     return keras.layers.Add(name=f"{name}.ffn_add")([x, y])

@@ -40,10 +40,8 @@ import numpy as np
 from keras import ops
 
 from kpose.errors import ModelError
-from kpose.models.backbones.vit import DropPath, PositionEmbedding, gelu
+from kpose.models.backbones.vit import DropPath, PositionEmbedding, gelu, layer_norm
 from kpose.models.layers import conv2d, kaiming_fan_out
-
-LN_EPSILON = 1e-6  # MMPose's PVT norm_cfg
 
 
 def bilinear_matrix(in_size: int, out_size: int) -> np.ndarray:
@@ -147,10 +145,6 @@ class PackedMultiheadAttention(keras.layers.Layer):
         return {**super().get_config(), "num_heads": self.num_heads}
 
 
-def _layer_norm(x, name: str):
-    return keras.layers.LayerNormalization(epsilon=LN_EPSILON, name=name)(x)
-
-
 def spatial_reduction_attention(x, num_heads: int, sr_ratio: int, name: str):
     """MMPose's ``SpatialReductionAttention`` without its residual: keys / values from the map
     reduced by an ``sr_ratio`` stride-``sr_ratio`` conv (``name.sr``, floor-sized) + LayerNorm
@@ -159,7 +153,7 @@ def spatial_reduction_attention(x, num_heads: int, sr_ratio: int, name: str):
     context = x
     if sr_ratio > 1:
         context = conv2d(x, c, sr_ratio, f"{name}.sr", stride=sr_ratio, use_bias=True)
-        context = _layer_norm(context, f"{name}.norm")
+        context = layer_norm(context, f"{name}.norm")
     y = PackedMultiheadAttention(num_heads, name=f"{name}.attn")([x, context])
     return keras.layers.Dense(
         c,
@@ -193,11 +187,11 @@ def encoder_layer(
 ):
     """``PVTEncoderLayer``: ``x + attn(norm1(x))``, then ``x + ffn(norm2(x))``, each branch
     through stochastic depth; ``(B, H, W, C)``."""
-    y = _layer_norm(x, f"{name}.norm1")
+    y = layer_norm(x, f"{name}.norm1")
     y = spatial_reduction_attention(y, num_heads, sr_ratio, f"{name}.attn")
     y = DropPath(drop_path, name=f"{name}.attn.dropout_layer")(y)
     x = keras.layers.Add(name=f"{name}.attn_add")([x, y])
-    y = _layer_norm(x, f"{name}.norm2")
+    y = layer_norm(x, f"{name}.norm2")
     y = mix_ffn(y, feedforward_channels, use_conv_ffn, f"{name}.ffn")
     y = DropPath(drop_path, name=f"{name}.ffn.dropout_layer")(y)
     return keras.layers.Add(name=f"{name}.ffn_add")([x, y])
@@ -274,7 +268,7 @@ def pvt(
             padding=paddings[i],
             use_bias=True,
         )  # (B, H_i, W_i, C_i)
-        x = _layer_norm(x, f"{stage}.0.norm")
+        x = layer_norm(x, f"{stage}.0.norm")
         offset = 0
         if use_abs_pos_embed:
             grid = pretrain // int(np.prod(patch_sizes[: i + 1]))
@@ -292,7 +286,7 @@ def pvt(
             )
         first += num_layers[i]
         if norm_after_stage:
-            x = _layer_norm(x, f"{stage}.2")
+            x = layer_norm(x, f"{stage}.2")
         if i in out_indices:
             outputs.append(x)
     return keras.Model(inputs, outputs[0] if len(outputs) == 1 else outputs, name=name)

@@ -20,7 +20,7 @@ import keras
 from keras import ops
 
 from kpose.errors import ModelError
-from kpose.models.backbones.resnet import EXPANSION, _downsample
+from kpose.models.backbones.resnet import EXPANSION, _downsample, stem
 from kpose.models.layers import batch_norm, conv2d, relu
 
 # depth -> bottlenecks per stage
@@ -196,15 +196,7 @@ def resnest(
             f"ResNeSt: num_stages must be 1..4 with one stride each, got {num_stages} / {strides}"
         )
     inputs = keras.Input((None, None, in_channels), name=f"{name}_input")
-    x = inputs
-    for i, (channels, stride) in enumerate(
-        ((stem_channels // 2, 2), (stem_channels // 2, 1), (stem_channels, 1))
-    ):
-        x = conv2d(x, channels, 3, f"{name}.stem.{i}.conv", stride=stride, padding=1)
-        x = relu(batch_norm(x, f"{name}.stem.{i}.bn"), f"{name}.stem.{i}.activate")
-    # PyTorch pads the max pool with -inf; after the ReLU zeros give the same maxima.
-    x = keras.layers.ZeroPadding2D(1, name=f"{name}.maxpool_pad")(x)
-    x = keras.layers.MaxPooling2D(3, strides=2, name=f"{name}.maxpool")(x)
+    x = stem(inputs, stem_channels, True, name)
     out_channels = base_channels * EXPANSION["bottleneck"]
     for i in range(num_stages):
         for j in range(ARCH_SETTINGS[depth][i]):

@@ -118,6 +118,24 @@ def bottleneck(
     return relu(y, f"{name}_relu")
 
 
+def stem(x, stem_channels: int, deep_stem: bool, name: str):
+    """ResNet's stem, stride 4: a 7x7 stride-2 conv + BN + ReLU (``name.conv1`` / ``.bn1``), or
+    with ``deep_stem`` (ResNetV1d, ResNeSt) three 3x3 ConvModules (``name.stem.{0,1,2}``, the
+    first strided), then a 3x3 stride-2 max pool with padding 1."""
+    if deep_stem:
+        for i, (channels, stride) in enumerate(
+            ((stem_channels // 2, 2), (stem_channels // 2, 1), (stem_channels, 1))
+        ):
+            x = conv2d(x, channels, 3, f"{name}.stem.{i}.conv", stride=stride, padding=1)
+            x = relu(batch_norm(x, f"{name}.stem.{i}.bn"), f"{name}.stem.{i}.activate")
+    else:
+        x = conv2d(x, stem_channels, 7, f"{name}.conv1", stride=2, padding=3)
+        x = relu(batch_norm(x, f"{name}.bn1"), f"{name}.relu")
+    # PyTorch pads the max pool with -inf; after the ReLU zeros give the same maxima.
+    x = keras.layers.ZeroPadding2D(1, name=f"{name}.maxpool_pad")(x)
+    return keras.layers.MaxPooling2D(3, strides=2, name=f"{name}.maxpool")(x)
+
+
 def res_layer(
     x,
     block: str,
@@ -178,19 +196,7 @@ def resnet(
         )
     block, stage_blocks = ARCH_SETTINGS[depth]
     inputs = keras.Input((None, None, in_channels), name=f"{name}_input")
-    if deep_stem:  # ResNetV1d: three 3x3 ConvModules (conv + BN + ReLU)
-        x = inputs
-        for i, (channels, stride) in enumerate(
-            ((stem_channels // 2, 2), (stem_channels // 2, 1), (stem_channels, 1))
-        ):
-            x = conv2d(x, channels, 3, f"{name}.stem.{i}.conv", stride=stride, padding=1)
-            x = relu(batch_norm(x, f"{name}.stem.{i}.bn"), f"{name}.stem.{i}.activate")
-    else:
-        x = conv2d(inputs, stem_channels, 7, f"{name}.conv1", stride=2, padding=3)
-        x = relu(batch_norm(x, f"{name}.bn1"), f"{name}.relu")
-    # PyTorch pads the max pool with -inf; after the ReLU zeros give the same maxima.
-    x = keras.layers.ZeroPadding2D(1, name=f"{name}.maxpool_pad")(x)
-    x = keras.layers.MaxPooling2D(3, strides=2, name=f"{name}.maxpool")(x)
+    x = stem(inputs, stem_channels, deep_stem, name)
     out_channels = base_channels * EXPANSION[block]
     for i in range(num_stages):
         x = res_layer(

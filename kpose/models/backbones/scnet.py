@@ -19,7 +19,7 @@ import keras
 from keras import ops
 
 from kpose.errors import ModelError
-from kpose.models.backbones.resnet import EXPANSION, _downsample
+from kpose.models.backbones.resnet import EXPANSION, _downsample, stem
 from kpose.models.layers import batch_norm, conv2d, relu
 
 # depth -> bottlenecks per stage
@@ -116,11 +116,7 @@ def scnet(
             f"SCNet: num_stages must be 1..4 with one stride each, got {num_stages} / {strides}"
         )
     inputs = keras.Input((None, None, in_channels), name=f"{name}_input")
-    x = conv2d(inputs, stem_channels, 7, f"{name}.conv1", stride=2, padding=3)
-    x = relu(batch_norm(x, f"{name}.bn1"), f"{name}.relu")
-    # PyTorch pads the max pool with -inf; after the ReLU zeros give the same maxima.
-    x = keras.layers.ZeroPadding2D(1, name=f"{name}.maxpool_pad")(x)
-    x = keras.layers.MaxPooling2D(3, strides=2, name=f"{name}.maxpool")(x)
+    x = stem(inputs, stem_channels, False, name)
     out_channels = base_channels * EXPANSION["bottleneck"]
     for i in range(num_stages):
         for j in range(ARCH_SETTINGS[depth][i]):

@@ -67,6 +67,29 @@ def shifted_window_mask(height: int, width: int, window_size: int, shift: int) -
     return np.where(same, 0.0, MASK_VALUE).astype(np.float32)
 
 
+def relative_position_tensors(layer) -> list:
+    """The weight-mapper entries of a window attention layer's relative position bias: its
+    ``relative_position_bias_table`` and the ``relative_position_index`` buffer (int64 in
+    PyTorch, checked to index inside the table)."""
+    rows = int(layer.relative_position_bias_table.shape[0])
+
+    def index_to_keras(array):
+        array = np.asarray(array)
+        if array.size and (array.min() < 0 or array.max() >= rows):
+            raise ModelError(
+                f"{layer.name}.relative_position_index: values outside the bias table's "
+                f"{rows} rows"
+            )
+        return array.astype(np.int32)
+
+    return [
+        ("relative_position_bias_table", layer.relative_position_bias_table,
+         lambda a: a, lambda a: a),
+        ("relative_position_index", layer.relative_position_index,
+         index_to_keras, lambda a: np.asarray(a).astype(np.int64)),
+    ]  # fmt: skip
+
+
 @keras.saving.register_keras_serializable(package="kpose")
 class WindowAttention(keras.layers.Layer):
     """MMPose's ``ShiftWindowMSA`` without its two linear layers: packed q, k, v of a padded
@@ -155,31 +178,7 @@ class WindowAttention(keras.layers.Layer):
 
     def torch_tensors(self):
         """``(suffix, variable, torch->keras, keras->torch)`` for the weight mapper."""
-        size = int(self.relative_position_bias_table.shape[0])
-
-        def index_to_keras(array):
-            array = np.asarray(array)
-            if array.size and (array.min() < 0 or array.max() >= size):
-                raise ModelError(
-                    f"{self.name}.relative_position_index: values outside the "
-                    f"bias table's {size} rows"
-                )
-            return array.astype(np.int32)
-
-        return [
-            (
-                "relative_position_bias_table",
-                self.relative_position_bias_table,
-                lambda a: a,
-                lambda a: a,
-            ),
-            (
-                "relative_position_index",
-                self.relative_position_index,
-                index_to_keras,
-                lambda a: np.asarray(a).astype(np.int64),
-            ),
-        ]
+        return relative_position_tensors(self)
 
     def get_config(self):
         return {

@@ -177,11 +177,13 @@ def gelu(x):
     return 0.5 * x * (1.0 + ops.erf(x * 0.7071067811865476))
 
 
-def _layer_norm(x, name: str):
+def layer_norm(x, name: str):
+    """LayerNorm with eps 1e-6 (mmpretrain's / MMPose's transformer norm_cfg)."""
     return keras.layers.LayerNormalization(epsilon=LN_EPSILON, name=name)(x)
 
 
-def _dense(x, units: int, name: str):
+def dense(x, units: int, name: str):
+    """``nn.Linear`` with the transformers' trunc-normal(0.02) init."""
     return keras.layers.Dense(
         units, kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02), name=name
     )(x)
@@ -190,16 +192,16 @@ def _dense(x, units: int, name: str):
 def encoder_layer(x, num_heads: int, feedforward_channels: int, drop_path: float, name: str):
     """One pre-norm block: ``x + attn(ln1(x))``, then ``x + ffn(ln2(x))``; ``(B, N, C)``."""
     c = int(x.shape[-1])
-    y = _layer_norm(x, f"{name}.ln1")
-    y = _dense(y, 3 * c, f"{name}.attn.qkv")
+    y = layer_norm(x, f"{name}.ln1")
+    y = dense(y, 3 * c, f"{name}.attn.qkv")
     y = SelfAttention(num_heads, name=f"{name}.attn.core")(y)
-    y = _dense(y, c, f"{name}.attn.proj")
+    y = dense(y, c, f"{name}.attn.proj")
     y = DropPath(drop_path, name=f"{name}.attn.out_drop")(y)
     x = keras.layers.Add(name=f"{name}.attn_add")([x, y])
-    y = _layer_norm(x, f"{name}.ln2")
-    y = _dense(y, feedforward_channels, f"{name}.ffn.layers.0.0")
+    y = layer_norm(x, f"{name}.ln2")
+    y = dense(y, feedforward_channels, f"{name}.ffn.layers.0.0")
     y = keras.layers.Activation(gelu, name=f"{name}.ffn.layers.0.1")(y)
-    y = _dense(y, c, f"{name}.ffn.layers.1")
+    y = dense(y, c, f"{name}.ffn.layers.1")
     y = DropPath(drop_path, name=f"{name}.ffn.dropout_layer")(y)
     return keras.layers.Add(name=f"{name}.ffn_add")([x, y])
 
@@ -251,7 +253,7 @@ def vit(
     rates = np.linspace(0, drop_path_rate, num_layers)
     for i in range(num_layers):
         x = encoder_layer(x, num_heads, ffn, float(rates[i]), f"{name}.layers.{i}")
-    x = _layer_norm(x, f"{name}.ln1")
+    x = layer_norm(x, f"{name}.ln1")
     x = keras.layers.Reshape((*grid, embed_dims), name=f"{name}.featmap")(x)  # (B, h, w, C)
     return keras.Model(inputs, x, name=name)
 
