@@ -14,13 +14,14 @@ the last stage, ``(B, H / 32, W / 32, 2048)``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import keras
 from keras import ops
 
 from kpose.errors import ModelError
-from kpose.models.backbones.resnet import EXPANSION, _downsample, stem
+from kpose.models.backbones.resnet import EXPANSION, _downsample, res_layer, stem
 from kpose.models.layers import batch_norm, conv2d, relu
 
 # depth -> bottlenecks per stage
@@ -198,22 +199,26 @@ def resnest(
     inputs = keras.Input((None, None, in_channels), name=f"{name}_input")
     x = stem(inputs, stem_channels, True, name)
     out_channels = base_channels * EXPANSION["bottleneck"]
+    block = functools.partial(
+        resnest_bottleneck,
+        style=style,
+        groups=groups,
+        width_per_group=width_per_group,
+        base_channels=base_channels,
+        radix=radix,
+        reduction_factor=reduction_factor,
+        avg_down_stride=avg_down_stride,
+    )
     for i in range(num_stages):
-        for j in range(ARCH_SETTINGS[depth][i]):
-            x = resnest_bottleneck(
-                x,
-                out_channels,
-                f"{name}.layer{i + 1}.{j}",
-                stride=strides[i] if j == 0 else 1,
-                style=style,
-                groups=groups,
-                width_per_group=width_per_group,
-                base_channels=base_channels,
-                radix=radix,
-                reduction_factor=reduction_factor,
-                avg_down_stride=avg_down_stride,
-                zero_init_residual=zero_init_residual,
-            )
+        x = res_layer(
+            x,
+            block,
+            ARCH_SETTINGS[depth][i],
+            out_channels,
+            f"{name}.layer{i + 1}",
+            stride=strides[i],
+            zero_init_residual=zero_init_residual,
+        )
         out_channels *= 2
     return keras.Model(inputs, x, name=name)
 

@@ -138,7 +138,7 @@ def stem(x, stem_channels: int, deep_stem: bool, name: str):
 
 def res_layer(
     x,
-    block: str,
+    block,
     num_blocks: int,
     out_channels: int,
     name: str,
@@ -148,10 +148,18 @@ def res_layer(
     **block_args,
 ):
     """``num_blocks`` blocks named ``<name>.0``, ``<name>.1``, ...; the first one strides.
-    ``block_args`` go to ``bottleneck`` (``avg_down``, ``groups``, ``se_ratio``, ...)."""
+
+    ``block`` is "basic", "bottleneck" (``block_args`` and ``style`` go to ``bottleneck``:
+    ``avg_down``, ``groups``, ``se_ratio``, ...) or another family's block function
+    ``f(x, out_channels, name, stride, zero_init_residual, **block_args)`` (ResNeSt, SCNet).
+    """
+    if callable(block):
+        make, kwargs = block, block_args
+    elif block == "bottleneck":
+        make, kwargs = bottleneck, {"style": style, **block_args}
+    else:
+        make, kwargs = basic_block, {}
     for i in range(num_blocks):
-        kwargs = {"style": style, **block_args} if block == "bottleneck" else {}
-        make = bottleneck if block == "bottleneck" else basic_block
         x = make(
             x,
             out_channels,

@@ -19,7 +19,7 @@ import keras
 from keras import ops
 
 from kpose.errors import ModelError
-from kpose.models.backbones.resnet import EXPANSION, _downsample, stem
+from kpose.models.backbones.resnet import EXPANSION, _downsample, res_layer, stem
 from kpose.models.layers import batch_norm, conv2d, relu
 
 # depth -> bottlenecks per stage
@@ -119,14 +119,15 @@ def scnet(
     x = stem(inputs, stem_channels, False, name)
     out_channels = base_channels * EXPANSION["bottleneck"]
     for i in range(num_stages):
-        for j in range(ARCH_SETTINGS[depth][i]):
-            x = sc_bottleneck(
-                x,
-                out_channels,
-                f"{name}.layer{i + 1}.{j}",
-                stride=strides[i] if j == 0 else 1,
-                zero_init_residual=zero_init_residual,
-            )
+        x = res_layer(
+            x,
+            sc_bottleneck,
+            ARCH_SETTINGS[depth][i],
+            out_channels,
+            f"{name}.layer{i + 1}",
+            stride=strides[i],
+            zero_init_residual=zero_init_residual,
+        )
         out_channels *= 2
     return keras.Model(inputs, x, name=name)
 
