@@ -25,8 +25,11 @@ import tensorflow as tf
 
 import kpose
 
-REFERENCE = Path(os.environ.get("KPOSE_MMPOSE_REF",
-                                Path.home() / ".cache" / "kpose-mmpose-ref" / "bin" / "python"))
+REFERENCE = Path(
+    os.environ.get(
+        "KPOSE_MMPOSE_REF", Path.home() / ".cache" / "kpose-mmpose-ref" / "bin" / "python"
+    )
+)
 
 _TORCH = """
 import json, os, sys, time, warnings
@@ -71,9 +74,20 @@ def mmpose_speed(preset: str, batch: int, seconds: float, threads: int) -> float
     recipe = kpose.presets.get(preset).load_recipe()
     width, height = recipe.codec.input_size
     proc = subprocess.run(
-        [str(REFERENCE), "-c", textwrap.dedent(_TORCH), recipe.mmpose_config, str(batch),
-         str(height), str(width), str(seconds), str(threads)],
-        capture_output=True, text=True, check=False,
+        [
+            str(REFERENCE),
+            "-c",
+            textwrap.dedent(_TORCH),
+            recipe.mmpose_config,
+            str(batch),
+            str(height),
+            str(width),
+            str(seconds),
+            str(threads),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"MMPose reference failed:\n{proc.stderr[-3000:]}")

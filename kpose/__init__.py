@@ -37,13 +37,14 @@ def load_recipe_for(preset_or_recipe):
 
 def build_model(preset_or_recipe):
     """The heatmap ``keras.Model`` of a preset or recipe: RGB 0..255 NHWC in, heatmaps out."""
-    from kpose.datasets import get_dataset_info
+    from kpose.data.metainfo import get_dataset_info
     from kpose.models.build import build_heatmap_model
 
     recipe = load_recipe_for(preset_or_recipe)
     info = get_dataset_info(recipe.data.dataset)
-    return build_heatmap_model(recipe.model, tuple(recipe.codec.input_size), info.num_keypoints,
-                               name=recipe.name or None)
+    return build_heatmap_model(
+        recipe.model, tuple(recipe.codec.input_size), info.num_keypoints, name=recipe.name or None
+    )
 
 
 def load(preset_or_recipe, weights: str | os.PathLike | None = None):
@@ -59,7 +60,7 @@ def load(preset_or_recipe, weights: str | os.PathLike | None = None):
         >>> heatmaps = estimator.heatmap_model(crops)   # (B, 256, 192, 3) RGB -> (B, 64, 48, 17)
     """
     from kpose.errors import ModelError
-    from kpose.inference import PoseEstimator, find_weights, kpose_home
+    from kpose.inference.estimator import PoseEstimator, find_weights, kpose_home
 
     recipe = load_recipe_for(preset_or_recipe)
     if weights is None:

@@ -19,9 +19,9 @@ import sys
 from pathlib import Path
 
 from kpose.data.convert import write_split
-from kpose.datasets import get_dataset_info
-from kpose.datasets.coco import Report, load_json, read_coco
-from kpose.datasets.mpii import jhmdb_to_coco, mpii_to_coco
+from kpose.data.formats.coco import Report, load_json, read_coco
+from kpose.data.formats.mpii import jhmdb_to_coco, mpii_to_coco
+from kpose.data.metainfo import get_dataset_info
 from kpose.errors import KposeError
 
 COCO_FORMAT = ("coco", "crowdpose", "aic", "humanart", "synthetic")
@@ -53,45 +53,106 @@ def convert_coco(
     if data is None:
         data = load_json(annotations, "annotation")
     total = len(data.get("images", [])) if isinstance(data, dict) else None
-    records = read_coco(annotations, images, info.num_keypoints, report,
-                        detections=detections, det_score_thr=det_score_thr, data=data)
+    records = read_coco(
+        annotations,
+        images,
+        info.num_keypoints,
+        report,
+        detections=detections,
+        det_score_thr=det_score_thr,
+        data=data,
+    )
     sources = {"annotations": str(annotations), **(extra_sources or {})}
     if detections:
         sources["detections"] = str(detections)
-    entry = write_split(records, out, split, info, shards=shards, total=total,
-                        report=report.as_dict, sources=sources, extra=extra,
-                        progress=progress)
+    entry = write_split(
+        records,
+        out,
+        split,
+        info,
+        shards=shards,
+        total=total,
+        report=report.as_dict,
+        sources=sources,
+        extra=extra,
+        progress=progress,
+    )
     skipped = sum(report.skipped_images.values()) + sum(report.skipped_instances.values())
     if strict and skipped:
-        raise KposeError(f"{annotations}: --strict and the converter skipped items: "
-                         f"{json.dumps(report.as_dict(), indent=1)}")
+        raise KposeError(
+            f"{annotations}: --strict and the converter skipped items: "
+            f"{json.dumps(report.as_dict(), indent=1)}"
+        )
     return entry
 
 
-def convert_mpii(annotations: str | Path, images: str | Path, out: str | Path, *,
-                 split: str = "train", headboxes: str | Path | None = None, shards: int = 8,
-                 strict: bool = False, progress: bool = True) -> dict:
+def convert_mpii(
+    annotations: str | Path,
+    images: str | Path,
+    out: str | Path,
+    *,
+    split: str = "train",
+    headboxes: str | Path | None = None,
+    shards: int = 8,
+    strict: bool = False,
+    progress: bool = True,
+) -> dict:
     """MMPose's MPII JSON (+ ``mpii_gt_val.mat`` head boxes for PCKh) -> TFRecords."""
     report = Report()
     data = mpii_to_coco(annotations, report, headboxes)
     extra = {"headboxes": str(headboxes)} if headboxes else {}
-    return convert_coco(annotations, images, out, split=split, dataset="mpii", shards=shards,
-                        strict=strict, progress=progress, data=data, extra_sources=extra,
-                        report=report)
+    return convert_coco(
+        annotations,
+        images,
+        out,
+        split=split,
+        dataset="mpii",
+        shards=shards,
+        strict=strict,
+        progress=progress,
+        data=data,
+        extra_sources=extra,
+        report=report,
+    )
 
 
-def convert_jhmdb(annotations: str | Path, images: str | Path, out: str | Path, *,
-                  split: str = "train", shards: int = 8, strict: bool = False,
-                  progress: bool = True) -> dict:
+def convert_jhmdb(
+    annotations: str | Path,
+    images: str | Path,
+    out: str | Path,
+    *,
+    split: str = "train",
+    shards: int = 8,
+    strict: bool = False,
+    progress: bool = True,
+) -> dict:
     """JHMDB's COCO-like JSON (1-based) -> TFRecords in MMPose's 0-based convention."""
-    return convert_coco(annotations, images, out, split=split, dataset="jhmdb", shards=shards,
-                        strict=strict, progress=progress, data=jhmdb_to_coco(annotations))
+    return convert_coco(
+        annotations,
+        images,
+        out,
+        split=split,
+        dataset="jhmdb",
+        shards=shards,
+        strict=strict,
+        progress=progress,
+        data=jhmdb_to_coco(annotations),
+    )
 
 
-def convert_posetrack18(annotations: str | Path, images: str | Path, out: str | Path, *,
-                        split: str = "val", detections: str | Path | None = None,
-                        det_score_thr: float = 0.0, gt_folder: str | Path | None = None,
-                        shards: int = 8, strict: bool = False, progress: bool = True) -> dict:
+def convert_posetrack18(
+    annotations: str | Path,
+    images: str | Path,
+    out: str | Path,
+    *,
+    split: str = "val",
+    detections: str | Path | None = None,
+    det_score_thr: float = 0.0,
+    gt_folder: str | Path | None = None,
+    shards: int = 8,
+    strict: bool = False,
+    progress: bool = True,
+) -> dict:
     """PoseTrack18's merged COCO-format file (+ detections, kept at ``det_score_thr``, MMPose's
     ``bbox_score_thr``) -> TFRecords with each frame's video and frame ids.
 
@@ -113,22 +174,41 @@ def convert_posetrack18(annotations: str | Path, images: str | Path, out: str | 
         target.mkdir(parents=True, exist_ok=True)
         for f in files:
             shutil.copyfile(f, target / f.name)
-        extra = {"per_video_gt": {"folder": target.name, "videos": len(files),
-                                  "source": str(gt_folder)}}
-    return convert_coco(annotations, images, out, split=split, dataset="posetrack18",
-                        detections=detections, det_score_thr=det_score_thr, shards=shards,
-                        strict=strict, progress=progress, extra=extra)
+        extra = {
+            "per_video_gt": {"folder": target.name, "videos": len(files), "source": str(gt_folder)}
+        }
+    return convert_coco(
+        annotations,
+        images,
+        out,
+        split=split,
+        dataset="posetrack18",
+        detections=detections,
+        det_score_thr=det_score_thr,
+        shards=shards,
+        strict=strict,
+        progress=progress,
+        extra=extra,
+    )
 
 
-def convert_synthetic(out: str | Path, *, images: int, seed: int, split: str = "train",
-                      shards: int = 4, progress: bool = True) -> dict:
+def convert_synthetic(
+    out: str | Path,
+    *,
+    images: int,
+    seed: int,
+    split: str = "train",
+    shards: int = 4,
+    progress: bool = True,
+) -> dict:
     """Generate a synthetic COCO-format split under ``out/raw-<split>`` and convert it."""
     from kpose.data import synthetic
 
     raw = Path(out) / f"raw-{split}"
     ann = synthetic.generate(raw, images, seed, progress=progress)
-    return convert_coco(ann, raw / "images", out, split=split, dataset="synthetic",
-                        shards=shards, progress=progress)
+    return convert_coco(
+        ann, raw / "images", out, split=split, dataset="synthetic", shards=shards, progress=progress
+    )
 
 
 def summary_lines(split: str, entry: dict) -> list[str]:
@@ -140,8 +220,7 @@ def summary_lines(split: str, entry: dict) -> list[str]:
         f"  instances read {rep.get('instances_read', 0)}, kept {rep.get('instances_kept', 0)}",
     ]
     if rep.get("detections_read"):
-        lines.append(f"  detections read {rep['detections_read']}, "
-                     f"kept {rep['detections_kept']}")
+        lines.append(f"  detections read {rep['detections_read']}, kept {rep['detections_kept']}")
     for kind in ("images", "instances", "detections"):
         for reason, count in sorted(rep.get(f"skipped_{kind}", {}).items()):
             lines.append(f"  skipped {count} {kind}: {reason}")
@@ -149,11 +228,15 @@ def summary_lines(split: str, entry: dict) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kpose.convert", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m kpose.convert",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="format", required=True)
-    coco = sub.add_parser("coco", help="COCO-format keypoint files (COCO, CrowdPose, AIC, "
-                                       "Human-Art)")
+    coco = sub.add_parser(
+        "coco", help="COCO-format keypoint files (COCO, CrowdPose, AIC, Human-Art)"
+    )
     coco.add_argument("--annotations", required=True)
     coco.add_argument("--images", required=True, help="folder the file_name fields are under")
     coco.add_argument("--out", required=True)
@@ -179,8 +262,12 @@ def main(argv: list[str] | None = None) -> int:
     pt.add_argument("--out", required=True)
     pt.add_argument("--split", default="val")
     pt.add_argument("--detections", help="person detections (COCO results JSON)")
-    pt.add_argument("--det-score-thr", type=float, default=0.0,
-                    help="MMPose's bbox_score_thr (0.4 in its PoseTrack18 configs)")
+    pt.add_argument(
+        "--det-score-thr",
+        type=float,
+        default=0.0,
+        help="MMPose's bbox_score_thr (0.4 in its PoseTrack18 configs)",
+    )
     pt.add_argument("--gt-folder", help="per-video GT JSONs (default: derived from the name)")
     pt.add_argument("--shards", type=int, default=8)
     pt.add_argument("--strict", action="store_true", help="fail if anything is skipped")
@@ -193,26 +280,52 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.format == "synthetic":
-            entry = convert_synthetic(args.out, images=args.images, seed=args.seed,
-                                      split=args.split, shards=args.shards)
+            entry = convert_synthetic(
+                args.out, images=args.images, seed=args.seed, split=args.split, shards=args.shards
+            )
         elif args.format == "mpii":
-            entry = convert_mpii(args.annotations, args.images, args.out, split=args.split,
-                                 headboxes=args.headboxes, shards=args.shards,
-                                 strict=args.strict)
+            entry = convert_mpii(
+                args.annotations,
+                args.images,
+                args.out,
+                split=args.split,
+                headboxes=args.headboxes,
+                shards=args.shards,
+                strict=args.strict,
+            )
         elif args.format == "posetrack18":
-            entry = convert_posetrack18(args.annotations, args.images, args.out,
-                                        split=args.split, detections=args.detections,
-                                        det_score_thr=args.det_score_thr,
-                                        gt_folder=args.gt_folder, shards=args.shards,
-                                        strict=args.strict)
+            entry = convert_posetrack18(
+                args.annotations,
+                args.images,
+                args.out,
+                split=args.split,
+                detections=args.detections,
+                det_score_thr=args.det_score_thr,
+                gt_folder=args.gt_folder,
+                shards=args.shards,
+                strict=args.strict,
+            )
         elif args.format == "jhmdb":
-            entry = convert_jhmdb(args.annotations, args.images, args.out, split=args.split,
-                                  shards=args.shards, strict=args.strict)
+            entry = convert_jhmdb(
+                args.annotations,
+                args.images,
+                args.out,
+                split=args.split,
+                shards=args.shards,
+                strict=args.strict,
+            )
         else:
-            entry = convert_coco(args.annotations, args.images, args.out, split=args.split,
-                                 dataset=args.dataset, detections=args.detections,
-                                 det_score_thr=args.det_score_thr, shards=args.shards,
-                                 strict=args.strict)
+            entry = convert_coco(
+                args.annotations,
+                args.images,
+                args.out,
+                split=args.split,
+                dataset=args.dataset,
+                detections=args.detections,
+                det_score_thr=args.det_score_thr,
+                shards=args.shards,
+                strict=args.strict,
+            )
     except KposeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -25,8 +25,8 @@ import keras
 import tensorflow as tf
 
 from kpose.errors import KposeError
-from kpose.evaluation import make_predict_fn
-from kpose.inference import PoseEstimator, _crop
+from kpose.evaluation.evaluator import make_predict_fn
+from kpose.inference.estimator import PoseEstimator, _crop
 
 FORMATS = ("saved_model", "onnx", "tflite")
 ONNX_OPSET = 17
@@ -37,13 +37,21 @@ def serving_function(estimator: PoseEstimator):
     recipe, info = estimator.recipe, estimator.dataset_info
     input_size = estimator.input_size
     k = info.num_keypoints
-    predict = make_predict_fn(estimator.heatmap_model, estimator.codec, info.flip_indices,
-                              flip_test=recipe.eval.flip_test,
-                              shift_heatmap=recipe.eval.shift_heatmap)
+    predict = make_predict_fn(
+        estimator.heatmap_model,
+        estimator.codec,
+        info.flip_indices,
+        flip_test=recipe.eval.flip_test,
+        shift_heatmap=recipe.eval.shift_heatmap,
+    )
     size = tf.constant(input_size, tf.float32)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes"),
-                                  tf.TensorSpec([None, None, 4], tf.float32, name="boxes")])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.string, name="image_bytes"),
+            tf.TensorSpec([None, None, 4], tf.float32, name="boxes"),
+        ]
+    )
     def serve(image_bytes, boxes):
         n_images = tf.shape(image_bytes)[0]
         decoded = tf.TensorArray(tf.uint8, size=n_images, infer_shape=False)
@@ -57,22 +65,36 @@ def serving_function(estimator: PoseEstimator):
         padded = tf.TensorArray(tf.uint8, size=n_images)
         for i in tf.range(n_images):
             image = decoded.read(i)
-            padded = padded.write(i, tf.pad(image, [[0, height - tf.shape(image)[0]],
-                                                    [0, width - tf.shape(image)[1]], [0, 0]]))
+            padded = padded.write(
+                i,
+                tf.pad(
+                    image,
+                    [[0, height - tf.shape(image)[0]], [0, width - tf.shape(image)[1]], [0, 0]],
+                ),
+            )
         images = padded.stack()  # (B, H, W, 3), zero-padded like OpenCV's border
         valid = tf.where(tf.reduce_any(tf.not_equal(boxes, 0.0), axis=-1))  # (M, 2)
         flat_boxes = tf.gather_nd(boxes, valid)  # (M, 4)
-        crops, centers, scales = _crop(images, tf.cast(valid[:, 0], tf.int32), flat_boxes,
-                                       input_size, recipe.data.bbox_padding,
-                                       recipe.use_udp_warp)
+        crops, centers, scales = _crop(
+            images,
+            tf.cast(valid[:, 0], tf.int32),
+            flat_boxes,
+            input_size,
+            recipe.data.bbox_padding,
+            recipe.use_udp_warp,
+        )
         keypoints_in, scores = predict(crops)
-        keypoints = (tf.cast(keypoints_in, tf.float32) / size * scales[:, None]
-                     + centers[:, None] - 0.5 * scales[:, None])
+        keypoints = (
+            tf.cast(keypoints_in, tf.float32) / size * scales[:, None]
+            + centers[:, None]
+            - 0.5 * scales[:, None]
+        )
         shape = tf.shape(boxes, out_type=tf.int64)
         return {
             "keypoints": tf.scatter_nd(valid, keypoints, tf.concat([shape[:2], [k, 2]], 0)),
-            "scores": tf.scatter_nd(valid, tf.cast(scores, tf.float32),
-                                    tf.concat([shape[:2], [k]], 0)),
+            "scores": tf.scatter_nd(
+                valid, tf.cast(scores, tf.float32), tf.concat([shape[:2], [k]], 0)
+            ),
         }
 
     return serve
@@ -115,8 +137,9 @@ def export_onnx(estimator: PoseEstimator, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fn = _heatmap_function(estimator)
-    tf2onnx.convert.from_function(fn, input_signature=fn.input_signature, opset=ONNX_OPSET,
-                                  output_path=str(path))
+    tf2onnx.convert.from_function(
+        fn, input_signature=fn.input_signature, opset=ONNX_OPSET, output_path=str(path)
+    )
     return path
 
 
@@ -126,9 +149,10 @@ def export_tflite(estimator: PoseEstimator, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     width, height = estimator.input_size
     model = estimator.heatmap_model
-    fn = tf.function(lambda images: model(images, training=False),
-                     input_signature=[tf.TensorSpec([1, height, width, 3], tf.float32,
-                                                    name="images")])
+    fn = tf.function(
+        lambda images: model(images, training=False),
+        input_signature=[tf.TensorSpec([1, height, width, 3], tf.float32, name="images")],
+    )
     from tensorflow.python.framework.convert_to_constants import (
         convert_variables_to_constants_v2,
     )
@@ -155,11 +179,15 @@ def export(preset: str, weights: str | None, fmt: str, out: str | Path) -> Path:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kpose.export", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m kpose.export",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("preset", help="preset name or recipe file")
-    parser.add_argument("--weights", help="MMPose .pth, .weights.h5 or .keras "
-                        "(default: $KPOSE_HOME/<preset>.*)")
+    parser.add_argument(
+        "--weights", help="MMPose .pth, .weights.h5 or .keras (default: $KPOSE_HOME/<preset>.*)"
+    )
     parser.add_argument("--format", default="saved_model", choices=FORMATS)
     parser.add_argument("--out", required=True, help="SavedModel folder or model file")
     args = parser.parse_args(argv)

@@ -26,19 +26,25 @@ def ensure_synthetic_data(recipe, progress: bool = True) -> None:
     if syn is None:
         return
     have = read_meta(root).get("splits", {}) if (root / META_FILE).is_file() else {}
-    for split, images, seed in ((recipe.data.train_split, syn.train_images, syn.train_seed),
-                                (recipe.data.val_split, syn.val_images, syn.val_seed)):
+    for split, images, seed in (
+        (recipe.data.train_split, syn.train_images, syn.train_seed),
+        (recipe.data.val_split, syn.val_images, syn.val_seed),
+    ):
         if split in have:
             continue
         print(f"generating synthetic {split} split: {images} images, seed {seed} -> {root}")
-        entry = convert_synthetic(root, images=images, seed=seed, split=split,
-                                  shards=syn.shards, progress=progress)
+        entry = convert_synthetic(
+            root, images=images, seed=seed, split=split, shards=syn.shards, progress=progress
+        )
         print("\n".join(summary_lines(split, entry)))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kpose.fit", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m kpose.fit",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("recipe", help="recipe YAML file or preset name")
     parser.add_argument("overrides", nargs="*", help="key.sub=value recipe overrides")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -61,8 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     prefix = recipe.data.dataset
     lines = [f"{prefix}/{k}: {v:.4f}" for k, v in result.items() if k != "best"]
     print("\n".join(lines))
-    print(f"best {prefix}/AP: {result['best']:.4f}; total time {minutes:.1f} min; "
-          f"weights in {recipe.train.work_dir}")
+    print(
+        f"best {prefix}/AP: {result['best']:.4f}; total time {minutes:.1f} min; "
+        f"weights in {recipe.train.work_dir}"
+    )
     return 0
 
 

@@ -37,11 +37,13 @@ def fix_aspect_ratio(scale, aspect_ratio: float):
     w, h = scale[..., 0], scale[..., 1]
     if isinstance(scale, np.ndarray):
         wide = w > h * aspect_ratio
-        return np.stack([np.where(wide, w, h * aspect_ratio),
-                         np.where(wide, w / aspect_ratio, h)], axis=-1)
+        return np.stack(
+            [np.where(wide, w, h * aspect_ratio), np.where(wide, w / aspect_ratio, h)], axis=-1
+        )
     wide = w > h * aspect_ratio
-    return tf.stack([tf.where(wide, w, h * aspect_ratio),
-                     tf.where(wide, w / aspect_ratio, h)], axis=-1)
+    return tf.stack(
+        [tf.where(wide, w, h * aspect_ratio), tf.where(wide, w / aspect_ratio, h)], axis=-1
+    )
 
 
 # ------------------------------------------------------------------------ TF, batched
@@ -85,10 +87,8 @@ def get_udp_warp_matrix(center, scale, rotation, output_size: tuple[int, int]) -
     sy = (float(output_size[1]) - 1.0) / scale[:, 1]
     cos, sin = tf.cos(theta), tf.sin(theta)
     cx, cy = center[:, 0], center[:, 1]
-    row0 = tf.stack([cos * sx, -sin * sx,
-                     sx * (-cx * cos + cy * sin + 0.5 * scale[:, 0])], -1)
-    row1 = tf.stack([sin * sy, cos * sy,
-                     sy * (-cx * sin - cy * cos + 0.5 * scale[:, 1])], -1)
+    row0 = tf.stack([cos * sx, -sin * sx, sx * (-cx * cos + cy * sin + 0.5 * scale[:, 0])], -1)
+    row1 = tf.stack([sin * sy, cos * sy, sy * (-cx * sin - cy * cos + 0.5 * scale[:, 1])], -1)
     return tf.stack([row0, row1], axis=1)
 
 
@@ -106,8 +106,10 @@ def invert_affine(matrix) -> tf.Tensor:
     d, e, f = matrix[:, 1, 0], matrix[:, 1, 1], matrix[:, 1, 2]
     det = a * e - b * d
     ia, ib, id_, ie = e / det, -b / det, -d / det, a / det
-    return tf.stack([tf.stack([ia, ib, -(ia * c + ib * f)], -1),
-                     tf.stack([id_, ie, -(id_ * c + ie * f)], -1)], axis=1)
+    return tf.stack(
+        [tf.stack([ia, ib, -(ia * c + ib * f)], -1), tf.stack([id_, ie, -(id_ * c + ie * f)], -1)],
+        axis=1,
+    )
 
 
 def warp_affine_float(images, matrix, output_size: tuple[int, int]) -> tf.Tensor:
@@ -125,8 +127,9 @@ def warp_affine_float(images, matrix, output_size: tuple[int, int]) -> tf.Tensor
     images = tf.cast(images, tf.float32)
     out_w, out_h = int(output_size[0]), int(output_size[1])
     inv = invert_affine(matrix)  # (B, 2, 3), destination -> source
-    ys, xs = tf.meshgrid(tf.range(out_h, dtype=tf.float32), tf.range(out_w, dtype=tf.float32),
-                         indexing="ij")
+    ys, xs = tf.meshgrid(
+        tf.range(out_h, dtype=tf.float32), tf.range(out_w, dtype=tf.float32), indexing="ij"
+    )
     grid = tf.reshape(tf.stack([xs, ys], -1), [1, -1, 2])  # (1, h*w, 2)
     batch = tf.shape(images)[0]
     src = transform_points(tf.tile(grid, [batch, 1, 1]), inv)  # (B, h*w, 2)
@@ -146,16 +149,18 @@ def warp_affine_float(images, matrix, output_size: tuple[int, int]) -> tf.Tensor
         return values * tf.cast(inside, tf.float32)[..., None]
 
     wx, wy = fx[..., None], fy[..., None]
-    out = ((1 - wy) * ((1 - wx) * tap(x0, y0) + wx * tap(x0 + 1, y0))
-           + wy * ((1 - wx) * tap(x0, y0 + 1) + wx * tap(x0 + 1, y0 + 1)))
+    out = (1 - wy) * ((1 - wx) * tap(x0, y0) + wx * tap(x0 + 1, y0)) + wy * (
+        (1 - wx) * tap(x0, y0 + 1) + wx * tap(x0 + 1, y0 + 1)
+    )
     return tf.reshape(out, [batch, out_h, out_w, tf.shape(images)[3]])
 
 
 # --------------------------------------------------------------- NumPy/OpenCV, exact
 
 
-def get_warp_matrix_np(center, scale, rotation: float, output_size: tuple[int, int],
-                       inverse: bool = False) -> np.ndarray:
+def get_warp_matrix_np(
+    center, scale, rotation: float, output_size: tuple[int, int], inverse: bool = False
+) -> np.ndarray:
     """MMPose's ``get_warp_matrix`` exactly (float32 point pairs, ``cv2.getAffineTransform``).
 
     One box: centre (2,), scale (2,), rotation in degrees. Returns a (2, 3) float64 matrix
@@ -187,8 +192,9 @@ def _third_point(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return b + np.array([-d[1], d[0]], dtype=a.dtype)
 
 
-def get_udp_warp_matrix_np(center, scale, rotation: float,
-                           output_size: tuple[int, int]) -> np.ndarray:
+def get_udp_warp_matrix_np(
+    center, scale, rotation: float, output_size: tuple[int, int]
+) -> np.ndarray:
     """MMPose's ``get_udp_warp_matrix`` for one box, (2, 3) float32.
 
     Computed in float64 from the float32 centre, scale and angle, then rounded, as MMPose's
@@ -200,21 +206,34 @@ def get_udp_warp_matrix_np(center, scale, rotation: float,
     sw, sh = (float(v) for v in np.asarray(scale, np.float32))
     sx = (output_size[0] - 1) / sw
     sy = (output_size[1] - 1) / sh
-    return np.array([
-        [cos * sx, -sin * sx, sx * (-0.5 * cx * cos + 0.5 * cy * sin + 0.5 * sw)],
-        [sin * sy, cos * sy, sy * (-0.5 * cx * sin - 0.5 * cy * cos + 0.5 * sh)],
-    ]).astype(np.float32)
+    return np.array(
+        [
+            [cos * sx, -sin * sx, sx * (-0.5 * cx * cos + 0.5 * cy * sin + 0.5 * sw)],
+            [sin * sy, cos * sy, sy * (-0.5 * cx * sin - 0.5 * cy * cos + 0.5 * sh)],
+        ]
+    ).astype(np.float32)
 
 
-def warp_affine_uint8(image: np.ndarray, matrix: np.ndarray,
-                      output_size: tuple[int, int]) -> np.ndarray:
+def warp_affine_uint8(
+    image: np.ndarray, matrix: np.ndarray, output_size: tuple[int, int]
+) -> np.ndarray:
     """``cv2.warpAffine`` with bilinear sampling and a zero border (MMPose's crop)."""
-    return cv2.warpAffine(image, np.asarray(matrix, np.float64), tuple(int(s) for s in output_size),
-                          flags=cv2.INTER_LINEAR)
+    return cv2.warpAffine(
+        image,
+        np.asarray(matrix, np.float64),
+        tuple(int(s) for s in output_size),
+        flags=cv2.INTER_LINEAR,
+    )
 
 
-def topdown_affine_np(image: np.ndarray, center, scale, rotation: float,
-                      output_size: tuple[int, int], use_udp: bool = False):
+def topdown_affine_np(
+    image: np.ndarray,
+    center,
+    scale,
+    rotation: float,
+    output_size: tuple[int, int],
+    use_udp: bool = False,
+):
     """Crop one instance exactly as MMPose's ``TopdownAffine`` (scale already aspect-fixed).
 
     Returns the (h, w, 3) crop and its (2, 3) image -> crop matrix.
@@ -226,18 +245,25 @@ def topdown_affine_np(image: np.ndarray, center, scale, rotation: float,
     return warp_affine_uint8(image, matrix, output_size), matrix
 
 
-def topdown_affine(image: tf.Tensor, center: tf.Tensor, scale: tf.Tensor,
-                   output_size: tuple[int, int], use_udp: bool = False):
+def topdown_affine(
+    image: tf.Tensor,
+    center: tf.Tensor,
+    scale: tf.Tensor,
+    output_size: tuple[int, int],
+    use_udp: bool = False,
+):
     """``topdown_affine_np`` as a TF op for tf.data (one instance, no rotation).
 
     ``image`` is (H, W, 3) uint8; returns the (h, w, 3) uint8 crop and the float32 matrix.
     """
+
     def crop(img, c, s):
         out, matrix = topdown_affine_np(img, c, s, 0.0, output_size, use_udp)
         return out, matrix.astype(np.float32)
 
-    out, matrix = tf.numpy_function(crop, [image, center, scale], [tf.uint8, tf.float32],
-                                    stateful=False)
+    out, matrix = tf.numpy_function(
+        crop, [image, center, scale], [tf.uint8, tf.float32], stateful=False
+    )
     w, h = output_size
     out.set_shape([h, w, 3])
     matrix.set_shape([2, 3])
@@ -285,8 +311,10 @@ def affine_from_points_cv2(src, dst) -> tf.Tensor:
         for j in range(i + 1, m):
             take = tf.equal(k, j)
             for col in range(i, m):
-                a[i][col], a[j][col] = (tf.where(take, a[j][col], a[i][col]),
-                                        tf.where(take, a[i][col], a[j][col]))
+                a[i][col], a[j][col] = (
+                    tf.where(take, a[j][col], a[i][col]),
+                    tf.where(take, a[i][col], a[j][col]),
+                )
             b[i], b[j] = tf.where(take, b[j], b[i]), tf.where(take, b[i], b[j])
         d = -1.0 / a[i][i]
         for j in range(i + 1, m):
@@ -309,8 +337,9 @@ def get_warp_matrix_cv2(center, scale, output_size: tuple[int, int]) -> tf.Tenso
     half = tf.cast(tf.cast(scale[:, 0], tf.float32), tf.float64) * -0.5
     out_w, out_h = output_size
     p0 = center
-    p1 = tf.cast(tf.cast(center, tf.float64) + tf.stack([half, tf.zeros_like(half)], -1),
-                 tf.float32)
+    p1 = tf.cast(
+        tf.cast(center, tf.float64) + tf.stack([half, tf.zeros_like(half)], -1), tf.float32
+    )
     n = tf.shape(center)[0]
     q0 = tf.tile(tf.constant([[out_w * 0.5, out_h * 0.5]], tf.float32), [n, 1])
     q1 = tf.tile(tf.constant([[0.0, out_h * 0.5]], tf.float32), [n, 1])
@@ -362,8 +391,9 @@ def warp_affine_cv2(images, image_index, matrix, output_size: tuple[int, int]) -
     b1 = -m0 * m2 - m1 * m5
     b2 = -m3 * m2 - m4 * m5
     m2, m5 = b1, b2
-    return _remap_fixed_point(images, image_index, tf.stack([m0, m1, m2, m3, m4, m5], -1),
-                              output_size)
+    return _remap_fixed_point(
+        images, image_index, tf.stack([m0, m1, m2, m3, m4, m5], -1), output_size
+    )
 
 
 def _remap_fixed_point(images, image_index, inverse, output_size) -> tf.Tensor:
@@ -393,15 +423,20 @@ def _remap_fixed_point(images, image_index, inverse, output_size) -> tf.Tensor:
 
     def tap(px, py):
         inside = (px >= 0) & (px < width) & (py >= 0) & (py < height)
-        index = base + tf.clip_by_value(py, 0, height - 1) * width + tf.clip_by_value(
-            px, 0, width - 1)
+        index = (
+            base + tf.clip_by_value(py, 0, height - 1) * width + tf.clip_by_value(px, 0, width - 1)
+        )
         return tf.gather(flat, index) * tf.cast(inside, tf.int32)[..., None]  # (N, h, w, C)
 
     one = 1 << _INTER_BITS
     wx1, wy1 = fx[..., None], fy[..., None]
     wx0, wy0 = one - wx1, one - wy1
     weight = 1 << (_COEF_BITS - 2 * _INTER_BITS)  # 32: the weights are (32-fx)(32-fy)*32, ...
-    total = (tap(ix, iy) * wx0 * wy0 + tap(ix + 1, iy) * wx1 * wy0
-             + tap(ix, iy + 1) * wx0 * wy1 + tap(ix + 1, iy + 1) * wx1 * wy1) * weight
+    total = (
+        tap(ix, iy) * wx0 * wy0
+        + tap(ix + 1, iy) * wx1 * wy0
+        + tap(ix, iy + 1) * wx0 * wy1
+        + tap(ix + 1, iy + 1) * wx1 * wy1
+    ) * weight
     value = tf.bitwise.right_shift(total + (1 << (_COEF_BITS - 1)), _COEF_BITS)
     return tf.cast(value, tf.uint8)

@@ -43,11 +43,14 @@ def read_boxes(path: str | Path) -> dict[str, np.ndarray]:
     out = {}
     for key, boxes in data.items():
         array = np.asarray(boxes, np.float32)
-        array = np.zeros((0, 4), np.float32) if array.size == 0 else array.reshape(
-            -1, array.shape[-1])
+        array = (
+            np.zeros((0, 4), np.float32) if array.size == 0 else array.reshape(-1, array.shape[-1])
+        )
         if array.shape[1] not in (4, 5):
-            raise KposeError(f"--boxes {path}: entry {key!r} needs [x1, y1, x2, y2(, score)] "
-                             f"boxes, got shape {array.shape}")
+            raise KposeError(
+                f"--boxes {path}: entry {key!r} needs [x1, y1, x2, y2(, score)] "
+                f"boxes, got shape {array.shape}"
+            )
         out[str(key)] = array
     return out
 
@@ -55,7 +58,7 @@ def read_boxes(path: str | Path) -> dict[str, np.ndarray]:
 def read_detection_boxes(path: str | Path, score_thr: float) -> dict[str, np.ndarray]:
     """``--detections``: COCO results of a detector -> key (image id or file name) -> (N, 5)
     xyxy boxes with scores."""
-    from kpose.datasets.coco import Report, read_detections
+    from kpose.data.formats.coco import Report, read_detections
 
     report = Report()
     per_image = read_detections(path, score_thr, report)
@@ -83,14 +86,30 @@ def _boxes_for(name: str, boxes: dict | None) -> np.ndarray | None:
 
 def _rows(result: dict, **ids) -> list[dict]:
     kps = np.concatenate([result["keypoints"], result["scores"][..., None]], axis=-1)
-    return [{**ids, "category_id": 1, "keypoints": [round(float(v), 3) for v in k.reshape(-1)],
-             "score": float(s), "bbox": [float(v) for v in b]}
-            for k, s, b in zip(kps, result["box_scores"], result["boxes"], strict=True)]
+    return [
+        {
+            **ids,
+            "category_id": 1,
+            "keypoints": [round(float(v), 3) for v in k.reshape(-1)],
+            "score": float(s),
+            "bbox": [float(v) for v in b],
+        }
+        for k, s, b in zip(kps, result["box_scores"], result["boxes"], strict=True)
+    ]
 
 
-def run(preset: str, weights: str, source: str, *, boxes: dict | None = None,
-        out: str | Path = "infer_out", flip_test: bool | None = None, score_thr: float = 0.3,
-        batch_size: int = 16, progress: bool = True) -> list[dict]:
+def run(
+    preset: str,
+    weights: str,
+    source: str,
+    *,
+    boxes: dict | None = None,
+    out: str | Path = "infer_out",
+    flip_test: bool | None = None,
+    score_thr: float = 0.3,
+    batch_size: int = 16,
+    progress: bool = True,
+) -> list[dict]:
     """Predict ``source`` (image, folder or video) and write results and pictures to ``out``."""
     import kpose
     from kpose.visualize import draw_pose
@@ -107,20 +126,23 @@ def run(preset: str, weights: str, source: str, *, boxes: dict | None = None,
         fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
         total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
         writer = None
-        for frame in tqdm(range(total or 10**9), total=total, desc="frames",
-                          disable=not progress):
+        for frame in tqdm(range(total or 10**9), total=total, desc="frames", disable=not progress):
             ok, bgr = capture.read()
             if not ok:
                 break
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            result = estimator.predict(rgb, _boxes_for(str(frame), boxes), flip_test=flip_test,
-                                       batch_size=batch_size)
+            result = estimator.predict(
+                rgb, _boxes_for(str(frame), boxes), flip_test=flip_test, batch_size=batch_size
+            )
             rows += _rows(result, frame=frame)
             drawn = draw_pose(rgb, result, info, score_thr=score_thr)
             if writer is None:
-                writer = cv2.VideoWriter(str(out / f"{source_path.stem}.mp4"),
-                                         cv2.VideoWriter_fourcc(*"mp4v"), fps,
-                                         (rgb.shape[1], rgb.shape[0]))
+                writer = cv2.VideoWriter(
+                    str(out / f"{source_path.stem}.mp4"),
+                    cv2.VideoWriter_fourcc(*"mp4v"),
+                    fps,
+                    (rgb.shape[1], rgb.shape[0]),
+                )
             writer.write(cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
         capture.release()
         if writer is not None:
@@ -141,30 +163,37 @@ def run(preset: str, weights: str, source: str, *, boxes: dict | None = None,
             if bgr is None:
                 raise KposeError(f"{path}: cannot read this image")
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            result = estimator.predict(rgb, _boxes_for(name, boxes), flip_test=flip_test,
-                                       batch_size=batch_size)
+            result = estimator.predict(
+                rgb, _boxes_for(name, boxes), flip_test=flip_test, batch_size=batch_size
+            )
             image_id = int(path.stem) if path.stem.isdigit() else i
             rows += _rows(result, image_id=image_id, file_name=name)
             drawn = draw_pose(rgb, result, info, score_thr=score_thr)
-            cv2.imwrite(str(out / "vis" / f"{Path(name).stem}.jpg"),
-                        cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
+            cv2.imwrite(
+                str(out / "vis" / f"{Path(name).stem}.jpg"), cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR)
+            )
     (out / "results.json").write_text(json.dumps(rows))
     return rows
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kpose.infer", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m kpose.infer",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("preset", help="preset name or recipe file")
     parser.add_argument("source", help="an image, a folder of images or a video")
-    parser.add_argument("--weights", required=True,
-                        help="MMPose .pth checkpoint, .weights.h5 or .keras")
+    parser.add_argument(
+        "--weights", required=True, help="MMPose .pth checkpoint, .weights.h5 or .keras"
+    )
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--boxes", help='JSON {"file name": [[x1, y1, x2, y2(, score)], ...]}')
     group.add_argument("--detections", help="detector results, COCO format (x, y, w, h)")
     parser.add_argument("--det-score-thr", type=float, default=0.3)
-    parser.add_argument("--score-thr", type=float, default=0.3,
-                        help="keypoints scoring below this are not drawn")
+    parser.add_argument(
+        "--score-thr", type=float, default=0.3, help="keypoints scoring below this are not drawn"
+    )
     parser.add_argument("--out", default="infer_out")
     parser.add_argument("--no-flip", action="store_true", help="no flip test")
     parser.add_argument("--batch-size", type=int, default=16)
@@ -176,9 +205,17 @@ def main(argv=None) -> int:
             boxes = read_boxes(args.boxes)
         elif args.detections:
             boxes = read_detection_boxes(args.detections, args.det_score_thr)
-        rows = run(args.preset, args.weights, args.source, boxes=boxes, out=args.out,
-                   flip_test=False if args.no_flip else None, score_thr=args.score_thr,
-                   batch_size=args.batch_size, progress=not args.no_progress)
+        rows = run(
+            args.preset,
+            args.weights,
+            args.source,
+            boxes=boxes,
+            out=args.out,
+            flip_test=False if args.no_flip else None,
+            score_thr=args.score_thr,
+            batch_size=args.batch_size,
+            progress=not args.no_progress,
+        )
     except KposeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

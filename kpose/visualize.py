@@ -9,9 +9,16 @@ import cv2
 import numpy as np
 
 
-def draw_pose(image: np.ndarray, result, info="coco", *, score_thr: float = 0.3,
-              radius: int | None = None, thickness: int | None = None,
-              draw_boxes: bool = True) -> np.ndarray:
+def draw_pose(
+    image: np.ndarray,
+    result,
+    info="coco",
+    *,
+    score_thr: float = 0.3,
+    radius: int | None = None,
+    thickness: int | None = None,
+    draw_boxes: bool = True,
+) -> np.ndarray:
     """Draw people on a copy of an RGB uint8 image, in the dataset's MMPose colours.
 
     Args:
@@ -26,7 +33,7 @@ def draw_pose(image: np.ndarray, result, info="coco", *, score_thr: float = 0.3,
     Example:
         >>> cv2.imwrite("pose.jpg", draw_pose(rgb, estimator.predict(rgb, boxes))[..., ::-1])
     """
-    from kpose.datasets import get_dataset_info
+    from kpose.data.metainfo import get_dataset_info
 
     info = get_dataset_info(info) if isinstance(info, str) else info
     if isinstance(result, dict):
@@ -38,8 +45,11 @@ def draw_pose(image: np.ndarray, result, info="coco", *, score_thr: float = 0.3,
     radius = radius or max(2, size // 200)
     thickness = thickness or max(1, size // 300)
     keypoints = np.asarray(keypoints, np.float64).reshape(-1, info.num_keypoints, 2)
-    scores = (np.ones(keypoints.shape[:2]) if scores is None
-              else np.asarray(scores).reshape(keypoints.shape[:2]))
+    scores = (
+        np.ones(keypoints.shape[:2])
+        if scores is None
+        else np.asarray(scores).reshape(keypoints.shape[:2])
+    )
     if draw_boxes and boxes is not None:
         for x1, y1, x2, y2 in np.asarray(boxes, np.float64).reshape(-1, 4):
             cv2.rectangle(canvas, _pt((x1, y1)), _pt((x2, y2)), (0, 255, 0), thickness)
@@ -47,12 +57,19 @@ def draw_pose(image: np.ndarray, result, info="coco", *, score_thr: float = 0.3,
         shown = person_scores > score_thr
         for (a, b), color in zip(info.skeleton, info.skeleton_colors, strict=True):
             if shown[a] and shown[b]:
-                cv2.line(canvas, _pt(person[a]), _pt(person[b]), tuple(int(c) for c in color),
-                         thickness, cv2.LINE_AA)
+                cv2.line(
+                    canvas,
+                    _pt(person[a]),
+                    _pt(person[b]),
+                    tuple(int(c) for c in color),
+                    thickness,
+                    cv2.LINE_AA,
+                )
         for k, color in enumerate(info.keypoint_colors):
             if shown[k]:
-                cv2.circle(canvas, _pt(person[k]), radius, tuple(int(c) for c in color), -1,
-                           cv2.LINE_AA)
+                cv2.circle(
+                    canvas, _pt(person[k]), radius, tuple(int(c) for c in color), -1, cv2.LINE_AA
+                )
     return canvas
 
 
@@ -76,17 +93,20 @@ def plot_history(history_jsonl: str | Path, out_png: str | Path, size=(720, 400)
     ``history.jsonl`` to a PNG."""
     rows = [json.loads(line) for line in Path(history_jsonl).read_text().splitlines() if line]
     w, h = size
-    columns = sorted({c for r in rows for c in r if c != "epoch"},
-                     key=lambda c: (c != "loss", c))
+    columns = sorted({c for r in rows for c in r if c != "epoch"}, key=lambda c: (c != "loss", c))
     panel_h = h // max(1, len(columns))
     canvas = np.full((panel_h * max(1, len(columns)), w, 3), 255, np.uint8)
     epochs = [float(r["epoch"]) for r in rows]
     for i, name in enumerate(columns):
-        pts = [(e, float(r[name])) for e, r in zip(epochs, rows, strict=True)
-               if r.get(name) is not None]
+        pts = [
+            (e, float(r[name]))
+            for e, r in zip(epochs, rows, strict=True)
+            if r.get(name) is not None
+        ]
         top = i * panel_h
-        cv2.putText(canvas, name, (8, top + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1,
-                    cv2.LINE_AA)
+        cv2.putText(
+            canvas, name, (8, top + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA
+        )
         if not pts:
             continue
         xs, ys = np.array(pts).T
@@ -99,10 +119,26 @@ def plot_history(history_jsonl: str | Path, out_png: str | Path, size=(720, 400)
         cv2.polylines(canvas, [poly], False, (200, 60, 20), 2, cv2.LINE_AA)
         for p in poly:
             cv2.circle(canvas, tuple(int(v) for v in p), 3, (200, 60, 20), -1, cv2.LINE_AA)
-        cv2.putText(canvas, f"{hi:.4g}", (w - 90, top + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
-                    (80, 80, 80), 1, cv2.LINE_AA)
-        cv2.putText(canvas, f"{lo:.4g}", (w - 90, top + panel_h - 8), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.4, (80, 80, 80), 1, cv2.LINE_AA)
+        cv2.putText(
+            canvas,
+            f"{hi:.4g}",
+            (w - 90, top + 18),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.4,
+            (80, 80, 80),
+            1,
+            cv2.LINE_AA,
+        )
+        cv2.putText(
+            canvas,
+            f"{lo:.4g}",
+            (w - 90, top + panel_h - 8),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.4,
+            (80, 80, 80),
+            1,
+            cv2.LINE_AA,
+        )
     out_png = Path(out_png)
     cv2.imwrite(str(out_png), canvas[..., ::-1])
     return out_png

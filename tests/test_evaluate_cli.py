@@ -10,7 +10,7 @@ import pytest
 from scipy.io import savemat
 
 from kpose.convert import convert_coco, convert_jhmdb, convert_mpii, convert_posetrack18
-from kpose.datasets import get_dataset_info
+from kpose.data.metainfo import get_dataset_info
 from kpose.evaluate import main
 from kpose.models.build import build_heatmap_model
 from kpose.recipe import load_recipe, replace
@@ -27,9 +27,15 @@ CASES = {
     "jhmdb": ("jhmdb", ["PCK", "tPCK", "Ank tPCK"]),
     "posetrack18": ("posetrack18", ["Head AP", "Ankl AP", "AP"]),
 }
-FILES = {"coco": "test_coco.json", "crowdpose": "test_crowdpose.json", "aic": "test_aic.json",
-         "humanart": "test_humanart.json", "mpii": "test_mpii.json",
-         "jhmdb": "test_jhmdb_sub1.json", "posetrack18": "annotations/test_posetrack18_val.json"}
+FILES = {
+    "coco": "test_coco.json",
+    "crowdpose": "test_crowdpose.json",
+    "aic": "test_aic.json",
+    "humanart": "test_humanart.json",
+    "mpii": "test_mpii.json",
+    "jhmdb": "test_jhmdb_sub1.json",
+    "posetrack18": "annotations/test_posetrack18_val.json",
+}
 
 
 def convert(samples, dataset: str, out: Path) -> None:
@@ -38,29 +44,47 @@ def convert(samples, dataset: str, out: Path) -> None:
         n = len(json.loads(ann.read_text()))
         boxes = np.random.default_rng(0).uniform(0, 400, (2, 2, n))
         savemat(out.parent / "gt.mat", {"headboxes_src": boxes})
-        convert_mpii(ann, images, out, split="val", headboxes=out.parent / "gt.mat", shards=1,
-                     progress=False)
+        convert_mpii(
+            ann, images, out, split="val", headboxes=out.parent / "gt.mat", shards=1, progress=False
+        )
     elif dataset == "jhmdb":
         convert_jhmdb(ann, images, out, split="val", shards=1, progress=False)
     elif dataset == "posetrack18":  # MMPose's setting: detected boxes kept at score 0.4
         dets = ann.parent / "test_posetrack18_human_detections.json"
-        convert_posetrack18(ann, images, out, split="val", detections=dets, det_score_thr=0.4,
-                            shards=1, progress=False)
+        convert_posetrack18(
+            ann,
+            images,
+            out,
+            split="val",
+            detections=dets,
+            det_score_thr=0.4,
+            shards=1,
+            progress=False,
+        )
     else:
         convert_coco(ann, images, out, split="val", dataset=dataset, shards=1, progress=False)
 
 
 def overrides(dataset: str, root: Path, metric: str) -> list[str]:
-    extra = {"aic": ["eval.use_area=false"],  # as MMPose's AIC configs
-             "posetrack18": ["data.val_boxes=detections"]}.get(dataset, [])
-    return [f"data.dataset={dataset}", f"data.root={root}", f"eval.metric={metric}",
-            "eval.batch_size=4", "data.synthetic=null", *extra]
+    extra = {
+        "aic": ["eval.use_area=false"],  # as MMPose's AIC configs
+        "posetrack18": ["data.val_boxes=detections"],
+    }.get(dataset, [])
+    return [
+        f"data.dataset={dataset}",
+        f"data.root={root}",
+        f"eval.metric={metric}",
+        "eval.batch_size=4",
+        "data.synthetic=null",
+        *extra,
+    ]
 
 
 def random_weights(dataset: str, path: Path, extra: list[str]) -> Path:
     recipe = replace(load_recipe(QUICKSTART), extra)
-    model = build_heatmap_model(recipe.model, tuple(recipe.codec.input_size),
-                                get_dataset_info(dataset).num_keypoints)
+    model = build_heatmap_model(
+        recipe.model, tuple(recipe.codec.input_size), get_dataset_info(dataset).num_keypoints
+    )
     model.save_weights(str(path))
     return path
 
@@ -73,8 +97,7 @@ def test_evaluate_every_sample_dataset(dataset, samples, tmp_path, capsys):
     extra = overrides(dataset, root, metric)
     weights = random_weights(dataset, tmp_path / "w.weights.h5", extra)
     out = tmp_path / "eval"
-    args = [str(QUICKSTART), *extra, "--weights", str(weights), "--out", str(out),
-            "--no-progress"]
+    args = [str(QUICKSTART), *extra, "--weights", str(weights), "--out", str(out), "--no-progress"]
     assert main(args) == 0
     printed = capsys.readouterr().out
     saved = json.loads((out / "metrics.json").read_text())
@@ -96,11 +119,30 @@ def test_detections_and_no_flip(samples, tmp_path, capsys):
     extra = overrides("coco", root, "coco")
     weights = random_weights("coco", tmp_path / "w.weights.h5", extra)
     dets = samples / "coco" / "test_coco_det_AP_H_56.json"
-    n_dets = sum(1 for d in json.loads(dets.read_text())
-                 if d.get("category_id", 1) == 1 and d["score"] >= 0.5)
-    assert main([str(QUICKSTART), *extra, "--weights", str(weights), "--detections", str(dets),
-                 "--det-score-thr", "0.5", "--no-flip", "--out", str(tmp_path / "e"),
-                 "--no-progress"]) == 0
+    n_dets = sum(
+        1
+        for d in json.loads(dets.read_text())
+        if d.get("category_id", 1) == 1 and d["score"] >= 0.5
+    )
+    assert (
+        main(
+            [
+                str(QUICKSTART),
+                *extra,
+                "--weights",
+                str(weights),
+                "--detections",
+                str(dets),
+                "--det-score-thr",
+                "0.5",
+                "--no-flip",
+                "--out",
+                str(tmp_path / "e"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert "coco/AP" in capsys.readouterr().out
     assert json.loads((tmp_path / "e/metrics.json").read_text())["detections"] == str(dets)
     # one prediction per detector box that survives OKS-NMS; never more than the boxes

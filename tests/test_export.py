@@ -15,16 +15,20 @@ import pytest
 
 import kpose
 from kpose.export import export_onnx, export_saved_model, export_tflite, main
-from kpose.inference import PoseEstimator
+from kpose.inference.estimator import PoseEstimator
 from kpose.recipe import replace
 
 QUICKSTART = Path(__file__).parents[1] / "recipes" / "quickstart.yaml"
 TINY_VIT = [
-    "model.backbone=vit", "data.dataset=coco", "codec.type=udp",
-    "codec.input_size=[64,96]", "codec.heatmap_size=[16,24]",
+    "model.backbone=vit",
+    "data.dataset=coco",
+    "codec.type=udp",
+    "codec.input_size=[64,96]",
+    "codec.heatmap_size=[16,24]",
     "model.backbone_args={arch: {embed_dims: 32, num_layers: 2, num_heads: 4, "
     "feedforward_channels: 64}, img_size: [96, 64]}",
-    "model.head.deconv_out_channels=[32,32]", "model.head.deconv_kernel_sizes=[4,4]",
+    "model.head.deconv_out_channels=[32,32]",
+    "model.head.deconv_kernel_sizes=[4,4]",
 ]
 
 _FRESH = """
@@ -75,9 +79,19 @@ def test_saved_model_serves_like_predict(quickstart, images, tmp_path):
     np.save(tmp_path / "boxes.npy", boxes)
     out = tmp_path / "out.npz"
     proc = subprocess.run(
-        [sys.executable, "-c", _FRESH, str(export), json.dumps([str(p) for p in images]),
-         str(tmp_path / "boxes.npy"), str(out)],
-        capture_output=True, text=True, check=False)
+        [
+            sys.executable,
+            "-c",
+            _FRESH,
+            str(export),
+            json.dumps([str(p) for p in images]),
+            str(tmp_path / "boxes.npy"),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"kpose_imported": False}
     served = np.load(out)
@@ -86,30 +100,50 @@ def test_saved_model_serves_like_predict(quickstart, images, tmp_path):
     assert not served["keypoints"][0, 1].any() and not served["scores"][1, 0].any()
     for i, rows in ((0, [0, 2]), (1, [1])):
         expected = quickstart.predict(str(images[i]), boxes[i, rows])
-        np.testing.assert_allclose(served["keypoints"][i, rows], expected["keypoints"],
-                                   rtol=0, atol=1e-3)
-        np.testing.assert_allclose(served["scores"][i, rows], expected["scores"], rtol=1e-4,
-                                   atol=1e-4)
+        np.testing.assert_allclose(
+            served["keypoints"][i, rows], expected["keypoints"], rtol=0, atol=1e-3
+        )
+        np.testing.assert_allclose(
+            served["scores"][i, rows], expected["scores"], rtol=1e-4, atol=1e-4
+        )
 
     # saved_model_cli, TensorFlow's own command line, runs the same signature
-    np.save(tmp_path / "bytes.npy", np.array([images[0].read_bytes()], dtype=object),
-            allow_pickle=True)
+    np.save(
+        tmp_path / "bytes.npy", np.array([images[0].read_bytes()], dtype=object), allow_pickle=True
+    )
     np.save(tmp_path / "boxes1.npy", boxes[:1])
     cli = Path(sys.executable).with_name("saved_model_cli")
     proc = subprocess.run(
-        [str(cli), "run", "--dir", str(export), "--tag_set", "serve", "--signature_def",
-         "serving_default", "--inputs",
-         f"image_bytes={tmp_path / 'bytes.npy'};boxes={tmp_path / 'boxes1.npy'}",
-         "--outdir", str(tmp_path / "cli")],
-        capture_output=True, text=True, check=False)
+        [
+            str(cli),
+            "run",
+            "--dir",
+            str(export),
+            "--tag_set",
+            "serve",
+            "--signature_def",
+            "serving_default",
+            "--inputs",
+            f"image_bytes={tmp_path / 'bytes.npy'};boxes={tmp_path / 'boxes1.npy'}",
+            "--outdir",
+            str(tmp_path / "cli"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    np.testing.assert_allclose(np.load(tmp_path / "cli" / "keypoints.npy"),
-                               served["keypoints"][:1], rtol=0, atol=1e-3)
+    np.testing.assert_allclose(
+        np.load(tmp_path / "cli" / "keypoints.npy"), served["keypoints"][:1], rtol=0, atol=1e-3
+    )
 
 
 def _estimator_and_crops(which, quickstart):
-    estimator = quickstart if which == "cnn" else _randomized(
-        replace(kpose.load_recipe_for(str(QUICKSTART)), TINY_VIT))
+    estimator = (
+        quickstart
+        if which == "cnn"
+        else _randomized(replace(kpose.load_recipe_for(str(QUICKSTART)), TINY_VIT))
+    )
     width, height = estimator.input_size
     crops = np.random.default_rng(1).uniform(0, 255, (2, height, width, 3)).astype(np.float32)
     expected = np.asarray(estimator.heatmap_model(crops, training=False))
@@ -120,8 +154,9 @@ def _estimator_and_crops(which, quickstart):
 def test_onnx_matches_keras(which, quickstart, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     estimator, crops, expected, scale = _estimator_and_crops(which, quickstart)
-    session = ort.InferenceSession(str(export_onnx(estimator, tmp_path / "m.onnx")),
-                                   providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        str(export_onnx(estimator, tmp_path / "m.onnx")), providers=["CPUExecutionProvider"]
+    )
     (got,) = session.run(None, {session.get_inputs()[0].name: crops})
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4 * scale)
 
@@ -131,18 +166,32 @@ def test_tflite_matches_keras(which, quickstart, tmp_path):
     import tensorflow as tf
 
     estimator, crops, expected, scale = _estimator_and_crops(which, quickstart)
-    interpreter = tf.lite.Interpreter(model_path=str(export_tflite(estimator,
-                                                                   tmp_path / "m.tflite")))
+    interpreter = tf.lite.Interpreter(
+        model_path=str(export_tflite(estimator, tmp_path / "m.tflite"))
+    )
     interpreter.allocate_tensors()
     inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     for n in range(2):
         interpreter.set_tensor(inp["index"], crops[n : n + 1])
         interpreter.invoke()
-        np.testing.assert_allclose(interpreter.get_tensor(out["index"])[0], expected[n],
-                                   rtol=0, atol=1e-4 * scale)
+        np.testing.assert_allclose(
+            interpreter.get_tensor(out["index"])[0], expected[n], rtol=0, atol=1e-4 * scale
+        )
 
 
 def test_cli_errors(tmp_path, capsys):
-    assert main(["quickstart", "--format", "tflite", "--out", str(tmp_path / "x"),
-                 "--weights", str(tmp_path / "missing.pth")]) == 2
+    assert (
+        main(
+            [
+                "quickstart",
+                "--format",
+                "tflite",
+                "--out",
+                str(tmp_path / "x"),
+                "--weights",
+                str(tmp_path / "missing.pth"),
+            ]
+        )
+        == 2
+    )
     assert "missing.pth: file not found" in capsys.readouterr().err

@@ -41,8 +41,13 @@ def test_fit_end_to_end(tmp_path, capsys):
     out = capsys.readouterr().out
     assert re.search(r"synthetic/AP: \d\.\d{4}", out), out
     work = tmp_path / "work"
-    for name in ("best.weights.h5", "last.weights.h5", "history.jsonl", "recipe.json",
-                 "curves.png"):
+    for name in (
+        "best.weights.h5",
+        "last.weights.h5",
+        "history.jsonl",
+        "recipe.json",
+        "curves.png",
+    ):
         assert (work / name).is_file(), name
     assert list((work / "logs").iterdir())
     assert (work / "checkpoints" / "checkpoint").is_file()
@@ -59,12 +64,25 @@ def test_bad_override_is_a_clear_error(tmp_path, capsys):
 
 
 def test_resume_after_sigkill(tmp_path):
-    args = tiny(tmp_path, **{"train.steps_per_epoch": 400, "train.checkpoint_interval": 5,
-                             "train.epochs": 1, "train.log_every": 1})
+    args = tiny(
+        tmp_path,
+        **{
+            "train.steps_per_epoch": 400,
+            "train.checkpoint_interval": 5,
+            "train.epochs": 1,
+            "train.log_every": 1,
+        },
+    )
     cmd = [sys.executable, "-m", "kpose.fit", *args]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=env, cwd=Path(__file__).parents[1])
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=Path(__file__).parents[1],
+    )
     ckpt_dir = tmp_path / "work" / "checkpoints"
     deadline = time.time() + 240
     while time.time() < deadline and not list(ckpt_dir.glob("ckpt-*.index")):
@@ -74,8 +92,14 @@ def test_resume_after_sigkill(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert list(ckpt_dir.glob("ckpt-*.index")), "no mid-epoch checkpoint was written"
-    resumed = subprocess.run([*cmd, "train.steps_per_epoch=12"], capture_output=True, text=True,
-                             env=env, cwd=Path(__file__).parents[1], timeout=300)
+    resumed = subprocess.run(
+        [*cmd, "train.steps_per_epoch=12"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).parents[1],
+        timeout=300,
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     match = re.search(r"resumed from \S+: epoch 1, step (\d+)", resumed.stdout)
     assert match and int(match.group(1)) >= 5, resumed.stdout
@@ -83,8 +107,12 @@ def test_resume_after_sigkill(tmp_path):
 
 def test_fit_with_udp_and_megvii_codecs(tmp_path, capsys):
     for codec in ("udp", "megvii"):
-        extra = {"codec.type": codec, "train.steps_per_epoch": 2,
-                 "train.work_dir": str(tmp_path / codec), "codec.blur_kernel_size": 11}
+        extra = {
+            "codec.type": codec,
+            "train.steps_per_epoch": 2,
+            "train.work_dir": str(tmp_path / codec),
+            "codec.blur_kernel_size": 11,
+        }
         assert main(tiny(tmp_path, **extra)) == 0
         assert re.search(r"synthetic/AP: \d\.\d{4}", capsys.readouterr().out)
 

@@ -15,8 +15,9 @@ INPUT = (48, 64)  # (w, h)
 def _boxes(n: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     center = rng.uniform(20, 200, (n, 2)).astype(np.float32)
-    scale = geometry.fix_aspect_ratio(rng.uniform(10, 300, (n, 2)).astype(np.float32),
-                                      INPUT[0] / INPUT[1])
+    scale = geometry.fix_aspect_ratio(
+        rng.uniform(10, 300, (n, 2)).astype(np.float32), INPUT[0] / INPUT[1]
+    )
     rotation = rng.uniform(-90, 90, n).astype(np.float32)
     return center, scale.astype(np.float32), rotation
 
@@ -25,9 +26,10 @@ def test_fix_aspect_ratio_grows_the_short_side():
     scale = np.array([[100.0, 100.0], [30.0, 100.0], [300.0, 100.0]])
     fixed = geometry.fix_aspect_ratio(scale, 0.75)
     np.testing.assert_allclose(fixed, [[100, 100 / 0.75], [75, 100], [300, 400]])
-    np.testing.assert_allclose(geometry.fix_aspect_ratio(scale.astype(np.float32), 0.75),
-                               geometry.fix_aspect_ratio(tf.constant(scale, tf.float32),
-                                                         0.75).numpy())
+    np.testing.assert_allclose(
+        geometry.fix_aspect_ratio(scale.astype(np.float32), 0.75),
+        geometry.fix_aspect_ratio(tf.constant(scale, tf.float32), 0.75).numpy(),
+    )
 
 
 def test_tf_warp_matrix_matches_cv2_three_point_construction():
@@ -43,14 +45,17 @@ def test_warp_matrix_maps_centre_to_crop_centre_and_inverse_round_trips():
     m = geometry.get_warp_matrix(center, scale, rotation, INPUT)
     mapped = geometry.transform_points(center[:, None], m).numpy()[:, 0]
     np.testing.assert_allclose(mapped, np.tile([[24.0, 32.0]], (8, 1)), atol=1e-3)
-    back = geometry.transform_points(geometry.transform_points(center[:, None] + 5.0, m),
-                                     geometry.invert_affine(m)).numpy()[:, 0]
+    back = geometry.transform_points(
+        geometry.transform_points(center[:, None] + 5.0, m), geometry.invert_affine(m)
+    ).numpy()[:, 0]
     np.testing.assert_allclose(back, center + 5.0, atol=1e-3)
     for i in range(8):
-        inv = geometry.get_warp_matrix_np(center[i], scale[i], float(rotation[i]), INPUT,
-                                          inverse=True)
-        full = np.vstack([geometry.get_warp_matrix_np(center[i], scale[i], float(rotation[i]),
-                                                      INPUT), [0, 0, 1]])
+        inv = geometry.get_warp_matrix_np(
+            center[i], scale[i], float(rotation[i]), INPUT, inverse=True
+        )
+        full = np.vstack(
+            [geometry.get_warp_matrix_np(center[i], scale[i], float(rotation[i]), INPUT), [0, 0, 1]]
+        )
         np.testing.assert_allclose(inv @ full, [[1, 0, 0], [0, 1, 0]], atol=1e-6)
 
 
@@ -61,9 +66,11 @@ def test_udp_matrix_maps_centre_to_pixel_centre():
     np.testing.assert_allclose(mapped, np.tile([[23.5, 31.5]], (8, 1)), atol=1e-3)
     for i in range(8):
         np.testing.assert_allclose(
-            m.numpy()[i], geometry.get_udp_warp_matrix_np(center[i], scale[i],
-                                                          float(rotation[i]), INPUT),
-            rtol=1e-5, atol=1e-3)
+            m.numpy()[i],
+            geometry.get_udp_warp_matrix_np(center[i], scale[i], float(rotation[i]), INPUT),
+            rtol=1e-5,
+            atol=1e-3,
+        )
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -14,7 +14,7 @@ import kpose
 from kpose.errors import DataError
 from kpose.infer import main as infer_main
 from kpose.infer import read_detection_boxes
-from kpose.inference import PoseEstimator
+from kpose.inference.estimator import PoseEstimator
 from kpose.visualize import draw_heatmaps, draw_pose
 
 QUICKSTART = Path(__file__).parents[1] / "recipes" / "quickstart.yaml"
@@ -32,8 +32,9 @@ def coco_files(samples):
 
 def test_one_image_many_boxes(estimator, coco_files):
     image = cv2.cvtColor(cv2.imread(str(coco_files[0])), cv2.COLOR_BGR2RGB)
-    boxes = np.array([[10, 20, 200, 300, 0.9], [50, 60, 120, 200, 0.4], [0, 0, 30, 30, 1.0]],
-                     np.float32)
+    boxes = np.array(
+        [[10, 20, 200, 300, 0.9], [50, 60, 120, 200, 0.4], [0, 0, 30, 30, 1.0]], np.float32
+    )
     k = estimator.dataset_info.num_keypoints
     result = estimator.predict(image, boxes, batch_size=2)  # 3 boxes: two calls, one padded
     assert result["keypoints"].shape == (3, k, 2) and result["scores"].shape == (3, k)
@@ -53,8 +54,11 @@ def test_list_of_paths_no_boxes_and_empty_boxes(estimator, coco_files):
     assert [r["keypoints"].shape[0] for r in results] == [1, 1]  # the whole image
     h, w = cv2.imread(str(coco_files[0])).shape[:2]
     np.testing.assert_array_equal(results[0]["boxes"], [[0, 0, w, h]])
-    mixed = estimator.predict([str(coco_files[0]), str(coco_files[1])],
-                              [np.zeros((0, 4)), [[5, 5, 100, 100]]], flip_test=False)
+    mixed = estimator.predict(
+        [str(coco_files[0]), str(coco_files[1])],
+        [np.zeros((0, 4)), [[5, 5, 100, 100]]],
+        flip_test=False,
+    )
     assert mixed[0]["keypoints"].shape[0] == 0 and mixed[1]["keypoints"].shape[0] == 1
 
 
@@ -71,7 +75,7 @@ def test_bad_inputs_name_what_is_wrong(estimator, coco_files, tmp_path):
 
 def test_draw_pose_and_heatmaps_change_the_right_pixels():
     image = np.zeros((200, 200, 3), np.uint8)
-    info = kpose.datasets.get_dataset_info("coco")
+    info = kpose.data.metainfo.get_dataset_info("coco")
     keypoints = np.full((1, 17, 2), 100.0)
     keypoints[0, 5], keypoints[0, 7] = (60, 60), (140, 140)  # left shoulder -> left elbow
     scores = np.zeros((1, 17))
@@ -95,18 +99,34 @@ def test_infer_cli_on_a_folder_and_a_video(coco_files, tmp_path, capsys):
     for f in coco_files[:2]:
         (folder / f.name).write_bytes(f.read_bytes())
     boxes = tmp_path / "boxes.json"
-    boxes.write_text(json.dumps({coco_files[0].name: [[10, 10, 200, 300, 0.8],
-                                                      [20, 30, 90, 100, 0.6]]}))
+    boxes.write_text(
+        json.dumps({coco_files[0].name: [[10, 10, 200, 300, 0.8], [20, 30, 90, 100, 0.6]]})
+    )
     out = tmp_path / "out"
-    assert infer_main([str(QUICKSTART), str(folder), "--weights", str(weights), "--boxes",
-                       str(boxes), "--out", str(out), "--no-progress"]) == 0
+    assert (
+        infer_main(
+            [
+                str(QUICKSTART),
+                str(folder),
+                "--weights",
+                str(weights),
+                "--boxes",
+                str(boxes),
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     rows = json.loads((out / "results.json").read_text())
     assert [r["file_name"] for r in rows] == [coco_files[0].name] * 2  # image 2: no boxes
     assert rows[0]["image_id"] == int(coco_files[0].stem)
     assert rows[0]["score"] == pytest.approx(0.8)
     assert len(rows[0]["keypoints"]) == 3 * 17
     assert sorted(p.name for p in (out / "vis").iterdir()) == sorted(
-        f"{f.stem}.jpg" for f in coco_files[:2])
+        f"{f.stem}.jpg" for f in coco_files[:2]
+    )
 
     video = tmp_path / "clip.avi"
     frame = cv2.resize(cv2.imread(str(coco_files[0])), (160, 120))
@@ -114,13 +134,25 @@ def test_infer_cli_on_a_folder_and_a_video(coco_files, tmp_path, capsys):
     for _ in range(3):
         writer.write(frame)
     writer.release()
-    assert infer_main([str(QUICKSTART), str(video), "--weights", str(weights), "--out",
-                       str(tmp_path / "v"), "--no-progress", "--no-flip"]) == 0
+    assert (
+        infer_main(
+            [
+                str(QUICKSTART),
+                str(video),
+                "--weights",
+                str(weights),
+                "--out",
+                str(tmp_path / "v"),
+                "--no-progress",
+                "--no-flip",
+            ]
+        )
+        == 0
+    )
     rows = json.loads((tmp_path / "v" / "results.json").read_text())
     assert [r["frame"] for r in rows] == [0, 1, 2]
     assert (tmp_path / "v" / "clip.mp4").stat().st_size > 0
-    assert infer_main([str(QUICKSTART), str(tmp_path / "nothing"), "--weights",
-                       str(weights)]) == 2
+    assert infer_main([str(QUICKSTART), str(tmp_path / "nothing"), "--weights", str(weights)]) == 2
     assert "no such image, folder or video" in capsys.readouterr().err
 
 
@@ -159,7 +191,7 @@ def test_keras_file_with_custom_layers_loads_in_a_fresh_process(tmp_path):
     np.save(tmp_path / "images.npy", images)
     np.save(tmp_path / "expected.npy", np.asarray(model(images)))
     code = (
-        "import numpy as np; from kpose.inference import _load_keras; "
+        "import numpy as np; from kpose.inference.estimator import _load_keras; "
         f"m = _load_keras(__import__('pathlib').Path(r'{path}'), (48, 64), 3); "
         f"d = np.abs(np.asarray(m(np.load(r'{tmp_path / 'images.npy'}'))) "
         f"- np.load(r'{tmp_path / 'expected.npy'}')).max(); print('DIFF', d)"
@@ -173,24 +205,30 @@ def test_backbone_weights_fill_the_backbone_and_report_the_rest():
     """MMPose's backbone init_cfg=Pretrained: a classification checkpoint with backbone-relative
     keys (and a classifier) fills the backbone only."""
     from kpose.errors import ModelError
-    from kpose.inference import load_backbone_weights
+    from kpose.inference.estimator import load_backbone_weights
     from kpose.models.build import build_heatmap_model
-    from kpose.models.mmpose_weights import model_state_dict
     from kpose.recipe import HeadConfig, ModelConfig
+    from kpose.weights.state_dict import model_state_dict
 
-    cfg = ModelConfig("resnet18", {"base_channels": 8, "stem_channels": 8},
-                      head=HeadConfig((8,), (4,)))
+    cfg = ModelConfig(
+        "resnet18", {"base_channels": 8, "stem_channels": 8}, head=HeadConfig((8,), (4,))
+    )
     source = build_heatmap_model(cfg, (32, 64), 3)
     target = build_heatmap_model(cfg, (32, 64), 3)
-    imagenet = {k.removeprefix("backbone."): v for k, v in model_state_dict(source).items()
-                if k.startswith("backbone.") and "layer4" not in k}
+    imagenet = {
+        k.removeprefix("backbone."): v
+        for k, v in model_state_dict(source).items()
+        if k.startswith("backbone.") and "layer4" not in k
+    }
     imagenet["fc.weight"] = np.zeros((1000, 64), np.float32)
     head_before = model_state_dict(target)["head.final_layer.weight"]
-    result = load_backbone_weights(target, {f"model.{k}": v for k, v in imagenet.items()},
-                                   prefix="model.")
+    result = load_backbone_weights(
+        target, {f"model.{k}": v for k, v in imagenet.items()}, prefix="model."
+    )
     after = model_state_dict(target)
-    np.testing.assert_array_equal(after["backbone.layer1.0.conv1.weight"],
-                                  imagenet["layer1.0.conv1.weight"])
+    np.testing.assert_array_equal(
+        after["backbone.layer1.0.conv1.weight"], imagenet["layer1.0.conv1.weight"]
+    )
     np.testing.assert_array_equal(after["head.final_layer.weight"], head_before)
     assert result.unexpected_keys == ["backbone.fc.weight"]
     assert result.missing_keys and all(".layer4." in k for k in result.missing_keys)

@@ -10,7 +10,7 @@ import pytest
 
 import kpose
 from kpose import presets
-from kpose.datasets import get_dataset_info
+from kpose.data.metainfo import get_dataset_info
 from kpose.models.build import build_heatmap_model
 
 CONFIG = re.compile(r"^(coco|mpii|crowdpose|aic|jhmdb|posetrack18|humanart)/[\w.-]+\.py$")
@@ -47,9 +47,14 @@ TRANSFORMERS = ("vit", "swin", "pvt", "hrformer")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [n for n in kpose.list_presets()
-                                  if presets.get(n).load_recipe().model.backbone.startswith(
-                                      TRANSFORMERS)])
+@pytest.mark.parametrize(
+    "name",
+    [
+        n
+        for n in kpose.list_presets()
+        if presets.get(n).load_recipe().model.backbone.startswith(TRANSFORMERS)
+    ],
+)
 def test_transformer_presets_compile_with_xla(name):
     """XLA-compiled inference of every transformer preset gives the eager heatmaps."""
     import tensorflow as tf
@@ -60,5 +65,9 @@ def test_transformer_presets_compile_with_xla(name):
     images = np.random.default_rng(0).uniform(0, 255, (2, height, width, 3)).astype(np.float32)
     eager = np.asarray(model(images, training=False))
     compiled = tf.function(lambda x: model(x, training=False), jit_compile=True)
-    np.testing.assert_allclose(np.asarray(compiled(images)), eager, rtol=0,
-                               atol=1e-4 * max(1.0, float(np.abs(eager).max())))
+    np.testing.assert_allclose(
+        np.asarray(compiled(images)),
+        eager,
+        rtol=0,
+        atol=1e-4 * max(1.0, float(np.abs(eager).max())),
+    )

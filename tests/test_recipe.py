@@ -17,8 +17,10 @@ def test_shipped_recipes_parse(path):
     # MMPose's heatmaps are 1/4 of the input, except the 2-deconv heads (1/8, JHMDB's ResNet-50),
     # CPM (1/8) and AlexNet (unpadded pools: 256x192 -> 7x5 features, three deconvs -> 56x40)
     (w, h), (hw, hh) = recipe.codec.input_size, recipe.codec.heatmap_size
-    two_deconv_resnet = (recipe.model.backbone.startswith("resnet")
-                         and len(recipe.model.head.deconv_out_channels) == 2)
+    two_deconv_resnet = (
+        recipe.model.backbone.startswith("resnet")
+        and len(recipe.model.head.deconv_out_channels) == 2
+    )
     if recipe.model.backbone == "alexnet":
         assert ((w, h), (hw, hh)) == ((192, 256), (40, 56))
     else:
@@ -32,7 +34,11 @@ def test_shipped_recipes_parse(path):
 def test_mmpose_schedule_mirrored():
     r = load_recipe(Path(__file__).parent.parent / "recipes" / "hrnet_w32_coco.yaml")
     assert (r.train.lr, r.train.warmup_iters, r.train.milestones, r.train.epochs) == (
-        5e-4, 500, (170, 200), 210)
+        5e-4,
+        500,
+        (170, 200),
+        210,
+    )
     assert r.train.batch_size == 512 and r.codec.sigma == 2.0
     assert r.data.half_body.prob == 0.3 and r.data.bbox_transform.rotate_factor == 80.0
     mpii = load_recipe(Path(__file__).parent.parent / "recipes" / "hrnet_w48_mpii.yaml")
@@ -42,8 +48,15 @@ def test_mmpose_schedule_mirrored():
 def test_overrides(tmp_path):
     path = tmp_path / "r.yaml"
     path.write_text("model: {backbone: resnet50}\ntrain: {epochs: 3}\n")
-    r = load_recipe(path, ["train.epochs=5", "train.milestones=[1, 2]", "data.half_body=null",
-                           "model.backbone_args.depth=18"])
+    r = load_recipe(
+        path,
+        [
+            "train.epochs=5",
+            "train.milestones=[1, 2]",
+            "data.half_body=null",
+            "model.backbone_args.depth=18",
+        ],
+    )
     assert r.train.epochs == 5 and r.train.milestones == (1, 2)
     assert r.data.half_body is None and r.model.backbone_args["depth"] == 18
     assert replace(r, ["train.lr=0.1"]).train.lr == 0.1

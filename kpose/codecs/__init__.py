@@ -9,8 +9,14 @@ from kpose.codecs.megvii import MegviiHeatmap
 from kpose.codecs.msra import MSRAHeatmap, flip_heatmaps, flip_test_average
 from kpose.codecs.udp import UDPHeatmap
 
-__all__ = ["MSRAHeatmap", "MegviiHeatmap", "UDPHeatmap", "flip_heatmaps", "flip_test_average",
-           "make_codec"]
+__all__ = [
+    "MSRAHeatmap",
+    "MegviiHeatmap",
+    "UDPHeatmap",
+    "flip_heatmaps",
+    "flip_test_average",
+    "make_codec",
+]
 
 
 def make_codec(recipe):
@@ -18,15 +24,20 @@ def make_codec(recipe):
     Gaussian kernel is ``blur_kernel_size``)."""
     c = recipe.codec
     if c.type == "msra":
-        return MSRAHeatmap(c.input_size, c.heatmap_size, sigma=c.sigma, unbiased=c.unbiased,
-                           blur_kernel_size=c.blur_kernel_size)
+        return MSRAHeatmap(
+            c.input_size,
+            c.heatmap_size,
+            sigma=c.sigma,
+            unbiased=c.unbiased,
+            blur_kernel_size=c.blur_kernel_size,
+        )
     if c.type == "udp":
-        return UDPHeatmap(c.input_size, c.heatmap_size, sigma=c.sigma,
-                          blur_kernel_size=c.blur_kernel_size)
+        return UDPHeatmap(
+            c.input_size, c.heatmap_size, sigma=c.sigma, blur_kernel_size=c.blur_kernel_size
+        )
     if c.type == "megvii":
         return MegviiHeatmap(c.input_size, c.heatmap_size, kernel_size=c.blur_kernel_size)
-    raise ValueError(f"{recipe.source}: codec.type {c.type!r}: expected 'msra', 'udp' or "
-                     "'megvii'")
+    raise ValueError(f"{recipe.source}: codec.type {c.type!r}: expected 'msra', 'udp' or 'megvii'")
 
 
 def make_training_codecs(recipe) -> list:
@@ -37,7 +48,7 @@ def make_training_codecs(recipe) -> list:
     if not c.kernel_sizes:
         return [make_codec(recipe)]
     if c.type != "megvii":
-        raise ValueError(f"{recipe.source}: codec.kernel_sizes needs codec.type 'megvii', "
-                         f"got {c.type!r}")
+        raise ValueError(
+            f"{recipe.source}: codec.kernel_sizes needs codec.type 'megvii', got {c.type!r}"
+        )
     return [MegviiHeatmap(c.input_size, c.heatmap_size, kernel_size=k) for k in c.kernel_sizes]
-

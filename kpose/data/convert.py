@@ -16,8 +16,8 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from kpose.data.metainfo import DatasetInfo
 from kpose.data.records import ImageRecord, to_example
-from kpose.datasets.metainfo import DatasetInfo
 from kpose.errors import DataError
 
 META_FILE = "meta.json"
@@ -73,10 +73,17 @@ def write_split(
             writers[i % shards].write(to_example(rec).SerializeToString())
             counts[i % shards] += 1
             instances += len(rec.instance_ids)
-            bbox = instance_bbox_xyxy({"instance/bbox": rec.bbox_xywh, "image/width": rec.width,
-                                       "image/height": rec.height}, info)
-            topdown += int(np.sum(topdown_valid(bbox, rec.keypoints, rec.iscrowd,
-                                                rec.instance_num_keypoints)))
+            bbox = instance_bbox_xyxy(
+                {
+                    "instance/bbox": rec.bbox_xywh,
+                    "image/width": rec.width,
+                    "image/height": rec.height,
+                },
+                info,
+            )
+            topdown += int(
+                np.sum(topdown_valid(bbox, rec.keypoints, rec.iscrowd, rec.instance_num_keypoints))
+            )
     finally:
         for w in writers:
             w.close()
@@ -90,18 +97,22 @@ def write_split(
         "topdown_instances": topdown,  # valid for top-down training (MMPose's filter)
         "shards": shard_meta,
         "report": report() if report else {},
-        "sources": {k: {"path": v, "sha256": sha256_file(v) if Path(v).is_file() else None}
-                    for k, v in (sources or {}).items()},
+        "sources": {
+            k: {"path": v, "sha256": sha256_file(v) if Path(v).is_file() else None}
+            for k, v in (sources or {}).items()
+        },
         **(extra or {}),
     }
     verify_split(out_dir, split, entry)
     meta_path = out_dir / META_FILE
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-    meta.update({
-        "dataset": info.name,
-        "num_keypoints": info.num_keypoints,
-        "keypoint_names": list(info.keypoint_names),
-    })
+    meta.update(
+        {
+            "dataset": info.name,
+            "num_keypoints": info.num_keypoints,
+            "keypoint_names": list(info.keypoint_names),
+        }
+    )
     meta.setdefault("splits", {})[split] = entry
     meta_path.write_text(json.dumps(meta, indent=2))
     return entry

@@ -24,8 +24,8 @@ import tensorflow as tf
 
 from kpose import geometry
 from kpose.data.convert import split_files
+from kpose.data.metainfo import DatasetInfo
 from kpose.data.records import parse_example
-from kpose.datasets.metainfo import DatasetInfo
 from kpose.recipe import DataConfig
 
 _ONE_SIDED = math.erf(1.0 / math.sqrt(2.0))  # P(-1 < Z < 1) for a standard normal Z
@@ -59,12 +59,19 @@ def clip_bbox_xyxy(bbox_xywh: tf.Tensor, width: tf.Tensor, height: tf.Tensor) ->
     h = tf.cast(height, tf.float32) - 1.0
     x, y, bw, bh = tf.unstack(bbox_xywh, axis=-1)
     return tf.stack(
-        [tf.clip_by_value(x, 0.0, w), tf.clip_by_value(y, 0.0, h),
-         tf.clip_by_value(x + bw, 0.0, w), tf.clip_by_value(y + bh, 0.0, h)], axis=-1)
+        [
+            tf.clip_by_value(x, 0.0, w),
+            tf.clip_by_value(y, 0.0, h),
+            tf.clip_by_value(x + bw, 0.0, w),
+            tf.clip_by_value(y + bh, 0.0, h),
+        ],
+        axis=-1,
+    )
 
 
-def topdown_valid(bbox_xyxy: tf.Tensor, keypoints: tf.Tensor, iscrowd: tf.Tensor,
-                  num_keypoints: tf.Tensor) -> tf.Tensor:
+def topdown_valid(
+    bbox_xyxy: tf.Tensor, keypoints: tf.Tensor, iscrowd: tf.Tensor, num_keypoints: tf.Tensor
+) -> tf.Tensor:
     """MMPose's ``_is_valid_instance``: not crowd, has keypoints, positive box, max(kpts) > 0.
 
     ``keypoints`` is (N, K, 3) (x, y, v); like MMPose, the last test looks at x and y only.
@@ -85,15 +92,17 @@ def _instances(ex: dict, info: DatasetInfo) -> tf.data.Dataset:
     kpts = ex["instance/keypoints"]
     keep = topdown_valid(bbox, kpts, ex["instance/iscrowd"], ex["instance/num_keypoints"])
     n = tf.reduce_sum(tf.cast(keep, tf.int32))
-    return tf.data.Dataset.from_tensor_slices({
-        "encoded": tf.fill([n], ex["image/encoded"]),
-        "format": tf.fill([n], ex["image/format"]),
-        "width": tf.fill([n], tf.cast(ex["image/width"], tf.float32)),
-        "bbox": tf.boolean_mask(bbox, keep),
-        "keypoints": tf.boolean_mask(kpts, keep)[..., :2],
-        # MMPose: keypoints_visible = min(1, v)
-        "keypoints_visible": tf.minimum(1.0, tf.boolean_mask(kpts, keep)[..., 2]),
-    })
+    return tf.data.Dataset.from_tensor_slices(
+        {
+            "encoded": tf.fill([n], ex["image/encoded"]),
+            "format": tf.fill([n], ex["image/format"]),
+            "width": tf.fill([n], tf.cast(ex["image/width"], tf.float32)),
+            "bbox": tf.boolean_mask(bbox, keep),
+            "keypoints": tf.boolean_mask(kpts, keep)[..., :2],
+            # MMPose: keypoints_visible = min(1, v)
+            "keypoints_visible": tf.minimum(1.0, tf.boolean_mask(kpts, keep)[..., 2]),
+        }
+    )
 
 
 def _truncnorm(seed: tf.Tensor, shape) -> tf.Tensor:
@@ -115,8 +124,9 @@ class TrainCropSpec:
         return cls(tuple(input_size), int(math.ceil(math.hypot(w, h))) + 2, use_udp)
 
 
-def sample_augmentation(inst: dict, seed: tf.Tensor, cfg: DataConfig, info: DatasetInfo,
-                        input_size: tuple[int, int]) -> dict:
+def sample_augmentation(
+    inst: dict, seed: tf.Tensor, cfg: DataConfig, info: DatasetInfo, input_size: tuple[int, int]
+) -> dict:
     """Draw MMPose's RandomFlip / RandomHalfBody / RandomBBoxTransform for one instance.
 
     Returns the (possibly flipped) keypoints and visibility, the augmented centre, the
@@ -151,12 +161,17 @@ def sample_augmentation(inst: dict, seed: tf.Tensor, cfg: DataConfig, info: Data
     scale = scale * factor
     w, h = input_size
     scale = geometry.fix_aspect_ratio(scale, w / h)
-    return {"keypoints": kpts, "keypoints_visible": vis, "center": center, "scale": scale,
-            "rotation": rotation, "flip": flip}
+    return {
+        "keypoints": kpts,
+        "keypoints_visible": vis,
+        "center": center,
+        "scale": scale,
+        "rotation": rotation,
+        "flip": flip,
+    }
 
 
-def _half_body(kpts, vis, center, scale, seed_apply, seed_side, cfg: DataConfig,
-               info: DatasetInfo):
+def _half_body(kpts, vis, center, scale, seed_apply, seed_side, cfg: DataConfig, info: DatasetInfo):
     hb = cfg.half_body
     k = len(info.keypoint_names)
     upper = np.zeros(k, bool)
@@ -173,9 +188,7 @@ def _half_body(kpts, vis, center, scale, seed_apply, seed_side, cfg: DataConfig,
     upper_ok = n_upper >= hb.min_upper_keypoints
     lower_ok = n_lower >= hb.min_lower_keypoints
     apply = (
-        (tf.reduce_sum(vis) >= hb.min_total_keypoints)
-        & (draw <= hb.prob)
-        & (upper_ok | lower_ok)
+        (tf.reduce_sum(vis) >= hb.min_total_keypoints) & (draw <= hb.prob) & (upper_ok | lower_ok)
     )
     use_upper = tf.where(upper_ok & lower_ok, prefer_upper, upper_ok)
     chosen = tf.where(use_upper, upper_ids, lower_ids)
@@ -203,11 +216,22 @@ def coarse_crop(image: tf.Tensor, aug: dict, spec: TrainCropSpec) -> dict:
     # Unflip the sampling positions: the flipped image at x_f is the original at W - 1 - x_f.
     flip = aug["flip"]
     x1, x2 = tf.where(flip, width - 1.0 - x1, x1), tf.where(flip, width - 1.0 - x2, x2)
-    boxes = tf.stack([(cy - half) / (height - 1.0), x1 / (width - 1.0),
-                      (cy + half) / (height - 1.0), x2 / (width - 1.0)])[None]
+    boxes = tf.stack(
+        [
+            (cy - half) / (height - 1.0),
+            x1 / (width - 1.0),
+            (cy + half) / (height - 1.0),
+            x2 / (width - 1.0),
+        ]
+    )[None]
     canvas = tf.image.crop_and_resize(
-        tf.cast(image, tf.float32)[None], boxes, [0], [spec.canvas_size, spec.canvas_size],
-        method="bilinear", extrapolation_value=0.0)[0]
+        tf.cast(image, tf.float32)[None],
+        boxes,
+        [0],
+        [spec.canvas_size, spec.canvas_size],
+        method="bilinear",
+        extrapolation_value=0.0,
+    )[0]
     canvas = tf.cast(tf.clip_by_value(tf.round(canvas), 0.0, 255.0), tf.uint8)
     # image (flipped) -> canvas: u = (x - c) * k + (C - 1) / 2
     to_canvas = lambda p: (p - aug["center"]) * k + (c - 1.0) / 2.0  # noqa: E731
@@ -223,34 +247,46 @@ def canvas_to_input_matrix(aug: dict, k: tf.Tensor, spec: TrainCropSpec) -> tf.T
     """2x3 affine from canvas pixels to model-input pixels (MMPose's warp after the canvas)."""
     c = float(spec.canvas_size)
     warp = geometry.get_udp_warp_matrix if spec.use_udp else geometry.get_warp_matrix
-    to_input = warp(aug["center"][None], aug["scale"][None],
-                                        aug["rotation"][None], spec.input_size)[0]
+    to_input = warp(
+        aug["center"][None], aug["scale"][None], aug["rotation"][None], spec.input_size
+    )[0]
     # canvas -> image: x = u / k + (center - (C - 1) / (2k))
     offset = aug["center"] - (c - 1.0) / (2.0 * k)
-    canvas_to_image = tf.stack([
-        tf.stack([1.0 / k, 0.0, offset[0]]),
-        tf.stack([0.0, 1.0 / k, offset[1]]),
-        tf.constant([0.0, 0.0, 1.0]),
-    ])
+    canvas_to_image = tf.stack(
+        [
+            tf.stack([1.0 / k, 0.0, offset[0]]),
+            tf.stack([0.0, 1.0 / k, offset[1]]),
+            tf.constant([0.0, 0.0, 1.0]),
+        ]
+    )
     return tf.matmul(tf.cast(to_input, tf.float32), canvas_to_image)
 
 
 def _read_records(files: list[str], deterministic: bool) -> tf.data.Dataset:
     ds = tf.data.Dataset.from_tensor_slices(files)
-    return ds.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 8),
-                         num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    return ds.interleave(
+        tf.data.TFRecordDataset,
+        cycle_length=min(len(files), 8),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=deterministic,
+    )
 
 
-def train_instances(root: str, split: str, info: DatasetInfo,
-                    input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
+def train_instances(
+    root: str,
+    split: str,
+    info: DatasetInfo,
+    input_context: tf.distribute.InputContext | None = None,
+) -> tf.data.Dataset:
     """Valid training instances in a fixed order (this worker's shards only)."""
     files = split_files(root, split)
     if input_context is not None and input_context.num_input_pipelines > 1:
-        files = files[input_context.input_pipeline_id::input_context.num_input_pipelines]
+        files = files[input_context.input_pipeline_id :: input_context.num_input_pipelines]
     k = info.num_keypoints
     ds = _read_records(files, deterministic=True)
-    ds = ds.map(lambda s: parse_example(s, k), num_parallel_calls=tf.data.AUTOTUNE,
-                deterministic=True)
+    ds = ds.map(
+        lambda s: parse_example(s, k), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
     return ds.flat_map(lambda ex: _instances(ex, info))
 
 
@@ -280,8 +316,9 @@ def train_dataset(
     ds = ds.repeat().skip(skip_batches * batch_size)
 
     def prepare(index, inst):
-        aug = sample_augmentation(inst, tf.stack([tf.cast(seed * 100003 + epoch, tf.int64),
-                                                  index]), cfg, info, input_size)
+        aug = sample_augmentation(
+            inst, tf.stack([tf.cast(seed * 100003 + epoch, tf.int64), index]), cfg, info, input_size
+        )
         image = decode_image(inst["encoded"], inst["format"])
         return coarse_crop(image, aug, spec)
 
@@ -299,8 +336,9 @@ def count_train_instances(root: str, split: str, info: DatasetInfo) -> int:
 # ---------------------------------------------------------------------------- validation
 
 
-def val_instances(root: str, split: str, info: DatasetInfo, boxes: str = "gt",
-                  detections: dict | None = None) -> tf.data.Dataset:
+def val_instances(
+    root: str, split: str, info: DatasetInfo, boxes: str = "gt", detections: dict | None = None
+) -> tf.data.Dataset:
     """Instances to predict, in record order.
 
     ``boxes='gt'``: the valid GT instances, with their keypoints (K, 3) and head size for PCK
@@ -315,21 +353,29 @@ def val_instances(root: str, split: str, info: DatasetInfo, boxes: str = "gt",
 
     def gt(ex):
         bbox = instance_bbox_xyxy(ex, info)
-        keep = topdown_valid(bbox, ex["instance/keypoints"], ex["instance/iscrowd"],
-                             ex["instance/num_keypoints"])
+        keep = topdown_valid(
+            bbox, ex["instance/keypoints"], ex["instance/iscrowd"], ex["instance/num_keypoints"]
+        )
         heads = ex["instance/head_size"]
-        heads = tf.cond(tf.size(heads) > 0, lambda: heads,
-                        lambda: tf.zeros_like(ex["instance/area"]))
-        return _box_instances(ex, tf.boolean_mask(bbox, keep),
-                              tf.ones_like(tf.boolean_mask(ex["instance/area"], keep)),
-                              tf.boolean_mask(ex["instance/keypoints"], keep),
-                              tf.boolean_mask(heads, keep))
+        heads = tf.cond(
+            tf.size(heads) > 0, lambda: heads, lambda: tf.zeros_like(ex["instance/area"])
+        )
+        return _box_instances(
+            ex,
+            tf.boolean_mask(bbox, keep),
+            tf.ones_like(tf.boolean_mask(ex["instance/area"], keep)),
+            tf.boolean_mask(ex["instance/keypoints"], keep),
+            tf.boolean_mask(heads, keep),
+        )
 
     if boxes == "gt":
         return ds.flat_map(gt)
     if detections is None:
-        return ds.flat_map(lambda ex: _box_instances(ex, _xywh_to_xyxy(ex["detection/bbox"]),
-                                                     ex["detection/score"]))
+        return ds.flat_map(
+            lambda ex: _box_instances(
+                ex, _xywh_to_xyxy(ex["detection/bbox"]), ex["detection/score"]
+            )
+        )
     lookup = _DetectionTable(detections)
     return ds.flat_map(lambda ex: _box_instances(ex, *lookup(ex["image/id"])))
 
@@ -350,8 +396,11 @@ class _DetectionTable:
         self.boxes = tf.constant(np.concatenate(boxes + [np.zeros((0, 4), np.float32)]))
         self.scores = tf.constant(np.concatenate(scores + [np.zeros((0,), np.float32)]))
         self.table = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(tf.constant(ids, tf.int64),
-                                                tf.range(len(ids), dtype=tf.int64)), -1)
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant(ids, tf.int64), tf.range(len(ids), dtype=tf.int64)
+            ),
+            -1,
+        )
 
     def __call__(self, image_id: tf.Tensor):
         row = self.table.lookup(tf.cast(image_id, tf.int64))
@@ -360,25 +409,39 @@ class _DetectionTable:
         return _xywh_to_xyxy(self.boxes[start:stop]), self.scores[start:stop]
 
 
-def _box_instances(ex: dict, bbox_xyxy: tf.Tensor, scores: tf.Tensor,
-                   keypoints: tf.Tensor | None = None,
-                   head_size: tf.Tensor | None = None) -> tf.data.Dataset:
+def _box_instances(
+    ex: dict,
+    bbox_xyxy: tf.Tensor,
+    scores: tf.Tensor,
+    keypoints: tf.Tensor | None = None,
+    head_size: tf.Tensor | None = None,
+) -> tf.data.Dataset:
     n = tf.shape(bbox_xyxy)[0]
     k = tf.shape(ex["instance/keypoints"])[1]
-    return tf.data.Dataset.from_tensor_slices({
-        "encoded": tf.fill([n], ex["image/encoded"]),
-        "format": tf.fill([n], ex["image/format"]),
-        "image_id": tf.fill([n], ex["image/id"]),
-        "bbox": bbox_xyxy,
-        "bbox_score": scores,
-        "gt_keypoints": keypoints if keypoints is not None else tf.zeros([n, k, 3]),
-        "head_size": head_size if head_size is not None else tf.zeros([n]),
-    })
+    return tf.data.Dataset.from_tensor_slices(
+        {
+            "encoded": tf.fill([n], ex["image/encoded"]),
+            "format": tf.fill([n], ex["image/format"]),
+            "image_id": tf.fill([n], ex["image/id"]),
+            "bbox": bbox_xyxy,
+            "bbox_score": scores,
+            "gt_keypoints": keypoints if keypoints is not None else tf.zeros([n, k, 3]),
+            "head_size": head_size if head_size is not None else tf.zeros([n]),
+        }
+    )
 
 
-def val_dataset(root: str, split: str, cfg: DataConfig, info: DatasetInfo,
-                input_size: tuple[int, int], batch_size: int, *, use_udp: bool = False,
-                detections: dict | None = None) -> tf.data.Dataset:
+def val_dataset(
+    root: str,
+    split: str,
+    cfg: DataConfig,
+    info: DatasetInfo,
+    input_size: tuple[int, int],
+    batch_size: int,
+    *,
+    use_udp: bool = False,
+    detections: dict | None = None,
+) -> tf.data.Dataset:
     """Exact MMPose val crops: ``image`` uint8 (B, h, w, 3) plus center/scale/ids/scores, the
     box, and for GT boxes the GT keypoints and head size (see ``val_instances``)."""
     w, h = input_size
@@ -388,9 +451,16 @@ def val_dataset(root: str, split: str, cfg: DataConfig, info: DatasetInfo,
         scale = geometry.fix_aspect_ratio(scale, w / h)
         image = decode_image(inst["encoded"], inst["format"])
         crop, _ = geometry.topdown_affine(image, center, scale, input_size, use_udp)
-        return {"image": crop, "center": center, "scale": scale, "image_id": inst["image_id"],
-                "bbox_score": inst["bbox_score"], "bbox": inst["bbox"],
-                "gt_keypoints": inst["gt_keypoints"], "head_size": inst["head_size"]}
+        return {
+            "image": crop,
+            "center": center,
+            "scale": scale,
+            "image_id": inst["image_id"],
+            "bbox_score": inst["bbox_score"],
+            "bbox": inst["bbox"],
+            "gt_keypoints": inst["gt_keypoints"],
+            "head_size": inst["head_size"],
+        }
 
     boxes = "detections" if detections is not None else cfg.val_boxes
     ds = val_instances(root, split, info, boxes, detections)

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from kpose.datasets.metainfo import get_dataset_info
+from kpose.data.metainfo import get_dataset_info
 
 _INFO = get_dataset_info("coco")
 KEYPOINT_NAMES = _INFO.keypoint_names
@@ -117,15 +117,15 @@ def _background(rng: np.random.Generator, width: int, height: int) -> np.ndarray
             cv2.circle(image, tuple(map(int, p)), size // 2, color, -1)
         elif kind == 2:
             q = p + rng.integers(-size * 2, size * 2, 2)
-            cv2.line(image, tuple(map(int, p)), tuple(map(int, q)), color,
-                     int(rng.integers(1, 8)))
+            cv2.line(image, tuple(map(int, p)), tuple(map(int, q)), color, int(rng.integers(1, 8)))
         elif kind == 3:
             pts = (p + rng.integers(-size, size, (rng.integers(3, 6), 2))).astype(np.int32)
             cv2.fillPoly(image, [pts], color)
         else:
             axes = (size // 2, int(rng.integers(2, size // 2 + 3)))
-            cv2.ellipse(image, tuple(map(int, p)), axes, float(rng.uniform(0, 180)), 0, 360,
-                        color, -1)
+            cv2.ellipse(
+                image, tuple(map(int, p)), axes, float(rng.uniform(0, 180)), 0, 360, color, -1
+            )
     return image
 
 
@@ -150,8 +150,14 @@ def _disc(image, mask, label, center, radius, color, outline=True) -> None:
     cv2.circle(image, c, r, color, -1, cv2.LINE_AA)
 
 
-def draw_figure(image: np.ndarray, mask: np.ndarray, label: int, kp: np.ndarray, height: float,
-                rng: np.random.Generator) -> None:
+def draw_figure(
+    image: np.ndarray,
+    mask: np.ndarray,
+    label: int,
+    kp: np.ndarray,
+    height: float,
+    rng: np.random.Generator,
+) -> None:
     """Paint one figure (keypoints in image pixels, figure height in pixels) and its mask."""
     skin = _shade((205, 170, 140), rng.uniform(0.45, 1.15))
     shirt, pants = _color(rng), _color(rng)
@@ -161,19 +167,22 @@ def draw_figure(image: np.ndarray, mask: np.ndarray, label: int, kp: np.ndarray,
     k = _K
 
     def limb(a, b, w, color, left):
-        _capsule(image, mask, label, kp[k[a]], kp[k[b]], w * height, color,
-                 stripe if left else None)
+        _capsule(
+            image, mask, label, kp[k[a]], kp[k[b]], w * height, color, stripe if left else None
+        )
 
     for side in ("left", "right"):
         left = side == "left"
         limb(f"{side}_hip", f"{side}_knee", _LEG_W, pants, left)
         limb(f"{side}_knee", f"{side}_ankle", _LEG_W * 0.85, pants, left)
         foot = kp[k[f"{side}_ankle"]] + np.array([0.035 if left else -0.035, 0.02]) * height
-        _capsule(image, mask, label, kp[k[f"{side}_ankle"]], foot, 0.045 * height,
-                 _shade(pants, 0.4))
+        _capsule(
+            image, mask, label, kp[k[f"{side}_ankle"]], foot, 0.045 * height, _shade(pants, 0.4)
+        )
     neck = (kp[k["left_shoulder"]] + kp[k["right_shoulder"]]) / 2
-    torso = np.array([kp[k["left_shoulder"]], kp[k["right_shoulder"]], kp[k["right_hip"]],
-                      kp[k["left_hip"]]])
+    torso = np.array(
+        [kp[k["left_shoulder"]], kp[k["right_shoulder"]], kp[k["right_hip"]], kp[k["left_hip"]]]
+    )
     centre = torso.mean(0)
     torso = centre + (torso - centre) * np.array([1.3, 1.08])  # a little wider than joints
     pts = np.round(torso).astype(np.int32)
@@ -182,8 +191,15 @@ def draw_figure(image: np.ndarray, mask: np.ndarray, label: int, kp: np.ndarray,
     inner = np.round(centre + (torso - centre) * 0.9).astype(np.int32)
     cv2.fillConvexPoly(image, inner, shirt, cv2.LINE_AA)
     if rng.random() < 0.5:  # a print on the shirt
-        _disc(image, mask, label, centre + rng.normal(0, 0.02, 2) * height,
-              rng.uniform(0.015, 0.04) * height, _color(rng), outline=False)
+        _disc(
+            image,
+            mask,
+            label,
+            centre + rng.normal(0, 0.02, 2) * height,
+            rng.uniform(0.015, 0.04) * height,
+            _color(rng),
+            outline=False,
+        )
     head = (kp[k["left_ear"]] + kp[k["right_ear"]]) / 2
     _capsule(image, mask, label, neck, head, 0.06 * height, skin)
     for side in ("left", "right"):
@@ -229,8 +245,9 @@ def render_image(rng: np.random.Generator, image_size: tuple[int, int] = (384, 3
     return image, mask, figures
 
 
-def annotate(mask: np.ndarray, figures: list[Figure], min_visible: float = 0.3,
-             min_area: int = 48) -> list[dict]:
+def annotate(
+    mask: np.ndarray, figures: list[Figure], min_visible: float = 0.3, min_area: int = 48
+) -> list[dict]:
     """COCO annotations (without ids) for the figures that are visible enough."""
     height, width = mask.shape
     anns = []
@@ -244,32 +261,35 @@ def annotate(mask: np.ndarray, figures: list[Figure], min_visible: float = 0.3,
             xi, yi = int(round(x)), int(round(y))
             if not (0 <= x <= width - 1 and 0 <= y <= height - 1):
                 continue
-            kps[j] = (x, y, 2 if mask[min(yi, height - 1), min(xi, width - 1)] == fig.label
-                      else 1)
+            kps[j] = (x, y, 2 if mask[min(yi, height - 1), min(xi, width - 1)] == fig.label else 1)
         labeled = int(np.count_nonzero(kps[:, 2]))
         if labeled == 0:
             continue
         x0, y0, x1, y1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
-        anns.append({
-            "category_id": 1,
-            "keypoints": [round(float(v), 2) for v in kps.reshape(-1)],
-            "num_keypoints": labeled,
-            "bbox": [float(x0), float(y0), float(x1 - x0), float(y1 - y0)],
-            "area": float(area),
-            "iscrowd": 0,
-        })
+        anns.append(
+            {
+                "category_id": 1,
+                "keypoints": [round(float(v), 2) for v in kps.reshape(-1)],
+                "num_keypoints": labeled,
+                "bbox": [float(x0), float(y0), float(x1 - x0), float(y1 - y0)],
+                "area": float(area),
+                "iscrowd": 0,
+            }
+        )
     return anns
 
 
-def _render_files(image_dir: str, seed: int, indices: range,
-                  image_size: tuple[int, int]) -> list[list[dict]]:
+def _render_files(
+    image_dir: str, seed: int, indices: range, image_size: tuple[int, int]
+) -> list[list[dict]]:
     """Render and write images ``indices``; their annotations, one list per image."""
     out = []
     for i in indices:
         rng = np.random.default_rng([seed, i])
         image, mask, figures = render_image(rng, image_size)
-        cv2.imwrite(str(Path(image_dir) / _file_name(seed, i)), image,
-                    [cv2.IMWRITE_JPEG_QUALITY, 90])
+        cv2.imwrite(
+            str(Path(image_dir) / _file_name(seed, i)), image, [cv2.IMWRITE_JPEG_QUALITY, 90]
+        )
         out.append(annotate(mask, figures))
     return out
 
@@ -278,9 +298,15 @@ def _file_name(seed: int, i: int) -> str:
     return f"{seed:04d}_{i:06d}.jpg"
 
 
-def generate(out_dir: str | Path, num_images: int, seed: int, *,
-             image_size: tuple[int, int] = (384, 384), progress: bool = False,
-             workers: int | None = None) -> Path:
+def generate(
+    out_dir: str | Path,
+    num_images: int,
+    seed: int,
+    *,
+    image_size: tuple[int, int] = (384, 384),
+    progress: bool = False,
+    workers: int | None = None,
+) -> Path:
     """Write ``num_images`` JPEGs to ``out_dir/images`` and ``out_dir/annotations.json``.
 
     Image ``i`` depends only on ``(seed, i)``, so the result is the same for any number of
@@ -291,10 +317,8 @@ def generate(out_dir: str | Path, num_images: int, seed: int, *,
     image_dir.mkdir(parents=True, exist_ok=True)
     workers = max(1, min(workers or os.cpu_count() or 1, num_images // 200 or 1))
     chunk = 100
-    jobs = [range(start, min(start + chunk, num_images))
-            for start in range(0, num_images, chunk)]
-    bar = tqdm(total=num_images, desc=f"synthetic (seed {seed})", unit="img",
-               disable=not progress)
+    jobs = [range(start, min(start + chunk, num_images)) for start in range(0, num_images, chunk)]
+    bar = tqdm(total=num_images, desc=f"synthetic (seed {seed})", unit="img", disable=not progress)
     per_image: list[list[dict]] = []
     if workers == 1:
         for job in jobs:
@@ -304,24 +328,36 @@ def generate(out_dir: str | Path, num_images: int, seed: int, *,
         # spawn, not fork: the parent may already run TensorFlow's threads.
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            futures = [pool.submit(_render_files, str(image_dir), seed, job, image_size)
-                       for job in jobs]
+            futures = [
+                pool.submit(_render_files, str(image_dir), seed, job, image_size) for job in jobs
+            ]
             for job, future in zip(jobs, futures, strict=True):
                 per_image += future.result()
                 bar.update(len(job))
     bar.close()
     images, annotations = [], []
     for i, anns in enumerate(per_image):
-        images.append({"id": i + 1, "file_name": _file_name(seed, i), "width": image_size[0],
-                       "height": image_size[1]})
+        images.append(
+            {
+                "id": i + 1,
+                "file_name": _file_name(seed, i),
+                "width": image_size[0],
+                "height": image_size[1],
+            }
+        )
         for ann in anns:
             annotations.append({"id": len(annotations) + 1, "image_id": i + 1, **ann})
-    categories = [{
-        "id": 1, "name": "person", "supercategory": "person",
-        "keypoints": list(KEYPOINT_NAMES),
-        "skeleton": [[a + 1, b + 1] for a, b in _INFO.skeleton],
-    }]
+    categories = [
+        {
+            "id": 1,
+            "name": "person",
+            "supercategory": "person",
+            "keypoints": list(KEYPOINT_NAMES),
+            "skeleton": [[a + 1, b + 1] for a, b in _INFO.skeleton],
+        }
+    ]
     path = out_dir / "annotations.json"
-    path.write_text(json.dumps({"images": images, "annotations": annotations,
-                                "categories": categories}))
+    path.write_text(
+        json.dumps({"images": images, "annotations": annotations, "categories": categories})
+    )
     return path

@@ -42,7 +42,7 @@ def build_heatmap_model(
     ``(B, h, w, 3)`` RGB 0..255 -> ``(B, h / 4, w / 4, K)`` float32 heatmaps (for the head
     configurations of MMPose's top-down models). Layer names are MMPose's state-dict paths
     (``backbone.*`` inside the nested ``backbone`` model, ``head.*`` inside ``head``), so
-    ``kpose.models.mmpose_weights.assign_state_dict`` fills them from an MMPose checkpoint.
+    ``kpose.weights.state_dict.assign_state_dict`` fills them from an MMPose checkpoint.
     Multi-stage models (CPM, Hourglass, MSPN/RSN) predict with their last stage; with
     ``all_stages`` the model returns every stage's heatmaps, first to last (the last is named
     ``heatmaps``), for intermediate supervision.

@@ -72,7 +72,8 @@ def stage_losses(head_cfg, num_outputs: int) -> list[StageLoss]:
             f"model.head.args.level_indices has {len(levels)} entries for {num_outputs} outputs"
         )
     return [
-        StageLoss(int(level), "ohkm", 1.0) if i % num_units == num_units - 1
+        StageLoss(int(level), "ohkm", 1.0)
+        if i % num_units == num_units - 1
         else StageLoss(int(level), "mse", 0.25)
         for i, level in enumerate(levels)
     ]

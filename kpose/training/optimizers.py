@@ -7,7 +7,7 @@ with ``N = num_layers + 2``, ``backbone.pos_embed`` / ``cls_token`` / ``mask_tok
 else (final norm, neck, head) layer ``N - 1``; a variable's learning rate is
 ``lr * rate ** (N - 1 - layer)``. No weight decay on 1-D parameters, biases and anything named
 ``pos_embed``. Names are the MMPose parameter names of the Keras variables
-(``kpose.models.mmpose_weights.parameter_names``).
+(``kpose.weights.state_dict.parameter_names``).
 
 ``GroupedAdamW`` applies both: Adam with PyTorch's epsilon (1e-8), decoupled weight decay
 ``w -= lr_var * weight_decay * w`` before the Adam step (PyTorch's AdamW), each variable's
@@ -21,7 +21,7 @@ from collections.abc import Mapping
 
 import keras
 
-from kpose.models.mmpose_weights import parameter_names
+from kpose.weights.state_dict import parameter_names
 
 PYTORCH_ADAM_EPSILON = 1e-8
 
@@ -85,12 +85,18 @@ class GroupedAdamW(keras.optimizers.Adam):
         ...                    groups=layer_decay_groups(model, num_layers=12, rate=0.8))
     """
 
-    def __init__(self, learning_rate=1e-3, weight_decay: float = 0.0,
-                 groups: Mapping[str, tuple[float, bool]] | None = None,
-                 epsilon: float = PYTORCH_ADAM_EPSILON, **kwargs):
+    def __init__(
+        self,
+        learning_rate=1e-3,
+        weight_decay: float = 0.0,
+        groups: Mapping[str, tuple[float, bool]] | None = None,
+        epsilon: float = PYTORCH_ADAM_EPSILON,
+        **kwargs,
+    ):
         kwargs.pop("name", None)
-        super().__init__(learning_rate=learning_rate, epsilon=epsilon, name="grouped_adamw",
-                         **kwargs)
+        super().__init__(
+            learning_rate=learning_rate, epsilon=epsilon, name="grouped_adamw", **kwargs
+        )
         self.decoupled_weight_decay = float(weight_decay)
         self.groups = {k: (float(m), bool(d)) for k, (m, d) in (groups or {}).items()}
 
@@ -109,5 +115,8 @@ class GroupedAdamW(keras.optimizers.Adam):
         super().update_step(gradient, variable, lr)
 
     def get_config(self):
-        return {**super().get_config(), "weight_decay": self.decoupled_weight_decay,
-                "groups": {k: list(v) for k, v in self.groups.items()}}
+        return {
+            **super().get_config(),
+            "weight_decay": self.decoupled_weight_decay,
+            "groups": {k: list(v) for k, v in self.groups.items()},
+        }

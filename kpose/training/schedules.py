@@ -23,9 +23,17 @@ class WarmupMultiStep(keras.optimizers.schedules.LearningRateSchedule):
     along a half cosine from ``lr`` to ``lr * min_factor``.
     """
 
-    def __init__(self, lr: float, steps_per_epoch: int, milestones=(170, 200), gamma: float = 0.1,
-                 warmup_iters: int = 500, warmup_start_factor: float = 0.001,
-                 cosine_epochs: tuple[int, int] | None = None, min_factor: float = 0.0):
+    def __init__(
+        self,
+        lr: float,
+        steps_per_epoch: int,
+        milestones=(170, 200),
+        gamma: float = 0.1,
+        warmup_iters: int = 500,
+        warmup_start_factor: float = 0.001,
+        cosine_epochs: tuple[int, int] | None = None,
+        min_factor: float = 0.0,
+    ):
         self.lr = float(lr)
         self.steps_per_epoch = int(steps_per_epoch)
         self.milestones = tuple(int(m) for m in milestones)
@@ -38,8 +46,9 @@ class WarmupMultiStep(keras.optimizers.schedules.LearningRateSchedule):
     def __call__(self, step):
         step = tf.cast(step, tf.float32)
         epoch = tf.floor(step / float(max(self.steps_per_epoch, 1)))
-        passed = tf.add_n([tf.cast(epoch >= m, tf.float32) for m in self.milestones]
-                          or [tf.constant(0.0)])
+        passed = tf.add_n(
+            [tf.cast(epoch >= m, tf.float32) for m in self.milestones] or [tf.constant(0.0)]
+        )
         decay = tf.pow(self.gamma, passed)
         if self.warmup_iters > 0:
             frac = tf.minimum(step / float(max(self.warmup_iters - 1, 1)), 1.0)
@@ -53,9 +62,13 @@ class WarmupMultiStep(keras.optimizers.schedules.LearningRateSchedule):
         return self.lr * warm * decay
 
     def get_config(self):
-        return {"lr": self.lr, "steps_per_epoch": self.steps_per_epoch,
-                "milestones": list(self.milestones), "gamma": self.gamma,
-                "warmup_iters": self.warmup_iters,
-                "warmup_start_factor": self.warmup_start_factor,
-                "cosine_epochs": list(self.cosine_epochs) if self.cosine_epochs else None,
-                "min_factor": self.min_factor}
+        return {
+            "lr": self.lr,
+            "steps_per_epoch": self.steps_per_epoch,
+            "milestones": list(self.milestones),
+            "gamma": self.gamma,
+            "warmup_iters": self.warmup_iters,
+            "warmup_start_factor": self.warmup_start_factor,
+            "cosine_epochs": list(self.cosine_epochs) if self.cosine_epochs else None,
+            "min_factor": self.min_factor,
+        }

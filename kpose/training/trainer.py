@@ -27,8 +27,8 @@ from tqdm import tqdm
 
 from kpose.codecs import make_codec, make_training_codecs
 from kpose.data import augment, pipeline
-from kpose.datasets import get_dataset_info
-from kpose.evaluation import Evaluator
+from kpose.data.metainfo import get_dataset_info
+from kpose.evaluation.evaluator import Evaluator
 from kpose.models.build import build_heatmap_model
 from kpose.recipe import Recipe, TrainConfig, to_dict
 from kpose.training.losses import (
@@ -65,19 +65,23 @@ def make_optimizer(cfg: TrainConfig, schedule, model: keras.Model) -> keras.opti
     clipped to ``clip_grad_norm`` (global L2 norm) when set. Adam's epsilon is PyTorch's."""
     clip = cfg.clip_grad_norm or None
     if cfg.optimizer == "adam":
-        return keras.optimizers.Adam(learning_rate=schedule, epsilon=PYTORCH_ADAM_EPSILON,
-                                     global_clipnorm=clip)
+        return keras.optimizers.Adam(
+            learning_rate=schedule, epsilon=PYTORCH_ADAM_EPSILON, global_clipnorm=clip
+        )
     if cfg.optimizer == "adamw":
         groups = {}
         if cfg.layer_decay_rate:
             if cfg.layer_decay_num_layers <= 0:
-                raise ValueError("train.layer_decay_num_layers must be set (the backbone's "
-                                 "number of transformer layers) with train.layer_decay_rate")
+                raise ValueError(
+                    "train.layer_decay_num_layers must be set (the backbone's "
+                    "number of transformer layers) with train.layer_decay_rate"
+                )
             groups = layer_decay_groups(model, cfg.layer_decay_num_layers, cfg.layer_decay_rate)
         elif cfg.no_decay_keys:
             groups = no_decay_groups(model, cfg.no_decay_keys)
-        return GroupedAdamW(schedule, weight_decay=cfg.weight_decay, groups=groups,
-                            global_clipnorm=clip)
+        return GroupedAdamW(
+            schedule, weight_decay=cfg.weight_decay, groups=groups, global_clipnorm=clip
+        )
     raise ValueError(f"train.optimizer: expected 'adam' or 'adamw', got {cfg.optimizer!r}")
 
 
@@ -86,12 +90,14 @@ def _is_chief(strategy: tf.distribute.Strategy) -> bool:
     if resolver is None or not resolver.cluster_spec().as_dict():
         return True
     task_type, task_id = resolver.task_type, resolver.task_id
-    return task_type == "chief" or (task_type == "worker" and task_id == 0
-                                    and "chief" not in resolver.cluster_spec().as_dict())
+    return task_type == "chief" or (
+        task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()
+    )
 
 
-def fit(recipe: Recipe, *, strategy: tf.distribute.Strategy | None = None,
-        progress: bool = True) -> dict:
+def fit(
+    recipe: Recipe, *, strategy: tf.distribute.Strategy | None = None, progress: bool = True
+) -> dict:
     """Train ``recipe``; returns the last validation metrics (and the best)."""
     strategy = strategy or default_strategy()
     cfg = recipe.train
@@ -105,8 +111,7 @@ def fit(recipe: Recipe, *, strategy: tf.distribute.Strategy | None = None,
     if chief:
         (work_dir / "recipe.json").write_text(json.dumps(to_dict(recipe), indent=2))
 
-    num_instances = pipeline.count_train_instances(recipe.data.root, recipe.data.train_split,
-                                                   info)
+    num_instances = pipeline.count_train_instances(recipe.data.root, recipe.data.train_split, info)
     global_batch = cfg.batch_size
     steps_per_epoch = cfg.steps_per_epoch or max(1, num_instances // global_batch)
     lr = cfg.lr * (global_batch / cfg.base_batch_size if cfg.scale_lr else 1.0)
@@ -117,13 +122,20 @@ def fit(recipe: Recipe, *, strategy: tf.distribute.Strategy | None = None,
     with strategy.scope():
         # Multi-stage models (CPM, MSPN, ...) are supervised at every stage; ``model`` (the last
         # stage, what is evaluated and saved) shares its layers with ``stages_model``.
-        stages_model = build_heatmap_model(recipe.model, input_size, info.num_keypoints,
-                                           all_stages=True)
-        model = keras.Model(stages_model.input, stages_model.outputs[-1],
-                            name=stages_model.name)
-        schedule = WarmupMultiStep(lr, steps_per_epoch, cfg.milestones, cfg.gamma,
-                                   cfg.warmup_iters, cfg.warmup_start_factor,
-                                   cfg.cosine_epochs, cfg.cosine_min_factor)
+        stages_model = build_heatmap_model(
+            recipe.model, input_size, info.num_keypoints, all_stages=True
+        )
+        model = keras.Model(stages_model.input, stages_model.outputs[-1], name=stages_model.name)
+        schedule = WarmupMultiStep(
+            lr,
+            steps_per_epoch,
+            cfg.milestones,
+            cfg.gamma,
+            cfg.warmup_iters,
+            cfg.warmup_start_factor,
+            cfg.cosine_epochs,
+            cfg.cosine_min_factor,
+        )
         optimizer = make_optimizer(cfg, schedule, model)
         if cfg.mixed_precision:
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
@@ -132,34 +144,52 @@ def fit(recipe: Recipe, *, strategy: tf.distribute.Strategy | None = None,
         epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
         best_var = tf.Variable(-math.inf, dtype=tf.float64, trainable=False, name="best_metric")
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch_var,
-                                     step_in_epoch=step_var, best_metric=best_var)
-    manager = tf.train.CheckpointManager(checkpoint, str(write_dir / "checkpoints"),
-                                         max_to_keep=2)
+    checkpoint = tf.train.Checkpoint(
+        model=model,
+        optimizer=optimizer,
+        epoch=epoch_var,
+        step_in_epoch=step_var,
+        best_metric=best_var,
+    )
+    manager = tf.train.CheckpointManager(checkpoint, str(write_dir / "checkpoints"), max_to_keep=2)
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).expect_partial()
-        log.info("resumed from %s (epoch %d, step %d)", manager.latest_checkpoint,
-                 int(epoch_var.numpy()), int(step_var.numpy()))
-        print(f"resumed from {manager.latest_checkpoint}: epoch {int(epoch_var.numpy()) + 1},"
-              f" step {int(step_var.numpy())}")
+        log.info(
+            "resumed from %s (epoch %d, step %d)",
+            manager.latest_checkpoint,
+            int(epoch_var.numpy()),
+            int(step_var.numpy()),
+        )
+        print(
+            f"resumed from {manager.latest_checkpoint}: epoch {int(epoch_var.numpy()) + 1},"
+            f" step {int(step_var.numpy())}"
+        )
     elif cfg.load_from:  # MMPose's load_from: start from trained weights (not a resume)
-        from kpose.inference import load_weights
+        from kpose.inference.estimator import load_weights
 
         load_weights(model, cfg.load_from)
         print(f"initialised from {cfg.load_from}")
     elif cfg.backbone_weights:  # MMPose's backbone init_cfg=Pretrained
-        from kpose.inference import load_backbone_weights
+        from kpose.inference.estimator import load_backbone_weights
 
         result = load_backbone_weights(model, cfg.backbone_weights, cfg.backbone_weights_prefix)
-        print(f"backbone initialised from {cfg.backbone_weights} ({len(result.missing_keys)} "
-              f"backbone tensors not in it, {len(result.unexpected_keys)} of its tensors unused)")
+        print(
+            f"backbone initialised from {cfg.backbone_weights} ({len(result.missing_keys)} "
+            f"backbone tensors not in it, {len(result.unexpected_keys)} of its tensors unused)"
+        )
 
     codec = make_codec(recipe)
 
     train_step = make_train_step(
-        strategy, stages_model, optimizer, make_training_codecs(recipe), input_size, global_batch,
+        strategy,
+        stages_model,
+        optimizer,
+        make_training_codecs(recipe),
+        input_size,
+        global_batch,
         jit_compile=cfg.jit_compile,
-        losses=stage_losses(recipe.model.head, len(stages_model.outputs)))
+        losses=stage_losses(recipe.model.head, len(stages_model.outputs)),
+    )
 
     writer = tf.summary.create_file_writer(str(write_dir / "logs"))
     history_path = write_dir / "history.jsonl"
@@ -172,15 +202,29 @@ def fit(recipe: Recipe, *, strategy: tf.distribute.Strategy | None = None,
 
         def dataset_fn(ctx, epoch=epoch, done=done):
             return pipeline.train_dataset(
-                recipe.data.root, recipe.data.train_split, recipe.data, info, input_size,
-                ctx.get_per_replica_batch_size(global_batch), seed=cfg.seed, epoch=epoch,
+                recipe.data.root,
+                recipe.data.train_split,
+                recipe.data,
+                info,
+                input_size,
+                ctx.get_per_replica_batch_size(global_batch),
+                seed=cfg.seed,
+                epoch=epoch,
                 # each input pipeline feeds num_replicas / num_pipelines replicas per step
                 skip_batches=done * (ctx.num_replicas_in_sync // ctx.num_input_pipelines),
-                input_context=ctx, use_udp=recipe.use_udp_warp)
+                input_context=ctx,
+                use_udp=recipe.use_udp_warp,
+            )
 
         iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
-        bar = tqdm(total=steps_per_epoch, initial=done, desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                   unit="step", disable=not progress, dynamic_ncols=True)
+        bar = tqdm(
+            total=steps_per_epoch,
+            initial=done,
+            desc=f"epoch {epoch + 1}/{cfg.epochs}",
+            unit="step",
+            disable=not progress,
+            dynamic_ncols=True,
+        )
         t0, seen, running = time.perf_counter(), 0, None
         for step in range(done, steps_per_epoch):
             loss = float(train_step(iterator))
@@ -191,8 +235,7 @@ def fit(recipe: Recipe, *, strategy: tf.distribute.Strategy | None = None,
             if (step + 1) % cfg.log_every == 0 or step + 1 == steps_per_epoch:
                 rate = seen / (time.perf_counter() - t0)
                 lr_now = float(schedule(it))
-                bar.set_postfix(loss=f"{running:.3g}", lr=f"{lr_now:.2e}",
-                                samples_s=f"{rate:.1f}")
+                bar.set_postfix(loss=f"{running:.3g}", lr=f"{lr_now:.2e}", samples_s=f"{rate:.1f}")
                 with writer.as_default(step=it):
                     tf.summary.scalar("train/loss", running)
                     tf.summary.scalar("train/lr", lr_now)
@@ -214,8 +257,10 @@ def fit(recipe: Recipe, *, strategy: tf.distribute.Strategy | None = None,
                 best_var.assign(metrics[key])
                 model.save_weights(str(write_dir / "best.weights.h5"))
             if progress:
-                print(f"epoch {epoch + 1}: {val.prefix}/{key} {metrics[key]:.4f} "
-                      f"(best {best_var.numpy():.4f})")
+                print(
+                    f"epoch {epoch + 1}: {val.prefix}/{key} {metrics[key]:.4f} "
+                    f"(best {best_var.numpy():.4f})"
+                )
         if chief:
             _append_history(history_path, epoch + 1, running, metrics)
             plot_history(history_path, write_dir / "curves.png")
@@ -227,8 +272,17 @@ def fit(recipe: Recipe, *, strategy: tf.distribute.Strategy | None = None,
     return {**metrics, "best": float(best_var.numpy())}
 
 
-def make_train_step(strategy, model, optimizer, codec, input_size, global_batch: int, *,
-                    jit_compile: bool = False, losses=None):
+def make_train_step(
+    strategy,
+    model,
+    optimizer,
+    codec,
+    input_size,
+    global_batch: int,
+    *,
+    jit_compile: bool = False,
+    losses=None,
+):
     """``train_step(iterator) -> loss``: one optimizer step over the global batch.
 
     Each replica warps its crops and encodes its targets on its own device, computes MMPose's
@@ -245,8 +299,10 @@ def make_train_step(strategy, model, optimizer, codec, input_size, global_batch:
     num_outputs = len(model.outputs)
     losses = list(losses) if losses is not None else [StageLoss()] * num_outputs
     if len(losses) != num_outputs or max(s.level for s in losses) >= len(codecs):
-        raise ValueError(f"{len(losses)} stage losses (levels {[s.level for s in losses]}) for "
-                         f"{num_outputs} model outputs and {len(codecs)} target levels")
+        raise ValueError(
+            f"{len(losses)} stage losses (levels {[s.level for s in losses]}) for "
+            f"{num_outputs} model outputs and {len(codecs)} target levels"
+        )
 
     def per_sample(stage, pred, target, weights):
         if stage.loss == "ohkm":
@@ -258,10 +314,15 @@ def make_train_step(strategy, model, optimizer, codec, input_size, global_batch:
         with tf.GradientTape() as tape:
             preds = model(images, training=True)
             preds = preds if isinstance(preds, list | tuple) else [preds]
-            loss = tf.add_n([
-                s.weight * tf.reduce_sum(per_sample(s, pred, targets[s.level], weights))
-                for pred, s in zip(preds, losses, strict=True)
-            ]) / global_batch
+            loss = (
+                tf.add_n(
+                    [
+                        s.weight * tf.reduce_sum(per_sample(s, pred, targets[s.level], weights))
+                        for pred, s in zip(preds, losses, strict=True)
+                    ]
+                )
+                / global_batch
+            )
             scaled = optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, model.trainable_variables)
         optimizer.apply(grads, model.trainable_variables)

@@ -12,36 +12,47 @@ import tensorflow as tf
 from kpose.convert import convert_coco, main
 from kpose.data.convert import read_meta, split_files
 from kpose.data.records import from_example
-from kpose.evaluation import coco_ground_truth
+from kpose.evaluation.evaluator import coco_ground_truth
 
 
 def _read_all(root, split, k):
-    return [from_example(s.numpy(), k) for f in split_files(root, split)
-            for s in tf.data.TFRecordDataset(f)]
+    return [
+        from_example(s.numpy(), k)
+        for f in split_files(root, split)
+        for s in tf.data.TFRecordDataset(f)
+    ]
 
 
-@pytest.mark.parametrize("dataset, folder, ann, k", [
-    ("coco", "coco", "test_coco.json", 17),
-    ("crowdpose", "crowdpose", "test_crowdpose.json", 14),
-    ("aic", "aic", "test_aic.json", 14),
-    ("humanart", "humanart", "test_humanart.json", 17),  # nested HumanArt/images/ names
-])
+@pytest.mark.parametrize(
+    "dataset, folder, ann, k",
+    [
+        ("coco", "coco", "test_coco.json", 17),
+        ("crowdpose", "crowdpose", "test_crowdpose.json", 14),
+        ("aic", "aic", "test_aic.json", 14),
+        ("humanart", "humanart", "test_humanart.json", 17),  # nested HumanArt/images/ names
+    ],
+)
 def test_round_trip(samples, tmp_path, dataset, folder, ann, k):
     src = samples / folder / ann
-    entry = convert_coco(src, samples / folder, tmp_path, split="val", dataset=dataset,
-                         shards=2, progress=False)
+    entry = convert_coco(
+        src, samples / folder, tmp_path, split="val", dataset=dataset, shards=2, progress=False
+    )
     data = json.loads(src.read_text())
     records = {r.image_id: r for r in _read_all(tmp_path, "val", k)}
     assert len(records) == len(data["images"]) == entry["images"]
     for img in data["images"]:
         rec = records[img["id"]]
-        assert (rec.width, rec.height, rec.file_name) == (img["width"], img["height"],
-                                                           img["file_name"])
+        assert (rec.width, rec.height, rec.file_name) == (
+            img["width"],
+            img["height"],
+            img["file_name"],
+        )
         name = img["file_name"].removeprefix("HumanArt/images/")
         assert rec.encoded == (samples / folder / name).read_bytes()
         assert rec.crowd_index == pytest.approx(img.get("crowdIndex", 0.0))
-        anns = sorted((a for a in data["annotations"] if a["image_id"] == img["id"]),
-                      key=lambda a: a["id"])
+        anns = sorted(
+            (a for a in data["annotations"] if a["image_id"] == img["id"]), key=lambda a: a["id"]
+        )
         order = np.argsort(rec.instance_ids)
         assert rec.instance_ids[order].tolist() == [a["id"] for a in anns]
         for j, a in zip(order, anns, strict=True):
@@ -51,8 +62,11 @@ def test_round_trip(samples, tmp_path, dataset, folder, ann, k):
             assert rec.instance_num_keypoints[j] == a["num_keypoints"]
             assert rec.area[j] == pytest.approx(a.get("area", -1.0), rel=1e-6)
     rep = entry["report"]
-    assert rep["instances_read"] == len(data["annotations"]) == rep["instances_kept"] + sum(
-        rep["skipped_instances"].values())
+    assert (
+        rep["instances_read"]
+        == len(data["annotations"])
+        == rep["instances_kept"] + sum(rep["skipped_instances"].values())
+    )
     meta = read_meta(tmp_path)
     assert meta["dataset"] == dataset and meta["num_keypoints"] == k
     assert sum(s["records"] for s in meta["splits"]["val"]["shards"]) == len(data["images"])
@@ -71,12 +85,17 @@ def test_round_trip(samples, tmp_path, dataset, folder, ann, k):
 
 def test_detections_stored_with_val(samples, tmp_path):
     dets = json.loads((samples / "coco/test_coco_det_AP_H_56.json").read_text())
-    entry = convert_coco(samples / "coco/test_coco.json", samples / "coco", tmp_path,
-                         split="val", detections=samples / "coco/test_coco_det_AP_H_56.json",
-                         shards=1, progress=False)
+    entry = convert_coco(
+        samples / "coco/test_coco.json",
+        samples / "coco",
+        tmp_path,
+        split="val",
+        detections=samples / "coco/test_coco_det_AP_H_56.json",
+        shards=1,
+        progress=False,
+    )
     records = _read_all(tmp_path, "val", 17)
-    assert sum(len(r.det_score) for r in records) == len(dets) == entry["report"][
-        "detections_kept"]
+    assert sum(len(r.det_score) for r in records) == len(dets) == entry["report"]["detections_kept"]
     rec = next(r for r in records if r.image_id == dets[0]["image_id"])
     first = [i for i, d in enumerate(dets) if d["image_id"] == rec.image_id]
     np.testing.assert_allclose(rec.det_bbox_xywh[0], dets[first[0]]["bbox"], rtol=1e-6)
@@ -113,11 +132,34 @@ def test_bad_inputs_are_reported_not_kept(samples, tmp_path):
 
 
 def test_cli_prints_summary(samples, tmp_path, capsys):
-    code = main(["coco", "--annotations", str(samples / "coco/test_coco.json"), "--images",
-                 str(samples / "coco"), "--out", str(tmp_path), "--shards", "2"])
+    code = main(
+        [
+            "coco",
+            "--annotations",
+            str(samples / "coco/test_coco.json"),
+            "--images",
+            str(samples / "coco"),
+            "--out",
+            str(tmp_path),
+            "--shards",
+            "2",
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "train: 4 images, 14 instances in 2 shards" in out
-    assert main(["coco", "--annotations", str(tmp_path / "nope.json"), "--images",
-                 str(samples / "coco"), "--out", str(tmp_path)]) == 2
+    assert (
+        main(
+            [
+                "coco",
+                "--annotations",
+                str(tmp_path / "nope.json"),
+                "--images",
+                str(samples / "coco"),
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
     assert "nope.json: annotation file not found" in capsys.readouterr().err

@@ -12,8 +12,8 @@ from scipy.io import savemat
 from kpose.convert import convert_jhmdb, convert_mpii, main
 from kpose.data import pipeline
 from kpose.data.convert import read_meta, split_files
+from kpose.data.metainfo import get_dataset_info
 from kpose.data.records import from_example
-from kpose.datasets import get_dataset_info
 from kpose.errors import DataError
 
 
@@ -39,8 +39,15 @@ def test_mpii_round_trip_and_head_sizes(samples, tmp_path):
     ann = samples / "mpii" / "test_mpii.json"
     entries = json.loads(ann.read_text())
     corners = headbox_mat(tmp_path / "gt.mat", len(entries))
-    entry = convert_mpii(ann, samples / "mpii", tmp_path / "out", split="val",
-                         headboxes=tmp_path / "gt.mat", shards=2, progress=False)
+    entry = convert_mpii(
+        ann,
+        samples / "mpii",
+        tmp_path / "out",
+        split="val",
+        headboxes=tmp_path / "gt.mat",
+        shards=2,
+        progress=False,
+    )
     assert entry["report"]["instances_kept"] == len(entries) == entry["instances"]
     records = _records(tmp_path / "out")
     assert read_meta(tmp_path / "out")["dataset"] == "mpii"
@@ -57,15 +64,17 @@ def test_mpii_round_trip_and_head_sizes(samples, tmp_path):
         head = np.linalg.norm(corners[index][1] - corners[index][0]) * 0.6
         assert rec.head_size[j] == pytest.approx(head, rel=1e-6)
         assert (rec.width, rec.height) == tuple(
-            cv2.imread(str(samples / "mpii" / e["image"])).shape[1::-1])
+            cv2.imread(str(samples / "mpii" / e["image"])).shape[1::-1]
+        )
 
 
 def test_mpii_boxes_are_not_clipped(samples, tmp_path):
     ann = samples / "mpii" / "test_mpii.json"
     convert_mpii(ann, samples / "mpii", tmp_path, split="val", shards=1, progress=False)
     info = get_dataset_info("mpii")
-    boxes = np.stack([b["bbox"].numpy() for b in pipeline.val_instances(str(tmp_path), "val",
-                                                                        info)])
+    boxes = np.stack(
+        [b["bbox"].numpy() for b in pipeline.val_instances(str(tmp_path), "val", info)]
+    )
     records = _records(tmp_path)
     raw = np.concatenate([r.bbox_xywh for r in records.values()])
     assert len(boxes) == len(raw)
@@ -75,15 +84,19 @@ def test_mpii_boxes_are_not_clipped(samples, tmp_path):
 def test_mpii_headbox_count_must_match(samples, tmp_path):
     headbox_mat(tmp_path / "gt.mat", 2)
     with pytest.raises(DataError, match="2 head boxes for 5 annotations"):
-        convert_mpii(samples / "mpii" / "test_mpii.json", samples / "mpii", tmp_path / "o",
-                     headboxes=tmp_path / "gt.mat", progress=False)
+        convert_mpii(
+            samples / "mpii" / "test_mpii.json",
+            samples / "mpii",
+            tmp_path / "o",
+            headboxes=tmp_path / "gt.mat",
+            progress=False,
+        )
 
 
 def test_jhmdb_shifts_to_zero_based(samples, tmp_path):
     ann = samples / "jhmdb" / "test_jhmdb_sub1.json"
     data = json.loads(ann.read_text())
-    entry = convert_jhmdb(ann, samples / "jhmdb", tmp_path, split="val", shards=1,
-                          progress=False)
+    entry = convert_jhmdb(ann, samples / "jhmdb", tmp_path, split="val", shards=1, progress=False)
     assert entry["instances"] == len(data["annotations"])
     records = _records(tmp_path)
     sizes = {im["id"]: (im["width"], im["height"]) for im in data["images"]}
@@ -102,11 +115,37 @@ def test_jhmdb_shifts_to_zero_based(samples, tmp_path):
 
 
 def test_cli_subcommands(samples, tmp_path, capsys):
-    assert main(["mpii", "--annotations", str(samples / "mpii/test_mpii.json"), "--images",
-                 str(samples / "mpii"), "--out", str(tmp_path / "m"), "--split", "val"]) == 0
+    assert (
+        main(
+            [
+                "mpii",
+                "--annotations",
+                str(samples / "mpii/test_mpii.json"),
+                "--images",
+                str(samples / "mpii"),
+                "--out",
+                str(tmp_path / "m"),
+                "--split",
+                "val",
+            ]
+        )
+        == 0
+    )
     assert "val: 5 images, 5 instances" in capsys.readouterr().out
-    assert main(["jhmdb", "--annotations", str(samples / "jhmdb/test_jhmdb_sub1.json"),
-                 "--images", str(samples / "jhmdb"), "--out", str(tmp_path / "j")]) == 0
+    assert (
+        main(
+            [
+                "jhmdb",
+                "--annotations",
+                str(samples / "jhmdb/test_jhmdb_sub1.json"),
+                "--images",
+                str(samples / "jhmdb"),
+                "--out",
+                str(tmp_path / "j"),
+            ]
+        )
+        == 0
+    )
     assert "train: 3 images, 3 instances" in capsys.readouterr().out
 
 
@@ -117,17 +156,29 @@ def test_posetrack18_video_ids_detections_and_per_video_gt(samples, tmp_path):
     ann = root / "annotations" / "test_posetrack18_val.json"
     dets = root / "annotations" / "test_posetrack18_human_detections.json"
     data = json.loads(ann.read_text())
-    entry = convert_posetrack18(ann, root, tmp_path, split="val", detections=dets,
-                                det_score_thr=0.4, shards=1, progress=False)
+    entry = convert_posetrack18(
+        ann,
+        root,
+        tmp_path,
+        split="val",
+        detections=dets,
+        det_score_thr=0.4,
+        shards=1,
+        progress=False,
+    )
     assert entry["per_video_gt"]["videos"] == 3
     assert sorted(p.name for p in (tmp_path / "posetrack18-gt-val").iterdir()) == sorted(
-        p.name for p in (root / "annotations" / "val").iterdir())
+        p.name for p in (root / "annotations" / "val").iterdir()
+    )
     records = _records(tmp_path)
     for img in data["images"]:
         rec = records[img["id"]]
         assert (rec.video_id, rec.frame_id) == (img["vid_id"], img["frame_id"])
-    kept = [d for d in json.loads(dets.read_text())
-            if d.get("category_id", 1) == 1 and d["score"] >= 0.4]
+    kept = [
+        d
+        for d in json.loads(dets.read_text())
+        if d.get("category_id", 1) == 1 and d["score"] >= 0.4
+    ]
     assert sum(len(r.det_score) for r in records.values()) == len(kept)
     assert entry["report"]["detections_kept"] == len(kept)
     assert min(min(r.det_score, default=1) for r in records.values()) >= 0.4

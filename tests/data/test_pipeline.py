@@ -15,7 +15,7 @@ from kpose import geometry
 from kpose.codecs import MSRAHeatmap
 from kpose.convert import convert_coco
 from kpose.data import augment, pipeline
-from kpose.datasets import get_dataset_info
+from kpose.data.metainfo import get_dataset_info
 from kpose.recipe import BBoxTransformConfig, DataConfig
 
 INPUT = (192, 256)
@@ -25,11 +25,23 @@ HEATMAP = (48, 64)
 @pytest.fixture(scope="module")
 def coco_root(samples, tmp_path_factory):
     root = tmp_path_factory.mktemp("coco")
-    convert_coco(samples / "coco/test_coco.json", samples / "coco", root, split="train",
-                 shards=2, progress=False)
-    convert_coco(samples / "coco/test_coco.json", samples / "coco", root, split="val",
-                 detections=samples / "coco/test_coco_det_AP_H_56.json", shards=1,
-                 progress=False)
+    convert_coco(
+        samples / "coco/test_coco.json",
+        samples / "coco",
+        root,
+        split="train",
+        shards=2,
+        progress=False,
+    )
+    convert_coco(
+        samples / "coco/test_coco.json",
+        samples / "coco",
+        root,
+        split="val",
+        detections=samples / "coco/test_coco_det_AP_H_56.json",
+        shards=1,
+        progress=False,
+    )
     return str(root)
 
 
@@ -66,9 +78,11 @@ def test_heatmap_peaks_follow_warped_keypoints(coco_root):
 
 
 def test_flip_swaps_left_and_right(coco_root):
-    still = DataConfig(half_body=None, shuffle_buffer=1,
-                       bbox_transform=BBoxTransformConfig(shift_prob=0, scale_prob=0,
-                                                          rotate_prob=0))
+    still = DataConfig(
+        half_body=None,
+        shuffle_buffer=1,
+        bbox_transform=BBoxTransformConfig(shift_prob=0, scale_prob=0, rotate_prob=0),
+    )
     plain = _batch(coco_root, dataclasses.replace(still, flip_prob=0.0))
     flipped = _batch(coco_root, dataclasses.replace(still, flip_prob=1.0))
     flip_indices = list(get_dataset_info("coco").flip_indices)
@@ -79,8 +93,9 @@ def test_flip_swaps_left_and_right(coco_root):
     mask = vis_plain[:, flip_indices] > 0
     # MMPose flips the image (x -> W - 1 - x) and the box centre the same way, so in the crop
     # a keypoint at u lands at input_w - u, with its left/right partner's index.
-    np.testing.assert_allclose(kf[..., 0][mask], (INPUT[0] - kp[:, flip_indices, 0])[mask],
-                               atol=1e-3)
+    np.testing.assert_allclose(
+        kf[..., 0][mask], (INPUT[0] - kp[:, flip_indices, 0])[mask], atol=1e-3
+    )
     np.testing.assert_allclose(kf[..., 1][mask], kp[:, flip_indices, 1][mask], atol=1e-3)
     # and the pixels are mirrored (up to the one-pixel shift of the non-UDP convention)
     diff = np.abs(flipped[1][:, :, 1:] - plain[1][:, :, :0:-1]).mean()
@@ -105,13 +120,21 @@ def test_truncated_normal_draws_match_mmpose_distribution():
 
 def test_half_body_picks_visible_half():
     info = get_dataset_info("coco")
-    cfg = DataConfig(half_body=dataclasses.replace(DataConfig().half_body, prob=1.0,
-                                                   upper_prioritized_prob=1.0))
+    cfg = DataConfig(
+        half_body=dataclasses.replace(DataConfig().half_body, prob=1.0, upper_prioritized_prob=1.0)
+    )
     kpts = tf.constant(np.stack([np.arange(17) * 10.0, np.arange(17) * 5.0], -1), tf.float32)
     vis = tf.ones([17])
-    center, scale = pipeline._half_body(kpts, vis, tf.zeros([2]), tf.ones([2]),
-                                        tf.constant([0, 1], tf.int64),
-                                        tf.constant([0, 2], tf.int64), cfg, info)
+    center, scale = pipeline._half_body(
+        kpts,
+        vis,
+        tf.zeros([2]),
+        tf.ones([2]),
+        tf.constant([0, 1], tf.int64),
+        tf.constant([0, 2], tf.int64),
+        cfg,
+        info,
+    )
     upper = kpts.numpy()[list(info.upper_body_ids)]
     np.testing.assert_allclose(center.numpy(), upper.mean(0), rtol=1e-6)
     np.testing.assert_allclose(scale.numpy(), (upper.max(0) - upper.min(0)) * 1.5, rtol=1e-6)

@@ -10,9 +10,27 @@ import pytest
 from kpose.data import synthetic
 
 # The skeleton of COCO's person category (1-based keypoint ids), as in person_keypoints_*.json.
-COCO_SKELETON = [[16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7],
-                 [6, 8], [7, 9], [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5], [4, 6],
-                 [5, 7]]
+COCO_SKELETON = [
+    [16, 14],
+    [14, 12],
+    [17, 15],
+    [15, 13],
+    [12, 13],
+    [6, 12],
+    [7, 13],
+    [6, 7],
+    [6, 8],
+    [7, 9],
+    [8, 10],
+    [9, 11],
+    [2, 3],
+    [1, 2],
+    [1, 3],
+    [2, 4],
+    [3, 5],
+    [4, 6],
+    [5, 7],
+]
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +78,11 @@ def test_visibility_follows_the_label_mask():
         rng = np.random.default_rng([7, i])
         _, mask, figures = synthetic.render_image(rng)
         by_label = {f.label: f for f in figures}
-        for ann, fig in zip(synthetic.annotate(mask, figures),
-                            [f for f in figures if _annotated(mask, f)], strict=True):
+        for ann, fig in zip(
+            synthetic.annotate(mask, figures),
+            [f for f in figures if _annotated(mask, f)],
+            strict=True,
+        ):
             kps = np.array(ann["keypoints"]).reshape(17, 3)
             for (x, y, v), (fx, fy) in zip(kps, fig.keypoints, strict=True):
                 counts[int(v)] += 1
@@ -91,8 +112,9 @@ def test_deterministic_per_seed(tmp_path):
     c = synthetic.generate(tmp_path / "c", 3, seed=6)
     assert a.read_text() == b.read_text() != c.read_text()
     for im in json.loads(a.read_text())["images"]:
-        assert ((tmp_path / "a/images" / im["file_name"]).read_bytes()
-                == (tmp_path / "b/images" / im["file_name"]).read_bytes())
+        assert (tmp_path / "a/images" / im["file_name"]).read_bytes() == (
+            tmp_path / "b/images" / im["file_name"]
+        ).read_bytes()
 
 
 def test_left_limbs_are_marked(generated):
@@ -115,6 +137,6 @@ def test_worker_processes_give_the_same_dataset(tmp_path):
     two = synthetic.generate(tmp_path / "two", 402, seed=2, workers=2)
     assert one.read_text() == two.read_text()
     name = json.loads(one.read_text())["images"][401]["file_name"]
-    assert ((tmp_path / "one/images" / name).read_bytes()
-            == (tmp_path / "two/images" / name).read_bytes())
-
+    assert (tmp_path / "one/images" / name).read_bytes() == (
+        tmp_path / "two/images" / name
+    ).read_bytes()

@@ -15,8 +15,8 @@ from kpose.models.backbones.alexnet import alexnet
 from kpose.models.backbones.cpm import cpm
 from kpose.models.backbones.hourglass import hourglass, hourglass52
 from kpose.models.build import build_heatmap_model
-from kpose.models.mmpose_weights import assign_state_dict, model_state_dict
 from kpose.recipe import HeadConfig, ModelConfig
+from kpose.weights.state_dict import assign_state_dict, model_state_dict
 
 TINY_CPM = {"out_channels": 5, "feat_channels": 8, "middle_channels": 4, "num_stages": 3}
 TINY_HOURGLASS = {

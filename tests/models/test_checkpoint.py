@@ -11,7 +11,7 @@ import pytest
 
 import kpose
 from kpose.errors import ModelError
-from kpose.models.checkpoint import Opaque, mmpose_state_dict, read_torch_checkpoint
+from kpose.weights.torch_pickle import Opaque, mmpose_state_dict, read_torch_checkpoint
 
 DATA = Path(__file__).parent / "data"
 QUICKSTART = Path(__file__).parents[2] / "recipes" / "quickstart.yaml"
@@ -80,16 +80,16 @@ def test_load_round_trips_keras_files(suffix, tmp_path, monkeypatch):
     expected = np.asarray(first.heatmap_model(images, training=False))
     path = first.save(tmp_path / f"again{suffix}")
     second = kpose.load(str(QUICKSTART), weights=path)
-    np.testing.assert_array_equal(np.asarray(second.heatmap_model(images, training=False)),
-                                  expected)
+    np.testing.assert_array_equal(
+        np.asarray(second.heatmap_model(images, training=False)), expected
+    )
     # $KPOSE_HOME/<preset><suffix> is found without weights=
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("KPOSE_HOME", str(home))
     os.replace(path, home / f"quickstart{suffix}")
     third = kpose.load("quickstart")
-    np.testing.assert_array_equal(np.asarray(third.heatmap_model(images, training=False)),
-                                  expected)
+    np.testing.assert_array_equal(np.asarray(third.heatmap_model(images, training=False)), expected)
 
 
 def test_load_without_weights_says_where_it_looked(tmp_path, monkeypatch):

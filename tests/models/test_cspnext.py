@@ -11,8 +11,8 @@ import tensorflow as tf
 from kpose.errors import ModelError
 from kpose.models.backbones.cspnext import cspnext, cspnext_m
 from kpose.models.build import build_heatmap_model
-from kpose.models.mmpose_weights import assign_state_dict, model_state_dict
 from kpose.recipe import HeadConfig, ModelConfig
+from kpose.weights.state_dict import assign_state_dict, model_state_dict
 
 NARROW = {"deepen_factor": 0.1, "widen_factor": 0.125}  # widths 8 / 16 .. 128, 1 block a stage
 HEAD = HeadConfig((16, 16, 16), (4, 4, 4))

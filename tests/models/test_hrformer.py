@@ -18,7 +18,7 @@ from kpose.models.backbones.hrformer import (
     hrformer_small,
 )
 from kpose.models.backbones.swin import relative_position_index
-from kpose.models.mmpose_weights import assign_state_dict, model_state_dict
+from kpose.weights.state_dict import assign_state_dict, model_state_dict
 
 TINY = {
     "num_channels": (8, 16, 16, 32),

@@ -17,8 +17,8 @@ from kpose.models.backbones.litehrnet import (
     litehrnet_30,
 )
 from kpose.models.build import build_heatmap_model
-from kpose.models.mmpose_weights import assign_state_dict, model_state_dict
 from kpose.recipe import HeadConfig, ModelConfig
+from kpose.weights.state_dict import assign_state_dict, model_state_dict
 
 TINY = {
     "num_modules": (1, 1, 1),

@@ -15,8 +15,8 @@ from kpose.models.backbones.shufflenet_v1 import shufflenet_v1
 from kpose.models.backbones.shufflenet_v2 import shufflenet_v2
 from kpose.models.build import build_heatmap_model
 from kpose.models.layers import ChannelShuffle
-from kpose.models.mmpose_weights import assign_state_dict, model_state_dict
 from kpose.recipe import HeadConfig, ModelConfig
+from kpose.weights.state_dict import assign_state_dict, model_state_dict
 
 INPUT_SIZE = (40, 72)  # (w, h)
 

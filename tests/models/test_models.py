@@ -12,8 +12,8 @@ import pytest
 from kpose.errors import ModelError
 from kpose.models.build import build_heatmap_model
 from kpose.models.heads import cpm_head
-from kpose.models.mmpose_weights import assign_state_dict, model_state_dict, weighted_layers
 from kpose.recipe import HeadConfig, ModelConfig
+from kpose.weights.state_dict import assign_state_dict, model_state_dict, weighted_layers
 
 K = 17
 # MMPose 1.3.2 keys and shapes of the two small models below (the fast parity cases of

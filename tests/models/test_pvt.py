@@ -11,8 +11,8 @@ import tensorflow as tf
 from kpose.errors import ModelError
 from kpose.models.backbones.pvt import bilinear_matrix, pvt, pvt_s, pvtv2, pvtv2_b2
 from kpose.models.build import build_heatmap_model
-from kpose.models.mmpose_weights import assign_state_dict, model_state_dict
 from kpose.recipe import HeadConfig, ModelConfig
+from kpose.weights.state_dict import assign_state_dict, model_state_dict
 
 TINY = {"embed_dims": 4, "num_layers": [1, 1, 1, 1], "num_heads": [1, 2, 2, 4]}
 HEAD = HeadConfig((8, 8, 8), (4, 4, 4))

@@ -12,8 +12,8 @@ from kpose.errors import ModelError
 from kpose.models.backbones.resnest import RadixSoftmax, RadixSum, resnest, resnest50
 from kpose.models.backbones.scnet import NearestResizeLike, scnet, scnet50
 from kpose.models.build import build_heatmap_model
-from kpose.models.mmpose_weights import weighted_layers
 from kpose.recipe import HeadConfig, ModelConfig
+from kpose.weights.state_dict import weighted_layers
 
 TINY = {"stem_channels": 8, "base_channels": 8}
 # name -> (backbone args, input (w, h)): one strided stage (average-pool shortcut, avd layer,

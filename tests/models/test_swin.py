@@ -18,8 +18,8 @@ from kpose.models.backbones.swin import (
     swin_t,
 )
 from kpose.models.build import build_heatmap_model
-from kpose.models.mmpose_weights import assign_state_dict, model_state_dict
 from kpose.recipe import HeadConfig, ModelConfig
+from kpose.weights.state_dict import assign_state_dict, model_state_dict
 
 TINY = {"embed_dims": 16, "depths": [2, 2, 2, 2], "num_heads": [1, 2, 2, 4]}
 HEAD = HeadConfig((16, 16, 16), (4, 4, 4))

@@ -9,16 +9,15 @@ import tensorflow as tf
 
 from kpose.models.backbones.vit import DropPath, resize_pos_embed, vit
 from kpose.models.build import build_heatmap_model
-from kpose.models.mmpose_weights import assign_state_dict, model_state_dict
 from kpose.recipe import HeadConfig, ModelConfig
+from kpose.weights.state_dict import assign_state_dict, model_state_dict
 
 TINY = {"embed_dims": 32, "num_layers": 2, "num_heads": 4, "feedforward_channels": 64}
 CLASSIC = HeadConfig((32, 32), (4, 4))
 
 
 def _model(head=CLASSIC):
-    cfg = ModelConfig("vit", {"arch": TINY, "img_size": [96, 64], "drop_path_rate": 0.2},
-                      head=head)
+    cfg = ModelConfig("vit", {"arch": TINY, "img_size": [96, 64], "drop_path_rate": 0.2}, head=head)
     return build_heatmap_model(cfg, (64, 96), 17)
 
 
@@ -70,7 +69,8 @@ def test_pos_embed_adaptation():
     with_slot = np.concatenate([np.full((1, 1, 5), -1.0, np.float32), grid], axis=1)
     np.testing.assert_array_equal(resize_pos_embed(with_slot, (2, 3)), grid)
     constant = np.ones((1, 196, 4), np.float32)
-    np.testing.assert_allclose(resize_pos_embed(constant, (16, 12)), np.ones((1, 192, 4)),
-                               atol=1e-6)  # cubic weights sum to 1
+    np.testing.assert_allclose(
+        resize_pos_embed(constant, (16, 12)), np.ones((1, 192, 4)), atol=1e-6
+    )  # cubic weights sum to 1
     with pytest.raises(Exception, match="square"):
         resize_pos_embed(np.ones((1, 7, 4), np.float32), (16, 12))

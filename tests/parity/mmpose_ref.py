@@ -57,7 +57,7 @@ def assert_heatmap_parity(model, state_dict, expected, images, label: str) -> fl
     """Load MMPose's ``state_dict`` into the kpose ``model`` (strictly); assert its heatmaps on
     ``images`` equal ``expected`` within ``1e-4 * max(1, max|expected|)`` and that it has as
     many trainable parameters as the state dict. Prints and returns the max difference."""
-    from kpose.models.mmpose_weights import assign_state_dict
+    from kpose.weights.state_dict import assign_state_dict
 
     assign_state_dict(model, state_dict, strict=True)
     heatmaps = np.asarray(model(images, training=False))

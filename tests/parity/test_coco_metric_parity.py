@@ -15,8 +15,8 @@ import json
 import numpy as np
 import pytest
 
+from kpose.evaluation.coco import CROWD_STAT_NAMES, _oks_to_many
 from kpose.metrics import COCO_STAT_NAMES, coco_evaluate, oks_nms
-from kpose.metrics.coco import CROWD_STAT_NAMES, _oks_to_many
 
 pytestmark = pytest.mark.parity
 
@@ -311,9 +311,9 @@ def test_coco_metric_matches_mmpose(name, scenarios, reference, tmp_path):
 
 def test_dataset_sigmas_match_mmpose(reference):
     """The metric tests pass MMPose's sigmas; the ``dataset=`` default must give the same."""
-    get_dataset_info = getattr(pytest.importorskip("kpose.datasets"), "get_dataset_info", None)
+    get_dataset_info = getattr(pytest.importorskip("kpose.data.metainfo"), "get_dataset_info", None)
     if get_dataset_info is None:
-        pytest.skip("kpose.datasets.get_dataset_info is not there yet")
+        pytest.skip("kpose.data.metainfo.get_dataset_info is not there yet")
     for _, config, dataset, *_ in SCENARIOS.values():
         np.testing.assert_array_equal(
             np.asarray(get_dataset_info(dataset).sigmas, np.float32),

@@ -15,9 +15,9 @@ import tensorflow as tf
 
 from kpose.convert import convert_coco, convert_jhmdb, convert_mpii
 from kpose.data.convert import read_meta, split_files
+from kpose.data.metainfo import get_dataset_info
 from kpose.data.pipeline import instance_bbox_xyxy, topdown_valid
 from kpose.data.records import parse_example
-from kpose.datasets import get_dataset_info
 
 pytestmark = pytest.mark.parity
 
@@ -49,8 +49,11 @@ CASES = {
     "humanart": ("HumanArtDataset", "humanart/test_humanart.json", "humanart"),
     "mpii": ("MpiiDataset", "mpii/test_mpii.json", "mpii"),
     "jhmdb": ("JhmdbDataset", "jhmdb/test_jhmdb_sub1.json", "jhmdb"),
-    "posetrack18": ("PoseTrack18Dataset", "posetrack18/annotations/test_posetrack18_val.json",
-                    "posetrack18"),
+    "posetrack18": (
+        "PoseTrack18Dataset",
+        "posetrack18/annotations/test_posetrack18_val.json",
+        "posetrack18",
+    ),
 }
 
 
@@ -61,16 +64,22 @@ def _ours(root, dataset: str) -> list[dict]:
     for serialized in tf.data.TFRecordDataset(split_files(str(root), "val")):
         ex = parse_example(serialized, k)
         bbox = instance_bbox_xyxy(ex, info)
-        keep = topdown_valid(bbox, ex["instance/keypoints"], ex["instance/iscrowd"],
-                             ex["instance/num_keypoints"]).numpy()
+        keep = topdown_valid(
+            bbox, ex["instance/keypoints"], ex["instance/iscrowd"], ex["instance/num_keypoints"]
+        ).numpy()
         kpts = ex["instance/keypoints"].numpy()
         heads = ex["instance/head_size"].numpy()
         for j in np.flatnonzero(keep):
-            rows.append(dict(img_id=int(ex["image/id"]), bbox=bbox.numpy()[j].tolist(),
-                             keypoints=kpts[j, :, :2].tolist(),
-                             visible=np.minimum(1, kpts[j, :, 2]).tolist(),
-                             area=float(ex["instance/area"].numpy()[j]),
-                             head_size=float(heads[j]) if len(heads) else -1.0))
+            rows.append(
+                dict(
+                    img_id=int(ex["image/id"]),
+                    bbox=bbox.numpy()[j].tolist(),
+                    keypoints=kpts[j, :, :2].tolist(),
+                    visible=np.minimum(1, kpts[j, :, 2]).tolist(),
+                    area=float(ex["instance/area"].numpy()[j]),
+                    head_size=float(heads[j]) if len(heads) else -1.0,
+                )
+            )
     return rows
 
 
@@ -88,15 +97,23 @@ def test_loaded_instances_equal_mmpose(dataset, samples, tmp_path, mmpose_ref):
         corners = np.random.default_rng(0).uniform(0, 500, (n, 2, 2))
         savemat(tmp_path / "gt.mat", {"headboxes_src": np.transpose(corners, (1, 2, 0))})
         spec["headbox_file"] = str(tmp_path / "gt.mat")
-        convert_mpii(ann_file, images, out, split="val", headboxes=tmp_path / "gt.mat",
-                     shards=1, progress=False)
+        convert_mpii(
+            ann_file,
+            images,
+            out,
+            split="val",
+            headboxes=tmp_path / "gt.mat",
+            shards=1,
+            progress=False,
+        )
     elif dataset == "jhmdb":
         convert_jhmdb(ann_file, images, out, split="val", shards=1, progress=False)
     else:  # Human-Art's names carry "HumanArt/images/"; the reader finds them under --images
-        convert_coco(ann_file, images, out, split="val", dataset=dataset, shards=1,
-                     progress=False)
-    ref = sorted(mmpose_ref(_REFERENCE, spec=json.dumps(spec))["rows"],
-                 key=lambda r: (r["img_id"], r["bbox"]))
+        convert_coco(ann_file, images, out, split="val", dataset=dataset, shards=1, progress=False)
+    ref = sorted(
+        mmpose_ref(_REFERENCE, spec=json.dumps(spec))["rows"],
+        key=lambda r: (r["img_id"], r["bbox"]),
+    )
     ours = sorted(_ours(out, dataset), key=lambda r: (r["img_id"], r["bbox"]))
     assert len(ours) == len(ref) > 0
     for a, b in zip(ours, ref, strict=True):

@@ -14,7 +14,7 @@ import pytest
 from kpose import geometry
 from kpose.convert import convert_coco
 from kpose.data import pipeline
-from kpose.datasets import get_dataset_info
+from kpose.data.metainfo import get_dataset_info
 from kpose.recipe import DataConfig
 
 pytestmark = pytest.mark.parity
@@ -60,8 +60,9 @@ def test_val_crops_equal_topdown_affine(samples, tmp_path, mmpose_ref):
     ann = samples / "coco" / "test_coco.json"
     convert_coco(ann, samples / "coco", tmp_path, split="val", shards=1, progress=False)
     info = get_dataset_info("coco")
-    boxes = np.stack([inst["bbox"].numpy()
-                      for inst in pipeline.val_instances(str(tmp_path), "val", info)])
+    boxes = np.stack(
+        [inst["bbox"].numpy() for inst in pipeline.val_instances(str(tmp_path), "val", info)]
+    )
     batches = list(pipeline.val_dataset(str(tmp_path), "val", DataConfig(), info, INPUT, 64))
     ours = {k: np.concatenate([b[k].numpy() for b in batches]) for k in batches[0]}
     files = {im["id"]: im["file_name"] for im in json.loads(ann.read_text())["images"]}
@@ -71,17 +72,24 @@ def test_val_crops_equal_topdown_affine(samples, tmp_path, mmpose_ref):
     rng = np.random.default_rng(0)
     keypoints = rng.uniform(0, 500, (n, 17, 2)).astype(np.float32)
     rotations = rng.uniform(-80, 80, n).astype(np.float32)
-    ref = mmpose_ref(_REFERENCE, spec=json.dumps({"paths": paths, "input_size": INPUT}),
-                     boxes=boxes, keypoints=keypoints, centers=ours["center"],
-                     scales=ours["scale"], rotations=rotations)
+    ref = mmpose_ref(
+        _REFERENCE,
+        spec=json.dumps({"paths": paths, "input_size": INPUT}),
+        boxes=boxes,
+        keypoints=keypoints,
+        centers=ours["center"],
+        scales=ours["scale"],
+        rotations=rotations,
+    )
 
     np.testing.assert_allclose(ours["center"], ref["centers"], rtol=1e-6)
     np.testing.assert_allclose(ours["scale"], ref["scales"], rtol=1e-6)
     # MMPose's crop is BGR; kpose hands the model RGB.
     np.testing.assert_array_equal(ours["image"], ref["crops"][..., ::-1])
     matrices = geometry.get_warp_matrix(ours["center"], ours["scale"], np.zeros(n), INPUT)
-    np.testing.assert_allclose(geometry.transform_points(keypoints, matrices).numpy(),
-                               ref["keypoints"], atol=2e-3)
+    np.testing.assert_allclose(
+        geometry.transform_points(keypoints, matrices).numpy(), ref["keypoints"], atol=2e-3
+    )
 
     # Rotated boxes, plain and UDP warps: exact crops from the NumPy path, keypoints from TF.
     import cv2
@@ -89,10 +97,16 @@ def test_val_crops_equal_topdown_affine(samples, tmp_path, mmpose_ref):
     for i in range(n):
         image = cv2.imread(paths[i])
         for j, use_udp in enumerate((False, True)):
-            crop, _ = geometry.topdown_affine_np(image, ours["center"][i], ours["scale"][i],
-                                                 rotations[i], INPUT, use_udp)
+            crop, _ = geometry.topdown_affine_np(
+                image, ours["center"][i], ours["scale"][i], rotations[i], INPUT, use_udp
+            )
             np.testing.assert_array_equal(crop, ref["rot_crops"][2 * i + j])
             warp = geometry.get_udp_warp_matrix if use_udp else geometry.get_warp_matrix
-            m = warp(ours["center"][i:i + 1], ours["scale"][i:i + 1], rotations[i:i + 1], INPUT)
-            np.testing.assert_allclose(geometry.transform_points(keypoints[i:i + 1], m).numpy()[0],
-                                       ref["rot_keypoints"][2 * i + j], atol=5e-3)
+            m = warp(
+                ours["center"][i : i + 1], ours["scale"][i : i + 1], rotations[i : i + 1], INPUT
+            )
+            np.testing.assert_allclose(
+                geometry.transform_points(keypoints[i : i + 1], m).numpy()[0],
+                ref["rot_keypoints"][2 * i + j],
+                atol=5e-3,
+            )

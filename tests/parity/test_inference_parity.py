@@ -29,7 +29,8 @@ TINY_EXTRA = {
 for _s in (2, 3, 4):
     TINY_EXTRA[f"stage{_s}"].update(num_branches=_s, num_blocks=[1] * _s)
 TINY_KPOSE = [
-    "model.backbone=hrnet", "model.head.deconv_out_channels=[]",
+    "model.backbone=hrnet",
+    "model.head.deconv_out_channels=[]",
     "model.head.deconv_kernel_sizes=[]",
     "model.backbone_args={width: 8, num_modules: [1,1,1], num_blocks: [1,1,1], "
     "stage1_blocks: 1, stage1_channels: 8}",
@@ -70,19 +71,23 @@ def coco_images(samples):
     data = json.loads((samples / "coco" / "test_coco.json").read_text())
     images = []
     for img in data["images"]:
-        boxes = [[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2],
-                  a["bbox"][1] + a["bbox"][3]]
-                 for a in data["annotations"] if a["image_id"] == img["id"]]
+        boxes = [
+            [a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]]
+            for a in data["annotations"]
+            if a["image_id"] == img["id"]
+        ]
         if boxes:
-            images.append((str(samples / "coco" / img["file_name"]),
-                           np.asarray(boxes, np.float32)))
+            images.append((str(samples / "coco" / img["file_name"]), np.asarray(boxes, np.float32)))
     return images
 
 
-@pytest.mark.parametrize("name", [
-    *(n for n, (_, tiny) in CASES.items() if tiny),
-    *(pytest.param(n, marks=pytest.mark.slow) for n, (_, tiny) in CASES.items() if not tiny),
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        *(n for n, (_, tiny) in CASES.items() if tiny),
+        *(pytest.param(n, marks=pytest.mark.slow) for n, (_, tiny) in CASES.items() if not tiny),
+    ],
+)
 def test_predict_matches_inference_topdown(name, coco_images, tmp_path):
     preset, tiny = CASES[name]
     recipe = kpose.presets.get(preset).load_recipe()
@@ -93,23 +98,31 @@ def test_predict_matches_inference_topdown(name, coco_images, tmp_path):
     width, height = recipe.codec.input_size
     checkpoint = tmp_path / "random.pth"
     dummy = np.zeros((1, height, width, 3), np.float32)
-    reference_heatmap_model(recipe.mmpose_config, dummy, backbone=backbone, head=head,
-                            checkpoint=str(checkpoint))
-    spec = {"config": recipe.mmpose_config, "backbone": backbone, "head": head,
-            "checkpoint": str(checkpoint),
-            "images": [(path, boxes.tolist()) for path, boxes in coco_images]}
+    reference_heatmap_model(
+        recipe.mmpose_config, dummy, backbone=backbone, head=head, checkpoint=str(checkpoint)
+    )
+    spec = {
+        "config": recipe.mmpose_config,
+        "backbone": backbone,
+        "head": head,
+        "checkpoint": str(checkpoint),
+        "images": [(path, boxes.tolist()) for path, boxes in coco_images],
+    }
     ref = run_reference(_INFER, spec=np.array(json.dumps(spec)))
 
     estimator = kpose.load(recipe, weights=checkpoint)
-    results = estimator.predict([path for path, _ in coco_images],
-                                [boxes for _, boxes in coco_images])
+    results = estimator.predict(
+        [path for path, _ in coco_images], [boxes for _, boxes in coco_images]
+    )
     keypoints = np.concatenate([r["keypoints"] for r in results])
     scores = np.concatenate([r["scores"] for r in results])
     assert keypoints.shape == ref["keypoints"].shape
     dist = np.linalg.norm(keypoints - ref["keypoints"], axis=-1)
-    print(f"{name}: median {np.median(dist):.2e} px, within 0.1 px {np.mean(dist <= 0.1):.3f}, "
-          f"max {dist.max():.3f}, scores max diff {np.abs(scores - ref['scores']).max():.1e} "
-          f"(max score {np.abs(ref['scores']).max():.1f})")
+    print(
+        f"{name}: median {np.median(dist):.2e} px, within 0.1 px {np.mean(dist <= 0.1):.3f}, "
+        f"max {dist.max():.3f}, scores max diff {np.abs(scores - ref['scores']).max():.1e} "
+        f"(max score {np.abs(ref['scores']).max():.1f})"
+    )
     assert np.median(dist) <= 0.01
     assert np.mean(dist <= 0.1) >= 0.95
     # Random weights give heatmap maxima in the thousands: scores agree to 1e-3 relative to

@@ -51,15 +51,15 @@ def test_load_mmpose_checkpoint(name, tmp_path):
     config, backbone, head, overrides = CASES[name]
     images = np.random.default_rng(0).uniform(0, 255, (2, 96, 64, 3)).astype(np.float32)
     checkpoint = tmp_path / f"{name}.pth"
-    _, expected = reference_heatmap_model(config, images, backbone=backbone, head=head,
-                                          checkpoint=str(checkpoint))
+    _, expected = reference_heatmap_model(
+        config, images, backbone=backbone, head=head, checkpoint=str(checkpoint)
+    )
     recipe = replace(load_recipe(QUICKSTART), [*COMMON, *overrides])
     scale = max(1.0, float(np.abs(expected).max()))
     for path in (checkpoint, tmp_path / f"{name}_legacy.pth"):
         estimator = kpose.load(recipe, weights=path)
         heatmaps = np.asarray(estimator.heatmap_model(images, training=False))
-        np.testing.assert_allclose(heatmaps, expected, rtol=0, atol=1e-4 * scale,
-                                   err_msg=str(path))
+        np.testing.assert_allclose(heatmaps, expected, rtol=0, atol=1e-4 * scale, err_msg=str(path))
 
 
 @pytest.mark.slow
@@ -71,8 +71,7 @@ def test_kpose_load_of_a_full_size_checkpoint_reproduces_mmpose(preset, tmp_path
     width, height = recipe.codec.input_size
     images = np.random.default_rng(0).uniform(0, 255, (2, height, width, 3)).astype(np.float32)
     checkpoint = tmp_path / f"{preset}.pth"
-    _, expected = reference_heatmap_model(recipe.mmpose_config, images,
-                                          checkpoint=str(checkpoint))
+    _, expected = reference_heatmap_model(recipe.mmpose_config, images, checkpoint=str(checkpoint))
     heatmaps = np.asarray(kpose.load(preset, weights=checkpoint).heatmap_model(images))
     scale = max(1.0, float(np.abs(expected).max()))
     print(f"\n{preset}: max|diff| {np.abs(heatmaps - expected).max():.3g} (scale {scale:.3g})")

@@ -24,16 +24,20 @@ def test_keypoint_mse_equals_mmpose(mmpose_ref):
     pred = rng.random((4, 16, 12, 17), dtype=np.float32)
     target = rng.random((4, 16, 12, 17), dtype=np.float32)
     weights = (rng.random((4, 17)) > 0.3).astype(np.float32)
-    out = mmpose_ref("""
+    out = mmpose_ref(
+        """
 import torch
 from mmpose.models.losses import KeypointMSELoss
 loss = KeypointMSELoss(use_target_weight=True)
 p = torch.from_numpy(inputs["pred"]).permute(0, 3, 1, 2)
 t = torch.from_numpy(inputs["target"]).permute(0, 3, 1, 2)
 outputs["loss"] = loss(p, t, torch.from_numpy(inputs["weights"])).numpy()
-""", pred=pred, target=target, weights=weights)
-    assert float(keypoint_mse(pred, target, weights)) == pytest.approx(float(out["loss"]),
-                                                                        rel=1e-6)
+""",
+        pred=pred,
+        target=target,
+        weights=weights,
+    )
+    assert float(keypoint_mse(pred, target, weights)) == pytest.approx(float(out["loss"]), rel=1e-6)
 
 
 def test_schedule_equals_mmengine(mmpose_ref):
@@ -64,14 +68,19 @@ def test_keypoint_ohkm_mse_equals_mmpose(mmpose_ref):
     pred = rng.random((3, 8, 6, 17), dtype=np.float32)
     target = rng.random((3, 8, 6, 17), dtype=np.float32)
     weights = (rng.random((3, 17)) > 0.3).astype(np.float32)
-    out = mmpose_ref("""
+    out = mmpose_ref(
+        """
 import torch
 from mmpose.models.losses import KeypointOHKMMSELoss
 loss = KeypointOHKMMSELoss(use_target_weight=True, topk=8)
 p = torch.from_numpy(inputs["pred"]).permute(0, 3, 1, 2)
 t = torch.from_numpy(inputs["target"]).permute(0, 3, 1, 2)
 outputs["loss"] = loss(p, t, torch.from_numpy(inputs["weights"])).numpy()
-""", pred=pred, target=target, weights=weights)
+""",
+        pred=pred,
+        target=target,
+        weights=weights,
+    )
     ours = float(np.mean(keypoint_ohkm_mse_per_sample(pred, target, weights, topk=8)))
     assert ours == pytest.approx(float(out["loss"]), rel=1e-6)
 
@@ -86,7 +95,8 @@ def test_mspn_stage_losses_equal_the_configs_loss(mmpose_ref, recipe_name):
     preds = rng.random((len(levels), 2, 8, 6, 17), dtype=np.float32)
     targets = rng.random((len(recipe.codec.kernel_sizes), 2, 8, 6, 17), dtype=np.float32)
     weights = (rng.random((2, 17)) > 0.3).astype(np.float32)
-    out = mmpose_ref("""
+    out = mmpose_ref(
+        """
 import torch
 from mmengine.config import Config
 from mmpose.registry import MODELS
@@ -101,7 +111,12 @@ for i, level in enumerate(head.level_indices):
     t = torch.from_numpy(inputs["targets"][level]).permute(0, 3, 1, 2)
     total = total + loss(p, t, w)
 outputs["loss"] = total.numpy()
-""", config=np.array(recipe.mmpose_config), preds=preds, targets=targets, weights=weights)
+""",
+        config=np.array(recipe.mmpose_config),
+        preds=preds,
+        targets=targets,
+        weights=weights,
+    )
     ours = sum(
         s.weight * float(np.mean(PER_SAMPLE[s.loss](preds[i], targets[s.level], weights)))
         for i, s in enumerate(stage_losses(recipe.model.head, len(levels)))

@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from kpose.datasets import get_dataset_info
+from kpose.data.metainfo import get_dataset_info
 
 pytestmark = pytest.mark.parity
 

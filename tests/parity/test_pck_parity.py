@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kpose.metrics.pck import jhmdb_pck, mpii_pckh, pck
+from kpose.evaluation.pck import jhmdb_pck, mpii_pckh, pck
 
 pytestmark = pytest.mark.parity
 
@@ -63,8 +63,9 @@ def reference(mmpose_ref):
     rng = np.random.default_rng(0)
     arrays = {}
     for name, (k, noise) in CASES.items():
-        for key, value in zip(("pred", "gt", "vis", "bbox", "head"),
-                              _case(rng, 300, k, noise), strict=True):
+        for key, value in zip(
+            ("pred", "gt", "vis", "bbox", "head"), _case(rng, 300, k, noise), strict=True
+        ):
             arrays[f"{name}_{key}"] = value
     return arrays, mmpose_ref(_REFERENCE, cases=json.dumps(list(CASES)), **arrays)
 
@@ -72,10 +73,18 @@ def reference(mmpose_ref):
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_pck_family_equals_mmpose(name, reference):
     arrays, ref = reference
-    pred, gt, vis, bbox, head = (arrays[f"{name}_{key}"]
-                                 for key in ("pred", "gt", "vis", "bbox", "head"))
-    ours = pck(pred, gt, vis, thr=0.05, norm_items=("bbox", "head", "torso"), bbox_xyxy=bbox,
-               head_size=head)
+    pred, gt, vis, bbox, head = (
+        arrays[f"{name}_{key}"] for key in ("pred", "gt", "vis", "bbox", "head")
+    )
+    ours = pck(
+        pred,
+        gt,
+        vis,
+        thr=0.05,
+        norm_items=("bbox", "head", "torso"),
+        bbox_xyxy=bbox,
+        head_size=head,
+    )
     _assert_equal(ours, ref[name]["pck"])
     _assert_equal(pck(pred, gt, vis, thr=0.2, bbox_xyxy=bbox), ref[name]["pck02"])
     if gt.shape[1] == 16:
@@ -97,7 +106,7 @@ def _sample_case(samples, tmp_path, dataset: str, noise: float, seed: int):
 
     from kpose.convert import convert_jhmdb, convert_mpii
     from kpose.data import pipeline
-    from kpose.datasets import get_dataset_info
+    from kpose.data.metainfo import get_dataset_info
 
     tmp_path.mkdir(parents=True, exist_ok=True)
     out = tmp_path / dataset
@@ -105,11 +114,24 @@ def _sample_case(samples, tmp_path, dataset: str, noise: float, seed: int):
         ann = samples / "mpii" / "test_mpii.json"
         corners = np.random.default_rng(1).uniform(0, 300, (2, 2, 5))
         savemat(tmp_path / "gt.mat", {"headboxes_src": corners})
-        convert_mpii(ann, samples / "mpii", out, split="val", headboxes=tmp_path / "gt.mat",
-                     shards=1, progress=False)
+        convert_mpii(
+            ann,
+            samples / "mpii",
+            out,
+            split="val",
+            headboxes=tmp_path / "gt.mat",
+            shards=1,
+            progress=False,
+        )
     else:
-        convert_jhmdb(samples / "jhmdb" / "test_jhmdb_sub1.json", samples / "jhmdb", out,
-                      split="val", shards=1, progress=False)
+        convert_jhmdb(
+            samples / "jhmdb" / "test_jhmdb_sub1.json",
+            samples / "jhmdb",
+            out,
+            split="val",
+            shards=1,
+            progress=False,
+        )
     insts = list(pipeline.val_instances(str(out), "val", get_dataset_info(dataset)))
     gt = np.stack([i["gt_keypoints"].numpy() for i in insts]).astype(np.float32)
     bbox = np.stack([i["bbox"].numpy() for i in insts]).astype(np.float32)
@@ -127,17 +149,30 @@ def test_pck_on_sample_annotations(dataset, samples, tmp_path, mmpose_ref):
     for seed, noise in enumerate((1.0, 5.0, 15.0, 40.0)):
         name = f"{dataset}{seed}"
         names.append(name)
-        for key, value in zip(("pred", "gt", "vis", "bbox", "head"),
-                              _sample_case(samples, tmp_path / name, dataset, noise, seed),
-                              strict=True):
+        for key, value in zip(
+            ("pred", "gt", "vis", "bbox", "head"),
+            _sample_case(samples, tmp_path / name, dataset, noise, seed),
+            strict=True,
+        ):
             arrays[f"{name}_{key}"] = value
     ref = mmpose_ref(_REFERENCE, cases=json.dumps(names), **arrays)
     for name in names:
-        pred, gt, vis, bbox, head = (arrays[f"{name}_{key}"]
-                                     for key in ("pred", "gt", "vis", "bbox", "head"))
+        pred, gt, vis, bbox, head = (
+            arrays[f"{name}_{key}"] for key in ("pred", "gt", "vis", "bbox", "head")
+        )
         if dataset == "mpii":
             _assert_equal(mpii_pckh(pred, gt, vis, head), ref[name]["mpii"])
         else:
             _assert_equal(jhmdb_pck(pred, gt, vis, bbox), ref[name]["jhmdb"])
-        _assert_equal(pck(pred, gt, vis, thr=0.05, norm_items=("bbox", "head", "torso"),
-                          bbox_xyxy=bbox, head_size=head), ref[name]["pck"])
+        _assert_equal(
+            pck(
+                pred,
+                gt,
+                vis,
+                thr=0.05,
+                norm_items=("bbox", "head", "torso"),
+                bbox_xyxy=bbox,
+                head_size=head,
+            ),
+            ref[name]["pck"],
+        )

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kpose.metrics.posetrack import POSETRACK_STAT_NAMES, posetrack18_evaluate
+from kpose.evaluation.posetrack import POSETRACK_STAT_NAMES, posetrack18_evaluate
 from tests.parity.test_coco_metric_parity import make_predictions
 
 pytestmark = pytest.mark.parity
@@ -77,7 +77,7 @@ outputs["files"] = files
 
 # kpose's metric on the same inputs under the reference's numpy (same tie order as poseval).
 sys.path.insert(0, str(inputs["repo"]))
-from kpose.metrics.posetrack import posetrack18_evaluate
+from kpose.evaluation.posetrack import posetrack18_evaluate
 kpose_stats = []
 for i, spec in enumerate(specs):
     p = {k: inputs[f"{i}_{k}"] for k in ("id", "image_id", "keypoints", "keypoint_scores",
@@ -172,18 +172,31 @@ def reference(mmpose_ref, ground_truth, scenarios):
     ann_file = ground_truth[0]
     arrays, specs = {}, []
     for i, (score_mode, nms_mode, preds) in enumerate(scenarios.values()):
-        specs.append({"ann_file": str(ann_file), "gt_folder": str(ground_truth[1]),
-                      "score_mode": score_mode, "nms_mode": nms_mode})
+        specs.append(
+            {
+                "ann_file": str(ann_file),
+                "gt_folder": str(ground_truth[1]),
+                "score_mode": score_mode,
+                "nms_mode": nms_mode,
+            }
+        )
         arrays[f"{i}_id"] = np.array([p["id"] for p in preds])
         arrays[f"{i}_image_id"] = np.array([p["image_id"] for p in preds])
         for key in ("keypoints", "keypoint_scores"):
             arrays[f"{i}_{key}"] = np.stack([p[key] for p in preds])
         arrays[f"{i}_bbox_scores"] = np.array([p["bbox_score"] for p in preds], np.float32)
         arrays[f"{i}_bbox_scales"] = np.stack([p["bbox_scale"] for p in preds])
-    out = mmpose_ref(_REFERENCE, specs=np.array(json.dumps(specs)),
-                     repo=np.array(str(Path(__file__).resolve().parents[2])), **arrays)
-    return dict(zip(scenarios, zip(out["stats"], out["files"], out["kpose_stats"], strict=True),
-                    strict=True))
+    out = mmpose_ref(
+        _REFERENCE,
+        specs=np.array(json.dumps(specs)),
+        repo=np.array(str(Path(__file__).resolve().parents[2])),
+        **arrays,
+    )
+    return dict(
+        zip(
+            scenarios, zip(out["stats"], out["files"], out["kpose_stats"], strict=True), strict=True
+        )
+    )
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -191,8 +204,10 @@ def _poseval_installed(mmpose_ref):
     try:
         mmpose_ref("import poseval")
     except RuntimeError:
-        pytest.skip("poseval is not installed in the MMPose reference (pip install "
-                    "git+https://github.com/svenkreiss/poseval)")
+        pytest.skip(
+            "poseval is not installed in the MMPose reference (pip install "
+            "git+https://github.com/svenkreiss/poseval)"
+        )
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
@@ -206,8 +221,9 @@ def test_posetrack18_metric_matches_mmpose(name, scenarios, reference, ground_tr
          "area": np.prod(p["bbox_scale"])}
         for p in preds
     ]  # fmt: skip
-    stats = posetrack18_evaluate(folder, inputs, score_mode=score_mode, nms_mode=nms_mode,
-                                 outfile_dir=tmp_path)
+    stats = posetrack18_evaluate(
+        folder, inputs, score_mode=score_mode, nms_mode=nms_mode, outfile_dir=tmp_path
+    )
 
     # The per-video prediction files MMPose writes for poseval.
     written = {p.name: json.loads(p.read_text()) for p in sorted(tmp_path.glob("*.json"))}

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import kpose
-from kpose.models.mmpose_weights import assign_state_dict
+from kpose.weights.state_dict import assign_state_dict
 from tests.parity.mmpose_ref import (
     float64_body,
     parameter_count,
@@ -53,8 +53,7 @@ def test_preset_matches_mmpose(name):
     width, height = recipe.codec.input_size
     images = np.random.default_rng(0).uniform(0, 255, (2, height, width, 3)).astype(np.float32)
     if name in FLOAT64:
-        state_dict, expected, inputs = reference_heatmap_model_float64(recipe.mmpose_config,
-                                                                       images)
+        state_dict, expected, inputs = reference_heatmap_model_float64(recipe.mmpose_config, images)
         k = expected.shape[-1]
         model = float64_body(recipe.model, (width, height), k)
     else:
@@ -67,9 +66,17 @@ def test_preset_matches_mmpose(name):
     params = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     scale = max(1.0, float(np.abs(expected).max()))
     diff = float(np.abs(heatmaps - expected).max()) if heatmaps.shape == expected.shape else None
-    _record(name, {"max_abs_diff": diff, "scale": scale, "params": params,
-                   "precision": "float64" if name in FLOAT64 else "float32",
-                   "mmpose_params": int(mmpose_params), "seconds": time.perf_counter() - start})
+    _record(
+        name,
+        {
+            "max_abs_diff": diff,
+            "scale": scale,
+            "params": params,
+            "precision": "float64" if name in FLOAT64 else "float32",
+            "mmpose_params": int(mmpose_params),
+            "seconds": time.perf_counter() - start,
+        },
+    )
     assert heatmaps.shape == expected.shape
     assert params == mmpose_params
     assert diff <= 1e-4 * scale, f"{name}: max |kpose - MMPose| = {diff} (scale {scale})"

@@ -20,8 +20,8 @@ import pytest
 
 from kpose.models.backbones.pvt import convert_pvt_checkpoint, pvt, pvtv2
 from kpose.models.build import build_heatmap_model
-from kpose.models.mmpose_weights import assign_state_dict, model_state_dict
 from kpose.recipe import HeadConfig, ModelConfig, load_recipe
+from kpose.weights.state_dict import assign_state_dict, model_state_dict
 from tests.parity.mmpose_ref import (
     assert_heatmap_parity,
     reference_heatmap_model,

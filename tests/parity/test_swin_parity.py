@@ -15,8 +15,8 @@ import pytest
 
 from kpose.models.backbones.swin import convert_swin_checkpoint, swin
 from kpose.models.build import build_heatmap_model
-from kpose.models.mmpose_weights import assign_state_dict, model_state_dict
 from kpose.recipe import HeadConfig, ModelConfig
+from kpose.weights.state_dict import assign_state_dict, model_state_dict
 from tests.parity.mmpose_ref import parameter_count, reference_heatmap_model, run_reference
 
 pytestmark = [pytest.mark.parity, pytest.mark.usefixtures("mmpose_ref")]

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from kpose.models.build import build_heatmap_model
-from kpose.models.mmpose_weights import assign_state_dict
 from kpose.recipe import HeadConfig, ModelConfig
+from kpose.weights.state_dict import assign_state_dict
 from tests.parity.mmpose_ref import parameter_count, reference_heatmap_model, run_reference
 
 pytestmark = [pytest.mark.parity, pytest.mark.usefixtures("mmpose_ref")]
@@ -50,11 +50,13 @@ def test_tiny_vitpose_matches_mmpose(head):
     backbone = {"arch": TINY, "img_size": (h, w), "drop_path_rate": 0.1}
     if head == "classic":
         state_dict, expected = reference_heatmap_model(
-            SMALL, _images(), backbone=backbone, head={"in_channels": 64})
+            SMALL, _images(), backbone=backbone, head={"in_channels": 64}
+        )
         model = _kpose_model(HeadConfig((256, 256), (4, 4)))
     else:
         state_dict, expected = reference_heatmap_model(
-            SIMPLE, _images(), backbone=backbone, head={"in_channels": 64})
+            SIMPLE, _images(), backbone=backbone, head={"in_channels": 64}
+        )
         model = _kpose_model(HeadConfig((), (), final_kernel_size=3, upsample_factor=4.0))
     _check(model, state_dict, expected)
 
@@ -121,8 +123,8 @@ outputs["weight_decay"] = wrapper["optimizer"]["weight_decay"]
 def test_layer_decay_groups_match_mmpose():
     """Every parameter's learning-rate scale and weight decay, against MMPose's
     ``LayerDecayOptimWrapperConstructor`` on the ViTPose-S config (a 2-layer ViT)."""
-    from kpose.models.mmpose_weights import parameter_names
     from kpose.training.optimizers import layer_decay_groups
+    from kpose.weights.state_dict import parameter_names
 
     w, h = INPUT
     spec = {"config": SMALL, "arch": TINY, "img_size": [h, w]}

@@ -13,7 +13,8 @@ import tensorflow as tf
 
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
-    cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+    cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
+)
 
 import keras  # noqa: E402
 
@@ -36,8 +37,13 @@ def tiny_model():
 def batch():
     rng = np.random.default_rng(0)
     angle = rng.uniform(-0.5, 0.5, B)
-    matrix = np.stack([np.stack([np.cos(angle), -np.sin(angle), rng.uniform(-10, 0, B)], -1),
-                       np.stack([np.sin(angle), np.cos(angle), rng.uniform(-8, 0, B)], -1)], 1)
+    matrix = np.stack(
+        [
+            np.stack([np.cos(angle), -np.sin(angle), rng.uniform(-10, 0, B)], -1),
+            np.stack([np.sin(angle), np.cos(angle), rng.uniform(-8, 0, B)], -1),
+        ],
+        1,
+    )
     return {
         "canvas": rng.integers(0, 255, (B, C, C, 3)).astype(np.uint8),
         "matrix": matrix.astype(np.float32),
@@ -55,8 +61,7 @@ def train(devices, steps=3):
         opt.build(model.trainable_variables)
     codec = MSRAHeatmap(INPUT, (INPUT[0] // 4, INPUT[1] // 4), sigma=2.0)
     step = make_train_step(strategy, model, opt, codec, INPUT, B)
-    data = strategy.experimental_distribute_dataset(
-        tf.data.Dataset.from_tensors(batch()).repeat())
+    data = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(batch()).repeat())
     iterator = iter(data)
     losses = [float(step(iterator)) for _ in range(steps)]
     return [w.numpy() for w in model.trainable_variables], losses
@@ -66,5 +71,7 @@ one, loss_one = train(["/cpu:0"])
 two, loss_two = train(["/cpu:0", "/cpu:1"])
 diff = max(float(np.max(np.abs(a - b))) for a, b in zip(one, two, strict=True))
 change = max(float(np.max(np.abs(a))) for a in one)
-json.dump({"max_weight_diff": diff, "loss_one": loss_one, "loss_two": loss_two,
-           "max_weight": change}, sys.stdout)
+json.dump(
+    {"max_weight_diff": diff, "loss_one": loss_one, "loss_two": loss_two, "max_weight": change},
+    sys.stdout,
+)

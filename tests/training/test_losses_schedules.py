@@ -26,8 +26,14 @@ def test_mse_known_value():
 
 
 def test_schedule_warmup_and_decay():
-    s = WarmupMultiStep(5e-4, steps_per_epoch=100, milestones=(2, 3), gamma=0.1,
-                        warmup_iters=500, warmup_start_factor=0.001)
+    s = WarmupMultiStep(
+        5e-4,
+        steps_per_epoch=100,
+        milestones=(2, 3),
+        gamma=0.1,
+        warmup_iters=500,
+        warmup_start_factor=0.001,
+    )
     assert float(s(0)) == pytest.approx(5e-7)
     # mmengine's LinearLR reaches the full rate at iteration end - 1
     assert float(s(150)) == pytest.approx(5e-4 * (0.001 + 0.999 * 150 / 499), rel=1e-5)

@@ -7,17 +7,16 @@ import numpy as np
 import pytest
 
 from kpose.models.build import build_heatmap_model
-from kpose.models.mmpose_weights import parameter_names
 from kpose.recipe import HeadConfig, ModelConfig
 from kpose.training.optimizers import GroupedAdamW, layer_decay_groups, vit_layer_id
+from kpose.weights.state_dict import parameter_names
 
 TINY = {"embed_dims": 64, "num_layers": 2, "num_heads": 4, "feedforward_channels": 128}
 
 
 @pytest.fixture(scope="module")
 def vitpose():
-    cfg = ModelConfig("vit", {"arch": TINY, "img_size": [96, 64]},
-                      head=HeadConfig((32,), (4,)))
+    cfg = ModelConfig("vit", {"arch": TINY, "img_size": [96, 64]}, head=HeadConfig((32,), (4,)))
     return build_heatmap_model(cfg, (64, 96), 17)
 
 
@@ -80,8 +79,9 @@ def test_grouped_adamw_is_pytorch_adamw_per_group():
 
 
 def test_grouped_adamw_serialises():
-    opt = GroupedAdamW(1e-3, weight_decay=0.1, groups={"x/kernel": (0.5, False)},
-                       global_clipnorm=1.0)
+    opt = GroupedAdamW(
+        1e-3, weight_decay=0.1, groups={"x/kernel": (0.5, False)}, global_clipnorm=1.0
+    )
     again = GroupedAdamW.from_config(opt.get_config())
     assert again.groups == {"x/kernel": (0.5, False)}
     assert again.decoupled_weight_decay == 0.1 and again.global_clipnorm == 1.0
@@ -90,12 +90,16 @@ def test_grouped_adamw_serialises():
 def test_no_decay_keys_like_mmpose_custom_keys():
     from kpose.training.optimizers import no_decay_groups
 
-    cfg = ModelConfig("swin", {"arch": {"embed_dims": 16, "depths": [2, 2, 2, 2],
-                                        "num_heads": [1, 2, 2, 4]}, "img_size": [64, 64]},
-                      head=HeadConfig((), ()))
+    cfg = ModelConfig(
+        "swin",
+        {
+            "arch": {"embed_dims": 16, "depths": [2, 2, 2, 2], "num_heads": [1, 2, 2, 4]},
+            "img_size": [64, 64],
+        },
+        head=HeadConfig((), ()),
+    )
     model = build_heatmap_model(cfg, (64, 64), 17)
-    groups = no_decay_groups(model, ("absolute_pos_embed", "relative_position_bias_table",
-                                     "norm"))
+    groups = no_decay_groups(model, ("absolute_pos_embed", "relative_position_bias_table", "norm"))
     names = parameter_names(model)
     for path, (mult, decay) in groups.items():
         name = names[path]

@@ -39,8 +39,9 @@ def _downsample(x, out_channels: int, stride: int, name: str, avg_down: bool = F
     pool (ceil mode, padding not counted: TF's "same" pooling) before a stride-1 conv."""
     index = 0
     if avg_down and stride != 1:
-        x = keras.layers.AveragePooling2D(stride, strides=stride, padding="same",
-                                          name=f"{name}.downsample.0")(x)
+        x = keras.layers.AveragePooling2D(
+            stride, strides=stride, padding="same", name=f"{name}.downsample.0"
+        )(x)
         index, stride = 1, 1
     x = conv2d(x, out_channels, 1, f"{name}.downsample.{index}", stride=stride)
     return batch_norm(x, f"{name}.downsample.{index + 1}")
@@ -216,8 +217,11 @@ def resnet(
             stride=strides[i],
             style=style,
             zero_init_residual=zero_init_residual,
-            **({"avg_down": avg_down, "base_channels": base_channels, **block_args}
-               if block == "bottleneck" else {}),
+            **(
+                {"avg_down": avg_down, "base_channels": base_channels, **block_args}
+                if block == "bottleneck"
+                else {}
+            ),
         )
         out_channels *= 2
     return keras.Model(inputs, x, name=name)

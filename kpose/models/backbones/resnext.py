@@ -10,8 +10,7 @@ import keras
 from kpose.models.backbones.resnet import resnet
 
 
-def resnext(depth: int = 50, groups: int = 32, width_per_group: int = 4,
-            **kwargs) -> keras.Model:
+def resnext(depth: int = 50, groups: int = 32, width_per_group: int = 4, **kwargs) -> keras.Model:
     """MMPose's ``ResNeXt(depth, groups, width_per_group)``: ``(B, H, W, 3)`` ->
     ``(B, H / 32, W / 32, 2048)``.
 

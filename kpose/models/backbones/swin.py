@@ -77,8 +77,7 @@ def relative_position_tensors(layer) -> list:
         array = np.asarray(array)
         if array.size and (array.min() < 0 or array.max() >= rows):
             raise ModelError(
-                f"{layer.name}.relative_position_index: values outside the bias table's "
-                f"{rows} rows"
+                f"{layer.name}.relative_position_index: values outside the bias table's {rows} rows"
             )
         return array.astype(np.int32)
 

@@ -76,8 +76,10 @@ def resize_pos_embed(pos_embed: np.ndarray, grid: tuple[int, int]) -> np.ndarray
     else:
         side = int(round(np.sqrt(tokens)))
         if side * side != tokens:
-            raise ModelError(f"pos_embed with {tokens} tokens is not a square grid (+1 class "
-                             f"token); the model needs {h}x{w}")
+            raise ModelError(
+                f"pos_embed with {tokens} tokens is not a square grid (+1 class "
+                f"token); the model needs {h}x{w}"
+            )
     c = pos_embed.shape[-1]
     src = pos_embed.reshape(side, side, c).astype(np.float32)
     out = _resize_axis(_resize_axis(src, h, 0), w, 1)
@@ -246,8 +248,13 @@ def vit(
     x = inputs
     if patch_padding:
         x = keras.layers.ZeroPadding2D(patch_padding, name=f"{name}.patch_embed_pad")(x)
-    x = keras.layers.Conv2D(embed_dims, patch_size, strides=patch_size, use_bias=True,
-                            name=f"{name}.patch_embed.projection")(x)  # (B, h, w, C)
+    x = keras.layers.Conv2D(
+        embed_dims,
+        patch_size,
+        strides=patch_size,
+        use_bias=True,
+        name=f"{name}.patch_embed.projection",
+    )(x)  # (B, h, w, C)
     x = keras.layers.Reshape((grid[0] * grid[1], embed_dims), name=f"{name}.tokens")(x)
     x = PositionEmbedding(grid, name=f"{name}.pos_embed")(x)
     rates = np.linspace(0, drop_path_rate, num_layers)

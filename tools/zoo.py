@@ -1,7 +1,7 @@
 """The model-zoo table of ``docs/models.md``: every preset with its parameters, GFLOPs at its
 input size, measured MMPose parity and MMPose's published accuracy.
 
-``python -m kpose.models.zoo [--parity docs/parity.json] [--out docs/models.md]``. Parity
+``python tools/zoo.py [--parity docs/parity.json] [--out docs/models.md]``. Parity
 numbers come from the full-size preset parity run (``KPOSE_PARITY_REPORT=docs/parity.json
 pytest -m slow tests/parity/test_presets_parity.py``); GFLOPs are multiply-adds (TensorFlow's
 profiler count of the inference graph of one crop, halved: MMPose's/mmcv's convention
@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from kpose import presets
-from kpose.datasets import get_dataset_info
+from kpose.data.metainfo import get_dataset_info
 from kpose.models.build import build_heatmap_model
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -70,32 +70,35 @@ def rows(parity: dict) -> list[str]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kpose.models.zoo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python tools/zoo.py", description=__doc__)
     parser.add_argument("--parity", default=str(DOCS / "parity.json"))
     parser.add_argument("--out", default=str(DOCS / "models.md"))
     args = parser.parse_args(argv)
     parity_path = Path(args.parity)
     parity = json.loads(parity_path.read_text()) if parity_path.is_file() else {}
-    text = "\n".join([
-        "# Model zoo",
-        "",
-        "Every preset mirrors an MMPose 1.3.2 config (`configs/body_2d_keypoint/topdown_heatmap/`"
-        "). **Parity**: the MMPose model of that config with random weights and BN statistics, "
-        "its state dict loaded into `kpose.build_model(preset)`, max abs heatmap difference on "
-        "two random crops (tolerance `1e-4 * max(1, max|ref|)`), parameter counts equal "
-        "(`pytest -m slow tests/parity/test_presets_parity.py`). An MMPose checkpoint of the "
-        "config therefore gives MMPose's published accuracy. GFLOPs: multiply-adds of one crop. "
-        "*float64*: the random-weight model is numerically chaotic at full depth (MMPose's own "
-        "float32 heatmaps differ from its float64 ones by more than the tolerance), so both "
-        "sides ran in float64. Scales far above 1 come from random weights growing activations "
-        "through deep multi-stage models; the fast CI siblings check each family at unit scale.",
-        "",
-        *rows(parity),
-        "",
-        "Load a checkpoint: `kpose.load(\"hrnet-w32\", weights=\"td-hm_hrnet-w32_8xb64-210e_coco-"
-        "256x192-81c58e40_20220909.pth\")` (no PyTorch needed).",
-        "",
-    ])
+    text = "\n".join(
+        [
+            "# Model zoo",
+            "",
+            "Every preset mirrors an MMPose 1.3.2 config "
+            "(`configs/body_2d_keypoint/topdown_heatmap/`). **Parity**: the MMPose model of that "
+            "config with random weights and BN statistics, its state dict loaded into "
+            "`kpose.build_model(preset)`, max abs heatmap difference on two random crops "
+            "(tolerance `1e-4 * max(1, max|ref|)`), parameter counts equal (`pytest -m slow "
+            "tests/parity/test_presets_parity.py`). An MMPose checkpoint of the config therefore "
+            "gives MMPose's published accuracy. GFLOPs: multiply-adds of one crop. *float64*: the"
+            " random-weight model is numerically chaotic at full depth (MMPose's own float32 "
+            "heatmaps differ from its float64 ones by more than the tolerance), so both sides ran"
+            " in float64. Scales far above 1 come from random weights growing activations through"
+            " deep multi-stage models; the fast CI siblings check each family at unit scale.",
+            "",
+            *rows(parity),
+            "",
+            'Load a checkpoint: `kpose.load("hrnet-w32", weights="td-hm_hrnet-w32_8xb64-210e_coco-'
+            '256x192-81c58e40_20220909.pth")` (no PyTorch needed).',
+            "",
+        ]
+    )
     Path(args.out).write_text(text)
     print(f"wrote {args.out}")
     return 0

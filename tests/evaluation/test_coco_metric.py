@@ -231,13 +231,29 @@ def test_crowd_evaluation_groups_images_by_crowd_index(samples):
     gt = json.loads((samples / "crowdpose" / "test_crowdpose.json").read_text())
     for img, index in zip(gt["images"], (0.1, 0.9), strict=True):
         img["crowdIndex"] = index
-    preds = [{"image_id": a["image_id"], "keypoints": np.reshape(a["keypoints"], (-1, 3))[:, :2],
-              "keypoint_scores": np.ones(14), "bbox_score": 1.0,
-              "area": a["bbox"][2] * a["bbox"][3]}
-             for a in gt["annotations"] if a["num_keypoints"] > 0]
+    preds = [
+        {
+            "image_id": a["image_id"],
+            "keypoints": np.reshape(a["keypoints"], (-1, 3))[:, :2],
+            "keypoint_scores": np.ones(14),
+            "bbox_score": 1.0,
+            "area": a["bbox"][2] * a["bbox"][3],
+        }
+        for a in gt["annotations"]
+        if a["num_keypoints"] > 0
+    ]
     stats = coco_evaluate(gt, preds, "crowdpose", use_area=False, iou_type="keypoints_crowd")
-    assert list(stats) == ["AP", "AP .5", "AP .75", "AR", "AR .5", "AR .75", "AP(E)", "AP(M)",
-                           "AP(H)"]
+    assert list(stats) == [
+        "AP",
+        "AP .5",
+        "AP .75",
+        "AR",
+        "AR .5",
+        "AR .75",
+        "AP(E)",
+        "AP(M)",
+        "AP(H)",
+    ]
     assert stats["AP"] == pytest.approx(1.0)
     assert stats["AP(M)"] == -1  # no image has 0.2 <= crowdIndex < 0.8
     assert stats["AP(E)"] > 0 and stats["AP(H)"] > 0

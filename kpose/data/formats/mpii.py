@@ -1,6 +1,6 @@
 """MPII and JHMDB annotation files -> COCO-form dicts in MMPose's parsed conventions.
 
-Both readers return what ``kpose.datasets.coco.read_coco(data=...)`` stores, so every dataset
+Both readers return what ``kpose.data.formats.coco.read_coco(data=...)`` stores, so every dataset
 goes through one record writer. The values are MMPose's after loading (its ``MpiiDataset`` and
 ``JhmdbDataset``), because the metrics (PCKh, PCK) compare against exactly those:
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kpose.datasets.coco import Report, load_json
+from kpose.data.formats.coco import Report, load_json
 from kpose.errors import DataError
 
 PIXEL_STD = 200.0
@@ -42,17 +42,22 @@ def read_headboxes(path: str | Path) -> np.ndarray:
     return np.transpose(boxes, (2, 0, 1))
 
 
-def mpii_to_coco(annotations: str | Path, report: Report,
-                 headboxes: str | Path | None = None) -> dict:
+def mpii_to_coco(
+    annotations: str | Path, report: Report, headboxes: str | Path | None = None
+) -> dict:
     """MMPose's MPII JSON (+ optional head boxes) -> a COCO-form dict (no image sizes)."""
     entries = load_json(annotations, "annotation")
     if not isinstance(entries, list):
-        raise DataError(f"{annotations}: expected a list of MPII entries "
-                        "(image, center, scale, joints, joints_vis)")
+        raise DataError(
+            f"{annotations}: expected a list of MPII entries "
+            "(image, center, scale, joints, joints_vis)"
+        )
     heads = read_headboxes(headboxes) if headboxes is not None else None
     if heads is not None and len(heads) != len(entries):
-        raise DataError(f"{headboxes}: {len(heads)} head boxes for {len(entries)} annotations "
-                        f"in {annotations}; they must be the same split (mpii_val.json)")
+        raise DataError(
+            f"{headboxes}: {len(heads)} head boxes for {len(entries)} annotations "
+            f"in {annotations}; they must be the same split (mpii_val.json)"
+        )
     images: dict[int, dict] = {}
     anns = []
     for index, entry in enumerate(entries):
@@ -88,8 +93,9 @@ def mpii_to_coco(annotations: str | Path, report: Report,
             "iscrowd": 0,
         }
         if heads is not None:
-            ann["head_size"] = float(np.linalg.norm(heads[index][1] - heads[index][0])
-                                     * HEAD_SIZE_BIAS)
+            ann["head_size"] = float(
+                np.linalg.norm(heads[index][1] - heads[index][0]) * HEAD_SIZE_BIAS
+            )
         images.setdefault(image_id, {"id": image_id, "file_name": entry["image"]})
         anns.append(ann)
     return {"images": list(images.values()), "annotations": anns}
@@ -99,8 +105,7 @@ def jhmdb_to_coco(annotations: str | Path) -> dict:
     """JHMDB's COCO-like JSON with MMPose's 1-based -> 0-based shift applied."""
     data = load_json(annotations, "annotation")
     if not isinstance(data, dict) or "images" not in data or "annotations" not in data:
-        raise DataError(f"{annotations}: expected a COCO-like file with 'images' and "
-                        "'annotations'")
+        raise DataError(f"{annotations}: expected a COCO-like file with 'images' and 'annotations'")
     sizes = {img["id"]: (img.get("width"), img.get("height")) for img in data["images"]}
     anns = []
     for ann in data["annotations"]:

@@ -28,13 +28,13 @@ import tensorflow as tf
 
 from kpose import geometry
 from kpose.codecs import make_codec
-from kpose.datasets import DatasetInfo, get_dataset_info
+from kpose.data.metainfo import DatasetInfo, get_dataset_info
 from kpose.errors import DataError, ModelError
-from kpose.evaluation import make_predict_fn, to_image_coords
+from kpose.evaluation.evaluator import make_predict_fn, to_image_coords
 from kpose.models.build import build_heatmap_model
-from kpose.models.checkpoint import mmpose_state_dict
-from kpose.models.mmpose_weights import AssignResult, assign_state_dict
 from kpose.recipe import Recipe
+from kpose.weights.state_dict import AssignResult, assign_state_dict
+from kpose.weights.torch_pickle import mmpose_state_dict
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +70,16 @@ class PoseEstimator:
     def crop(self, images, image_index, boxes_xyxy):
         """MMPose's crops of ``boxes_xyxy`` (N, 4) in ``images`` (B, H, W, 3) uint8 (zero-padded
         to one size): ``(crops (N, h, w, 3) uint8, centers (N, 2), scales (N, 2))``."""
-        return _crop(tf.convert_to_tensor(images, tf.uint8),
-                     tf.convert_to_tensor(image_index, tf.int32),
-                     tf.convert_to_tensor(boxes_xyxy, tf.float32),
-                     self.input_size, self.recipe.data.bbox_padding,
-                     self.recipe.use_udp_warp)
+        return _crop(
+            tf.convert_to_tensor(images, tf.uint8),
+            tf.convert_to_tensor(image_index, tf.int32),
+            tf.convert_to_tensor(boxes_xyxy, tf.float32),
+            self.input_size,
+            self.recipe.data.bbox_padding,
+            self.recipe.use_udp_warp,
+        )
 
-    def predict(self, images, boxes=None, *, flip_test: bool | None = None,
-                batch_size: int = 16):
+    def predict(self, images, boxes=None, *, flip_test: bool | None = None, batch_size: int = 16):
         """Keypoints of the people in ``boxes`` of ``images``, in image pixels.
 
         Args:
@@ -106,18 +108,24 @@ class PoseEstimator:
         if len(boxes) != len(images):
             raise DataError(f"predict: {len(images)} images but boxes for {len(boxes)}")
         arrays = [_read_image(image) for image in images]
-        per_image = [_boxes_of(b, a.shape, i)
-                     for i, (b, a) in enumerate(zip(boxes, arrays, strict=True))]
+        per_image = [
+            _boxes_of(b, a.shape, i) for i, (b, a) in enumerate(zip(boxes, arrays, strict=True))
+        ]
         counts = [len(b) for b, _ in per_image]
         results = [_empty(self.dataset_info.num_keypoints) for _ in arrays]
         if sum(counts):
             keypoints, scores = self._predict_boxes(
-                arrays, [b for b, _ in per_image], counts, flip_test, batch_size)
+                arrays, [b for b, _ in per_image], counts, flip_test, batch_size
+            )
             start = 0
             for i, (b, box_scores) in enumerate(per_image):
                 end = start + counts[i]
-                results[i] = {"keypoints": keypoints[start:end], "scores": scores[start:end],
-                              "boxes": b, "box_scores": box_scores}
+                results[i] = {
+                    "keypoints": keypoints[start:end],
+                    "scores": scores[start:end],
+                    "boxes": b,
+                    "box_scores": box_scores,
+                }
                 start = end
         return results[0] if single else results
 
@@ -132,8 +140,13 @@ class PoseEstimator:
         flip = self.recipe.eval.flip_test if flip_test is None else bool(flip_test)
         if flip not in self._infer:
             self._infer[flip] = make_predict_fn(
-                self.heatmap_model, self.codec, self.dataset_info.flip_indices, flip_test=flip,
-                shift_heatmap=self.recipe.eval.shift_heatmap, jit_compile=True)
+                self.heatmap_model,
+                self.codec,
+                self.dataset_info.flip_indices,
+                flip_test=flip,
+                shift_heatmap=self.recipe.eval.shift_heatmap,
+                jit_compile=True,
+            )
         infer = self._infer[flip]
         n = int(crops.shape[0])
         keypoints, scores = [], []
@@ -141,14 +154,18 @@ class PoseEstimator:
             chunk = crops[start : start + batch_size]
             real = int(chunk.shape[0])
             if real < batch_size:  # one shape for XLA
-                chunk = tf.concat([chunk, tf.zeros([batch_size - real, *chunk.shape[1:]],
-                                                   chunk.dtype)], axis=0)
+                chunk = tf.concat(
+                    [chunk, tf.zeros([batch_size - real, *chunk.shape[1:]], chunk.dtype)], axis=0
+                )
             kp, sc = infer(chunk)
             keypoints.append(np.asarray(kp)[:real])
             scores.append(np.asarray(sc)[:real])
-        kp_img = to_image_coords(np.concatenate(keypoints).astype(np.float64),
-                                 np.asarray(centers, np.float64), np.asarray(scales, np.float64),
-                                 self.input_size)
+        kp_img = to_image_coords(
+            np.concatenate(keypoints).astype(np.float64),
+            np.asarray(centers, np.float64),
+            np.asarray(scales, np.float64),
+            self.input_size,
+        )
         return kp_img.astype(np.float32), np.concatenate(scores).astype(np.float32)
 
     @classmethod
@@ -158,8 +175,9 @@ class PoseEstimator:
         input_size = tuple(recipe.codec.input_size)
         if weights is not None and Path(weights).name.endswith(".keras"):
             return cls(recipe, _load_keras(Path(weights), input_size, info.num_keypoints))
-        model = build_heatmap_model(recipe.model, input_size, info.num_keypoints,
-                                    name=recipe.name or None)
+        model = build_heatmap_model(
+            recipe.model, input_size, info.num_keypoints, name=recipe.name or None
+        )
         if weights is not None:
             load_weights(model, weights)
         return cls(recipe, model)
@@ -193,8 +211,7 @@ def load_weights(model: keras.Model, weights: str | os.PathLike) -> None:
         except (ValueError, OSError) as exc:
             raise ModelError(f"{path}: cannot load into {model.name}: {exc}") from exc
     else:
-        raise ModelError(f"weights {path}: expected an MMPose .pth, a .weights.h5 or a .keras "
-                         "file")
+        raise ModelError(f"weights {path}: expected an MMPose .pth, a .weights.h5 or a .keras file")
     log.info("loaded %s into %s", path, model.name)
 
 
@@ -212,7 +229,7 @@ def load_backbone_weights(
     label = "state dict" if isinstance(source, Mapping) else str(source)
     state = dict(source) if isinstance(source, Mapping) else mmpose_state_dict(source)
     if prefix:
-        state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        state = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
     state = {f"backbone.{k}": v for k, v in state.items()}
     try:
         result = assign_state_dict(model, state, strict=False)
@@ -221,10 +238,18 @@ def load_backbone_weights(
     missing = [k for k in result.missing_keys if k.startswith("backbone.")]
     loaded = len(state) - len(result.unexpected_keys)
     if loaded == 0:
-        raise ModelError(f"{label}: no tensor matches the backbone of {model.name} (keys like "
-                         f"{sorted(state)[:3]}; expected e.g. {missing[:3]})")
-    log.info("backbone weights %s: %d tensors loaded; backbone tensors not in the checkpoint: "
-             "%s; checkpoint tensors skipped: %s", label, loaded, missing, result.unexpected_keys)
+        raise ModelError(
+            f"{label}: no tensor matches the backbone of {model.name} (keys like "
+            f"{sorted(state)[:3]}; expected e.g. {missing[:3]})"
+        )
+    log.info(
+        "backbone weights %s: %d tensors loaded; backbone tensors not in the checkpoint: "
+        "%s; checkpoint tensors skipped: %s",
+        label,
+        loaded,
+        missing,
+        result.unexpected_keys,
+    )
     return AssignResult(missing, result.unexpected_keys)
 
 
@@ -239,9 +264,11 @@ def _load_keras(path: Path, input_size: tuple[int, int], num_keypoints: int) -> 
     width, height = input_size
     expected = (height, width, 3)
     if tuple(model.input_shape[1:]) != expected or model.output_shape[-1] != num_keypoints:
-        raise ModelError(f"{path}: the model takes {model.input_shape} and gives "
-                         f"{model.output_shape}; the preset needs (None, {height}, {width}, 3) "
-                         f"-> {num_keypoints} heatmaps")
+        raise ModelError(
+            f"{path}: the model takes {model.input_shape} and gives "
+            f"{model.output_shape}; the preset needs (None, {height}, {width}, 3) "
+            f"-> {num_keypoints} heatmaps"
+        )
     return model
 
 
@@ -259,7 +286,8 @@ def _crop(images, image_index, boxes, input_size, padding, use_udp):
 
 def _is_single_image(images) -> bool:
     return isinstance(images, (str, os.PathLike)) or (
-        isinstance(images, np.ndarray) and images.ndim == 3)
+        isinstance(images, np.ndarray) and images.ndim == 3
+    )
 
 
 def _read_image(image) -> np.ndarray:
@@ -270,8 +298,9 @@ def _read_image(image) -> np.ndarray:
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     array = np.asarray(image)
     if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
-        raise DataError(f"images must be (H, W, 3) uint8 RGB arrays or paths, got "
-                        f"{array.dtype} {array.shape}")
+        raise DataError(
+            f"images must be (H, W, 3) uint8 RGB arrays or paths, got {array.dtype} {array.shape}"
+        )
     return array
 
 
@@ -285,8 +314,10 @@ def _boxes_of(boxes, shape, i) -> tuple[np.ndarray, np.ndarray]:
     if array.size == 0:
         return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
     if array.ndim != 2 or array.shape[1] not in (4, 5):
-        raise DataError(f"boxes of image {i}: expected (N, 4) xyxy or (N, 5) with scores, got "
-                        f"shape {array.shape}")
+        raise DataError(
+            f"boxes of image {i}: expected (N, 4) xyxy or (N, 5) with scores, got "
+            f"shape {array.shape}"
+        )
     if not np.all(np.isfinite(array)):
         raise DataError(f"boxes of image {i}: NaN or infinite coordinates")
     scores = array[:, 4] if array.shape[1] == 5 else np.ones(len(array), np.float32)
@@ -294,6 +325,9 @@ def _boxes_of(boxes, shape, i) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _empty(num_keypoints: int) -> dict:
-    return {"keypoints": np.zeros((0, num_keypoints, 2), np.float32),
-            "scores": np.zeros((0, num_keypoints), np.float32),
-            "boxes": np.zeros((0, 4), np.float32), "box_scores": np.zeros(0, np.float32)}
+    return {
+        "keypoints": np.zeros((0, num_keypoints, 2), np.float32),
+        "scores": np.zeros((0, num_keypoints), np.float32),
+        "boxes": np.zeros((0, 4), np.float32),
+        "box_scores": np.zeros(0, np.float32),
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kpose.metrics.pck import jhmdb_pck, mpii_pckh, normalized_distances, pck, pck_accuracy
+from kpose.evaluation.pck import jhmdb_pck, mpii_pckh, normalized_distances, pck, pck_accuracy
 
 
 def test_distances_mask_and_zero_norms():
@@ -36,8 +36,15 @@ def test_box_head_torso_normalisers():
     pred[0, :, 0] += 3.0
     vis = np.ones((1, 15))
     bbox = np.array([[0, 0, 100, 40]], np.float32)  # longer side 100
-    out = pck(pred, gt, vis, thr=0.1, norm_items=("bbox", "head", "torso"), bbox_xyxy=bbox,
-              head_size=[25.0])
+    out = pck(
+        pred,
+        gt,
+        vis,
+        thr=0.1,
+        norm_items=("bbox", "head", "torso"),
+        bbox_xyxy=bbox,
+        head_size=[25.0],
+    )
     assert out == {"PCK": 1.0, "PCKh": 0.0, "tPCK": 0.0}  # 0.03 / 0.12 / 0.15 vs 0.1
     table = jhmdb_pck(pred, gt, vis, bbox, thr=0.2)
     assert table["PCK"] == 1.0 and table["tPCK"] == 1.0 and table["Head PCK"] == 1.0
@@ -55,5 +62,14 @@ def test_mpii_one_based_convention_and_unscored_joints():
     pred[:, 6:8] += 50  # pelvis and thorax are not scored
     out = mpii_pckh(pred - 1.0, gt, vis, head)
     assert out["PCK"] == pytest.approx(100.0) and out["PCK@0.1"] == pytest.approx(100.0)
-    assert set(out) == {"Head PCK", "Shoulder PCK", "Elbow PCK", "Wrist PCK", "Hip PCK",
-                        "Knee PCK", "Ankle PCK", "PCK", "PCK@0.1"}
+    assert set(out) == {
+        "Head PCK",
+        "Shoulder PCK",
+        "Elbow PCK",
+        "Wrist PCK",
+        "Hip PCK",
+        "Knee PCK",
+        "Ankle PCK",
+        "PCK",
+        "PCK@0.1",
+    }

@@ -201,8 +201,11 @@ def _read_legacy(path: Path) -> object:
         for key in keys:
             storage = storages[str(key)]
             (numel,) = struct.unpack("<q", f.read(8))
-            itemsize = 2 if storage.kind == "BFloat16Storage" else np.dtype(
-                _STORAGE_DTYPES[storage.kind]).itemsize
+            itemsize = (
+                2
+                if storage.kind == "BFloat16Storage"
+                else np.dtype(_STORAGE_DTYPES[storage.kind]).itemsize
+            )
             arrays[str(key)] = _decode(storage.kind, f.read(numel * itemsize))
     return _materialise(obj, arrays)
 

@@ -18,11 +18,24 @@ import numpy as np
 from kpose.errors import KposeError
 
 # (name, joint indices averaged) for the per-joint tables, in MMPose's order.
-_MPII_TABLE = (("Head PCK", (9,)), ("Shoulder PCK", (13, 12)), ("Elbow PCK", (14, 11)),
-               ("Wrist PCK", (15, 10)), ("Hip PCK", (3, 2)), ("Knee PCK", (4, 1)),
-               ("Ankle PCK", (5, 0)))
-_JHMDB_TABLE = (("Head", (2,)), ("Sho", (3, 4)), ("Elb", (7, 8)), ("Wri", (11, 12)),
-                ("Hip", (5, 6)), ("Knee", (9, 10)), ("Ank", (13, 14)))
+_MPII_TABLE = (
+    ("Head PCK", (9,)),
+    ("Shoulder PCK", (13, 12)),
+    ("Elbow PCK", (14, 11)),
+    ("Wrist PCK", (15, 10)),
+    ("Hip PCK", (3, 2)),
+    ("Knee PCK", (4, 1)),
+    ("Ankle PCK", (5, 0)),
+)
+_JHMDB_TABLE = (
+    ("Head", (2,)),
+    ("Sho", (3, 4)),
+    ("Elb", (7, 8)),
+    ("Wri", (11, 12)),
+    ("Hip", (5, 6)),
+    ("Knee", (9, 10)),
+    ("Ank", (13, 14)),
+)
 _MPII_UNSCORED = (6, 7)  # pelvis and thorax do not count towards the MPII mean
 
 
@@ -74,8 +87,16 @@ def torso_sizes(pred, gt, left: int = 4, right: int = 5) -> np.ndarray:
     return _pair(np.where(size < 1, fallback, size))
 
 
-def pck(pred, gt, visible, *, thr: float = 0.05, norm_items: Sequence[str] = ("bbox",),
-        bbox_xyxy=None, head_size=None) -> dict[str, float]:
+def pck(
+    pred,
+    gt,
+    visible,
+    *,
+    thr: float = 0.05,
+    norm_items: Sequence[str] = ("bbox",),
+    bbox_xyxy=None,
+    head_size=None,
+) -> dict[str, float]:
     """MMPose's ``PCKAccuracy``: ``PCK`` (box), ``PCKh`` (head) and ``tPCK`` (torso)."""
     out = {}
     for item in norm_items:
@@ -90,8 +111,9 @@ def pck(pred, gt, visible, *, thr: float = 0.05, norm_items: Sequence[str] = ("b
     return out
 
 
-def mpii_pckh(pred, gt, visible, head_size, *, thr: float = 0.5,
-              one_based: bool = True) -> dict[str, float]:
+def mpii_pckh(
+    pred, gt, visible, head_size, *, thr: float = 0.5, one_based: bool = True
+) -> dict[str, float]:
     """MMPose's ``MpiiPCKAccuracy``: the per-joint PCKh table, ``PCK`` (PCKh@thr) and
     ``PCK@0.1``, in percent.
 
@@ -109,16 +131,20 @@ def mpii_pckh(pred, gt, visible, head_size, *, thr: float = 0.5,
     scored = np.ones(len(count), bool)
     scored[list(_MPII_UNSCORED)] = False
     ratio = np.where(scored, count, 0.0) / count[scored].sum()
-    out = {name: float(np.mean([per_joint[j] for j in joints])) if len(joints) == 1
-           else float(0.5 * (per_joint[joints[0]] + per_joint[joints[1]]))
-           for name, joints in _MPII_TABLE}
+    out = {
+        name: float(np.mean([per_joint[j] for j in joints]))
+        if len(joints) == 1
+        else float(0.5 * (per_joint[joints[0]] + per_joint[joints[1]]))
+        for name, joints in _MPII_TABLE
+    }
     out["PCK"] = float(np.sum((per_joint * ratio)[scored]))
     out["PCK@0.1"] = float(np.sum((at_01 * ratio)[scored]))
     return out
 
 
-def jhmdb_pck(pred, gt, visible, bbox_xyxy, *, thr: float = 0.2,
-              norm_items: Sequence[str] = ("bbox", "torso")) -> dict[str, float]:
+def jhmdb_pck(
+    pred, gt, visible, bbox_xyxy, *, thr: float = 0.2, norm_items: Sequence[str] = ("bbox", "torso")
+) -> dict[str, float]:
     """MMPose's ``JhmdbPCKAccuracy``: per-joint PCK by person size (``... PCK``, ``PCK``) and by
     torso size (``... tPCK``, ``tPCK``)."""
     out = {}
@@ -128,8 +154,10 @@ def jhmdb_pck(pred, gt, visible, bbox_xyxy, *, thr: float = 0.2,
         norm = bbox_sizes(bbox_xyxy) if item == "bbox" else torso_sizes(pred, gt)
         per_joint, mean, _ = pck_accuracy(pred, gt, visible, thr, norm)
         for name, joints in _JHMDB_TABLE:
-            out[f"{name} {suffix}"] = (float(per_joint[joints[0]]) if len(joints) == 1 else
-                                       float(0.5 * per_joint[joints[0]]
-                                             + 0.5 * per_joint[joints[1]]))
+            out[f"{name} {suffix}"] = (
+                float(per_joint[joints[0]])
+                if len(joints) == 1
+                else float(0.5 * per_joint[joints[0]] + 0.5 * per_joint[joints[1]])
+            )
         out[suffix] = mean
     return out

@@ -121,16 +121,19 @@ def read_coco(
             anns = anns_by_image.get(img["id"], [])
             if encoded is None:
                 report.skip("images", status, str(images_dir / img["file_name"]))
-                report.skip("instances", f"on skipped image ({status})", f"image {img['id']}",
-                            len(anns))
+                report.skip(
+                    "instances", f"on skipped image ({status})", f"image {img['id']}", len(anns)
+                )
                 dets = dets_by_image.pop(img["id"], ([], []))
-                report.skip("detections", f"on skipped image ({status})", f"image {img['id']}",
-                            len(dets[0]))
+                report.skip(
+                    "detections", f"on skipped image ({status})", f"image {img['id']}", len(dets[0])
+                )
                 continue
             if status not in ("jpeg", "png"):
                 report.skip("images", "not a JPEG or PNG", str(images_dir / img["file_name"]))
-                report.skip("instances", "on skipped image (format)", f"image {img['id']}",
-                            len(anns))
+                report.skip(
+                    "instances", "on skipped image (format)", f"image {img['id']}", len(anns)
+                )
                 continue
             report.images_kept += 1
             rec = _image_record(img, encoded, status, anns, num_keypoints, report)
@@ -141,8 +144,9 @@ def read_coco(
                 report.detections_kept += len(boxes)
             yield rec
     for image_id, (boxes, _) in dets_by_image.items():
-        report.skip("detections", "image_id not in annotation file", f"image {image_id}",
-                    len(boxes))
+        report.skip(
+            "detections", "image_id not in annotation file", f"image {image_id}", len(boxes)
+        )
 
 
 def _find_image(images_dir: Path, file_name: str) -> Path | None:
@@ -165,8 +169,9 @@ def _image_format(encoded: bytes) -> str:
     return "other"
 
 
-def _image_record(img: dict, encoded: bytes, fmt: str, anns: list[dict], num_keypoints: int,
-                  report: Report) -> ImageRecord:
+def _image_record(
+    img: dict, encoded: bytes, fmt: str, anns: list[dict], num_keypoints: int, report: Report
+) -> ImageRecord:
     width, height = img["width"], img["height"]
     kept = []
     for ann in anns:
@@ -191,8 +196,9 @@ def _image_record(img: dict, encoded: bytes, fmt: str, anns: list[dict], num_key
         # -1 marks "no area in the file" (CrowdPose) so the ground truth rebuilds exactly
         area=np.array([a.get("area", -1.0) for a in kept], np.float32),
         iscrowd=np.array([a.get("iscrowd", 0) for a in kept], np.int64),
-        instance_num_keypoints=np.array([a.get("num_keypoints", _labeled(a)) for a in kept],
-                                        np.int64),
+        instance_num_keypoints=np.array(
+            [a.get("num_keypoints", _labeled(a)) for a in kept], np.int64
+        ),
         category_id=np.array([a.get("category_id", 1) for a in kept], np.int64),
         crowd_index=float(img.get("crowdIndex", 0.0)),
         video_id=str(img.get("vid_id", "")),

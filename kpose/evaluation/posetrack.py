@@ -40,7 +40,7 @@ import numpy as np
 import shapely
 
 from kpose.errors import DataError
-from kpose.metrics.coco import _dataset_sigmas, _select, _stack_predictions, rescore
+from kpose.evaluation.coco import _dataset_sigmas, _select, _stack_predictions, rescore
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +97,7 @@ def _joint_table(names: Sequence[str], where: str) -> np.ndarray:
     missing = sorted(set(range(len(_POSEVAL_JOINTS))) - set(table.tolist()))
     if missing:
         raise DataError(
-            f"{where}: the keypoint names lack PoseTrack's "
-            f"{[_POSEVAL_JOINTS[i] for i in missing]}"
+            f"{where}: the keypoint names lack PoseTrack's {[_POSEVAL_JOINTS[i] for i in missing]}"
         )
     return table
 
@@ -156,8 +155,9 @@ def _video_frames(gt_file: Path, kept: Mapping[int, list], table_pred: np.ndarra
     for image in data["images"]:
         where = f"{gt_file.name}: image {image['id']}"
         anns = by_image.get(image["id"], [])
-        gt = _people([a["keypoints"] for a in anns], table,
-                     heads=[a.get("bbox_head") for a in anns])
+        gt = _people(
+            [a["keypoints"] for a in anns], table, heads=[a.get("bbox_head") for a in anns]
+        )
         pred = _people([kps for kps, _ in kept.get(image["id"], [])], table_pred)
         frames.append(_Frame(where, image["id"], gt, pred, _polygons(image, where)))
     return frames
@@ -182,8 +182,9 @@ def _assign(frame: _Frame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if len(gt.has) and len(pred.has):
         missing = np.flatnonzero(np.isnan(gt.head) & gt.has.any(axis=1))
         if len(missing):
-            raise DataError(f"{frame.name}: GT person {missing[0]} has no 'bbox_head' "
-                            "(PCKh needs the head box)")
+            raise DataError(
+                f"{frame.name}: GT person {missing[0]} has no 'bbox_head' (PCKh needs the head box)"
+            )
         diff = gt.xy[None] - pred.xy[:, None]  # (P, G, 15, 2)
         dist = np.sqrt(np.sum(diff * diff, axis=-1)) / gt.head[None, :, None]  # (P, G, 15)
         both = pred.has[:, None] & gt.has[None]
@@ -230,8 +231,13 @@ def poseval_ap(frames: Sequence[_Frame]) -> dict[str, float]:
     for frame in frames:
         if frame.ignore_regions:
             regions = frame.ignore_regions
-            frame = _Frame(frame.name, frame.image_id, _drop_ignored(frame.gt, regions),
-                           _drop_ignored(frame.pred, regions), [])
+            frame = _Frame(
+                frame.name,
+                frame.image_id,
+                _drop_ignored(frame.gt, regions),
+                _drop_ignored(frame.pred, regions),
+                [],
+            )
         score, label, count = _assign(frame)
         num_gt += count
         for j in range(len(_POSEVAL_JOINTS)):
@@ -240,8 +246,11 @@ def poseval_ap(frames: Sequence[_Frame]) -> dict[str, float]:
             labels[j].append(label[rows, j])
     ap = np.zeros((len(_POSEVAL_JOINTS) + 1, 1))
     for j in range(len(_POSEVAL_JOINTS)):
-        ap[j] = _joint_ap(np.concatenate([np.zeros(0), *scores[j]]),
-                          np.concatenate([np.zeros(0, bool), *labels[j]]), num_gt[j])
+        ap[j] = _joint_ap(
+            np.concatenate([np.zeros(0), *scores[j]]),
+            np.concatenate([np.zeros(0, bool), *labels[j]]),
+            num_gt[j],
+        )
     valid = np.argwhere(~np.isnan(ap[: len(_POSEVAL_JOINTS), 0]))
     ap[len(_POSEVAL_JOINTS)] = ap[valid, 0].mean()
     stats = [float(ap[list(group), 0].mean()) for group in _JOINT_GROUPS]
@@ -253,13 +262,16 @@ def _video_files(gt_folder: str | os.PathLike) -> list[Path]:
     # glob.glob, not sorted: poseval's order, which decides how tied scores rank.
     files = [Path(f) for f in glob.glob(os.path.join(os.fspath(gt_folder), "*.json"))]
     if not files:
-        raise DataError(f"{gt_folder}: no per-video PoseTrack18 ground truth (*.json) found; "
-                        "convert the val split with its annotations/val folder (--gt-folder)")
+        raise DataError(
+            f"{gt_folder}: no per-video PoseTrack18 ground truth (*.json) found; "
+            "convert the val split with its annotations/val folder (--gt-folder)"
+        )
     return files
 
 
-def write_posetrack18_predictions(out_dir: str | os.PathLike, gt_folder: str | os.PathLike,
-                                  kept: Mapping[int, list]) -> list[Path]:
+def write_posetrack18_predictions(
+    out_dir: str | os.PathLike, gt_folder: str | os.PathLike, kept: Mapping[int, list]
+) -> list[Path]:
     """One prediction file per GT video, in the format MMPose writes and poseval reads.
 
     ``kept`` maps image id -> ``[(keypoints (17, 3) [x, y, score], instance score), ...]``;
@@ -267,9 +279,13 @@ def write_posetrack18_predictions(out_dir: str | os.PathLike, gt_folder: str | o
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    category = {"supercategory": "person", "id": 1, "name": "person",
-                "keypoints": list(_MMPOSE_KEYPOINTS),
-                "skeleton": [list(link) for link in _MMPOSE_SKELETON]}
+    category = {
+        "supercategory": "person",
+        "id": 1,
+        "name": "person",
+        "keypoints": list(_MMPOSE_KEYPOINTS),
+        "skeleton": [list(link) for link in _MMPOSE_SKELETON],
+    }
     written = []
     for gt_file in _video_files(gt_folder):
         gt = json.loads(gt_file.read_text())
@@ -277,13 +293,23 @@ def write_posetrack18_predictions(out_dir: str | os.PathLike, gt_folder: str | o
         for image in gt["images"]:
             images.append({"id": image["id"], "file_name": image["file_name"]})
             for track_id, (kps, score) in enumerate(kept.get(image["id"], [])):
-                annotations.append({
-                    "image_id": image["id"], "keypoints": kps.reshape(-1).tolist(),
-                    "scores": kps[:, 2].tolist(), "score": float(score), "track_id": track_id,
-                })
+                annotations.append(
+                    {
+                        "image_id": image["id"],
+                        "keypoints": kps.reshape(-1).tolist(),
+                        "scores": kps[:, 2].tolist(),
+                        "score": float(score),
+                        "track_id": track_id,
+                    }
+                )
         path = out / gt_file.name
-        path.write_text(json.dumps({"images": images, "categories": [category],
-                                    "annotations": annotations}, sort_keys=True, indent=4))
+        path.write_text(
+            json.dumps(
+                {"images": images, "categories": [category], "annotations": annotations},
+                sort_keys=True,
+                indent=4,
+            )
+        )
         written.append(path)
     return written
 
@@ -322,11 +348,14 @@ def posetrack18_evaluate(
     files = _video_files(gt_folder)
     preds = _stack_predictions(predictions)
     if preds["keypoint_scores"].shape[1] != len(_MMPOSE_KEYPOINTS):
-        raise DataError(f"PoseTrack18 predictions need {len(_MMPOSE_KEYPOINTS)} keypoints, got "
-                        f"{preds['keypoint_scores'].shape[1]}")
+        raise DataError(
+            f"PoseTrack18 predictions need {len(_MMPOSE_KEYPOINTS)} keypoints, got "
+            f"{preds['keypoint_scores'].shape[1]}"
+        )
     sigmas = _dataset_sigmas(dataset, len(_MMPOSE_KEYPOINTS))
-    scores = rescore(preds["bbox_score"], preds["keypoint_scores"], score_mode,
-                     keypoint_score_thr)  # (N,)
+    scores = rescore(
+        preds["bbox_score"], preds["keypoint_scores"], score_mode, keypoint_score_thr
+    )  # (N,)
     keypoints = np.concatenate(
         [preds["keypoints"], preds["keypoint_scores"][..., None]], axis=-1
     )  # (N, 17, 3)
@@ -342,6 +371,10 @@ def posetrack18_evaluate(
         frames += _video_frames(f, kept, table_pred)
     unknown = set(kept) - {fr.image_id for fr in frames}
     if unknown:
-        log.warning("%d predicted image(s) are in no video of %s and are not scored, e.g. %s",
-                    len(unknown), gt_folder, sorted(unknown)[:5])
+        log.warning(
+            "%d predicted image(s) are in no video of %s and are not scored, e.g. %s",
+            len(unknown),
+            gt_folder,
+            sorted(unknown)[:5],
+        )
     return poseval_ap(frames)

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from kpose.datasets import get_dataset_info
+from kpose.data.metainfo import get_dataset_info
 from kpose.errors import DataError
 from kpose.metrics import POSETRACK_STAT_NAMES, posetrack18_evaluate
 
@@ -48,8 +48,13 @@ def write_video(folder, people_per_frame, ignore=None) -> list[int]:
 
 
 def pred(image_id: int, kps: np.ndarray, score: float, shift: float = 0.0) -> dict:
-    return {"image_id": image_id, "keypoints": kps[:, :2] + shift,
-            "keypoint_scores": np.full(17, score), "bbox_score": 1.0, "area": 1e4}
+    return {
+        "image_id": image_id,
+        "keypoints": kps[:, :2] + shift,
+        "keypoint_scores": np.full(17, score),
+        "bbox_score": 1.0,
+        "area": 1e4,
+    }
 
 
 def test_perfect_predictions_score_100(tmp_path):
@@ -91,8 +96,7 @@ def test_ignore_regions_and_empty_frames(tmp_path):
     a, b = person(100, 100), person(600, 100)
     region = ([[550, 800, 800, 550]], [[50, 50, 400, 400]])
     images = write_video(tmp_path / "val", [[a, b], []], ignore={0: region})
-    preds = [pred(images[0], a, 0.9), pred(images[0], b, 0.95, shift=5),
-             pred(images[1], a, 0.99)]
+    preds = [pred(images[0], a, 0.9), pred(images[0], b, 0.95, shift=5), pred(images[1], a, 0.99)]
     assert posetrack18_evaluate(tmp_path / "val", preds)["AP"] == 100.0
 
 

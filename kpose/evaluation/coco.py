@@ -165,7 +165,7 @@ def oks_nms(
 
 def _dataset_sigmas(dataset: str, num_keypoints: int) -> np.ndarray:
     try:
-        from kpose.datasets import get_dataset_info
+        from kpose.data.metainfo import get_dataset_info
     except ImportError:  # the dataset table is not there yet: only COCO's layout is known
         if num_keypoints != len(_COCO_SIGMAS):
             raise KposeError(
@@ -193,8 +193,9 @@ def _load_annotations(ann_file: str | os.PathLike | Mapping) -> tuple[dict, str]
     return {**data, "annotations": [dict(a) for a in data["annotations"]]}, name
 
 
-def _ground_truth(data: dict, name: str, num_keypoints: int, use_area: bool,
-                  crowd: bool = False) -> COCO:
+def _ground_truth(
+    data: dict, name: str, num_keypoints: int, use_area: bool, crowd: bool = False
+) -> COCO:
     """A pycocotools ``COCO`` that scores like xtcocotools' on the same file.
 
     - xtcocotools ignores a GT with no keypoint of visibility > 0, pycocotools one with
@@ -334,7 +335,7 @@ def coco_evaluate(
             ``bbox_score`` (default 1) and ``area`` (MMPose's ``prod(bbox_scales)``, the padded
             crop area; default the keypoints' extent). An optional ``id`` (the dataset index)
             orders instances and drops repeats, like MMPose's sample ids.
-        dataset: name whose OKS sigmas are used (``kpose.datasets.get_dataset_info``).
+        dataset: name whose OKS sigmas are used (``kpose.data.metainfo.get_dataset_info``).
         sigmas: ``(K,)`` OKS sigmas overriding the dataset's.
         use_area: scale OKS by the GT ``area``; False (AIC, CrowdPose) uses the GT box
             ``w * h * 0.53`` as xtcocotools does.

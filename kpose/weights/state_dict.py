@@ -173,8 +173,9 @@ def assign_state_dict(
         except (ValueError, ModelError):
             value = None
         if value is None or tuple(value.shape) != tuple(variable.shape):
-            misshaped.append(f"{key}: checkpoint {array.shape}, "
-                             f"model {_torch_shape(to_torch, variable)}")
+            misshaped.append(
+                f"{key}: checkpoint {array.shape}, model {_torch_shape(to_torch, variable)}"
+            )
             continue
         values[key] = value
     if misshaped or (strict and (missing or unexpected)):

@@ -6,7 +6,7 @@ from dataclasses import FrozenInstanceError, replace
 
 import pytest
 
-from kpose.datasets import DATASETS, DatasetInfo, get_dataset_info
+from kpose.data.metainfo import DATASETS, DatasetInfo, get_dataset_info
 from kpose.errors import DataError
 
 COCO_NAMES = (

@@ -1,0 +1,1 @@
+"""Annotation readers and converters, one module per annotation format."""

@@ -1,0 +1,2 @@
+"""Inference: the top-down predict path (crop -> model -> flip test -> decode -> image pixels),
+``PoseEstimator`` built on it, and the serving export."""
