@@ -60,7 +60,8 @@ def load(preset_or_recipe, weights: str | os.PathLike | None = None):
         >>> heatmaps = estimator.heatmap_model(crops)   # (B, 256, 192, 3) RGB -> (B, 64, 48, 17)
     """
     from kpose.errors import ModelError
-    from kpose.inference.estimator import PoseEstimator, find_weights, kpose_home
+    from kpose.inference.estimator import PoseEstimator
+    from kpose.weights.load import find_weights, kpose_home
 
     recipe = load_recipe_for(preset_or_recipe)
     if weights is None:

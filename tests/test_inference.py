@@ -191,8 +191,8 @@ def test_keras_file_with_custom_layers_loads_in_a_fresh_process(tmp_path):
     np.save(tmp_path / "images.npy", images)
     np.save(tmp_path / "expected.npy", np.asarray(model(images)))
     code = (
-        "import numpy as np; from kpose.inference.estimator import _load_keras; "
-        f"m = _load_keras(__import__('pathlib').Path(r'{path}'), (48, 64), 3); "
+        "import numpy as np; from kpose.weights.load import load_keras_model; "
+        f"m = load_keras_model(r'{path}', (48, 64), 3); "
         f"d = np.abs(np.asarray(m(np.load(r'{tmp_path / 'images.npy'}'))) "
         f"- np.load(r'{tmp_path / 'expected.npy'}')).max(); print('DIFF', d)"
     )
@@ -205,9 +205,9 @@ def test_backbone_weights_fill_the_backbone_and_report_the_rest():
     """MMPose's backbone init_cfg=Pretrained: a classification checkpoint with backbone-relative
     keys (and a classifier) fills the backbone only."""
     from kpose.errors import ModelError
-    from kpose.inference.estimator import load_backbone_weights
     from kpose.models.build import build_heatmap_model
     from kpose.recipe import HeadConfig, ModelConfig
+    from kpose.weights.load import load_backbone_weights
     from kpose.weights.state_dict import model_state_dict
 
     cfg = ModelConfig(

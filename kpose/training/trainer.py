@@ -165,12 +165,12 @@ def fit(
             f" step {int(step_var.numpy())}"
         )
     elif cfg.load_from:  # MMPose's load_from: start from trained weights (not a resume)
-        from kpose.inference.estimator import load_weights
+        from kpose.weights.load import load_weights
 
         load_weights(model, cfg.load_from)
         print(f"initialised from {cfg.load_from}")
     elif cfg.backbone_weights:  # MMPose's backbone init_cfg=Pretrained
-        from kpose.inference.estimator import load_backbone_weights
+        from kpose.weights.load import load_backbone_weights
 
         result = load_backbone_weights(model, cfg.backbone_weights, cfg.backbone_weights_prefix)
         print(
