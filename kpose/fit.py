@@ -12,31 +12,8 @@ import argparse
 import logging
 import sys
 import time
-from pathlib import Path
 
 from kpose.errors import KposeError
-
-
-def ensure_synthetic_data(recipe, progress: bool = True) -> None:
-    """Generate the recipe's synthetic splits when they are missing."""
-    from kpose.convert import convert_synthetic, summary_lines
-    from kpose.data.convert import META_FILE, read_meta
-
-    syn, root = recipe.data.synthetic, Path(recipe.data.root)
-    if syn is None:
-        return
-    have = read_meta(root).get("splits", {}) if (root / META_FILE).is_file() else {}
-    for split, images, seed in (
-        (recipe.data.train_split, syn.train_images, syn.train_seed),
-        (recipe.data.val_split, syn.val_images, syn.val_seed),
-    ):
-        if split in have:
-            continue
-        print(f"generating synthetic {split} split: {images} images, seed {seed} -> {root}")
-        entry = convert_synthetic(
-            root, images=images, seed=seed, split=split, shards=syn.shards, progress=progress
-        )
-        print("\n".join(summary_lines(split, entry)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,25 +27,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_intermixed_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from kpose import load_recipe_for
+    from kpose.evaluation.evaluator import METRICS
+    from kpose.presets import load_recipe_for
     from kpose.recipe import replace
+    from kpose.training.trainer import fit
 
+    start = time.perf_counter()
     try:
         recipe = replace(load_recipe_for(args.recipe), args.overrides)
-        start = time.perf_counter()
-        ensure_synthetic_data(recipe, progress=not args.no_progress)
-        from kpose.training.trainer import fit
-
         result = fit(recipe, progress=not args.no_progress)
     except KposeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     minutes = (time.perf_counter() - start) / 60
-    prefix = recipe.data.dataset
+    prefix, key = recipe.data.dataset, METRICS[recipe.eval.metric]
     lines = [f"{prefix}/{k}: {v:.4f}" for k, v in result.items() if k != "best"]
     print("\n".join(lines))
     print(
-        f"best {prefix}/AP: {result['best']:.4f}; total time {minutes:.1f} min; "
+        f"best {prefix}/{key}: {result['best']:.4f}; total time {minutes:.1f} min; "
         f"weights in {recipe.train.work_dir}"
     )
     return 0

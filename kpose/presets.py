@@ -6,12 +6,15 @@ One explicit table (no registration at import time). ``mmpose_config`` is relati
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from kpose.errors import ModelError
 
-RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
+# The top-level recipes/ folder, linked into the package as kpose/recipes and shipped in the wheel
+# as package data (pyproject.toml), so presets resolve in editable and regular installs alike.
+RECIPES_DIR = (Path(__file__).resolve().parent / "recipes").resolve()
 
 
 @dataclass(frozen=True)
@@ -137,3 +140,17 @@ def get(name: str) -> Preset:
 
 def names() -> list[str]:
     return sorted(PRESETS)
+
+
+def load_recipe_for(preset_or_recipe):
+    """A ``Recipe`` from a preset name, a recipe file path (``.yaml``) or a ``Recipe``."""
+    from kpose.recipe import Recipe, load_recipe
+
+    if isinstance(preset_or_recipe, Recipe):
+        return preset_or_recipe
+    text = os.fspath(preset_or_recipe)
+    if text in PRESETS:
+        return get(text).load_recipe()
+    if Path(text).suffix in (".yaml", ".yml"):
+        return load_recipe(text)
+    return get(text).load_recipe()  # raises with the list of presets

@@ -4,8 +4,10 @@ A recipe has five sections (``model``, ``codec``, ``data``, ``train``, ``eval``)
 the MMPose config it mirrors. ``base: other.yaml`` includes one other recipe (relative to the
 file) whose values this one overrides; deeper chains are allowed but discouraged. Every CLI
 accepts ``key.sub=value`` overrides, parsed as YAML scalars (``train.epochs=3``,
-``data.root=/data/coco``, ``train.milestones=[1,2]``). Errors name the file, the dotted key
-and what was expected.
+``data.root=/data/coco``, ``train.milestones=[1,2]``). Every value is checked when the recipe
+is read: its type, the choices of an enumerated key (``Literal``), the range of a numeric key
+(``Annotated[..., Range(...)]``) and the few rules that tie keys together (``_check``); a bad
+value raises ``RecipeError`` naming the file, the dotted key and what was expected.
 """
 
 from __future__ import annotations
@@ -17,11 +19,47 @@ import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
 
+from kpose.data.metainfo import DATASETS
 from kpose.errors import RecipeError
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric key accepts: at least ``low`` (above it when ``open_low``), at most
+    ``high``; attached to a field type as ``Annotated[float, Range(0, 1)]``."""
+
+    low: float | None = None
+    high: float | None = None
+    open_low: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        if self.low is not None and (value <= self.low if self.open_low else value < self.low):
+            return False
+        return self.high is None or value <= self.high
+
+    def __str__(self) -> str:
+        low = "" if self.low is None else f"{'>' if self.open_low else '>='} {self.low:g}"
+        high = "" if self.high is None else f"<= {self.high:g}"
+        return " and ".join(part for part in (low, high) if part)
+
+
+PositiveInt = Annotated[int, Range(1)]
+Count = Annotated[int, Range(0)]
+PositiveFloat = Annotated[float, Range(0, open_low=True)]
+NonNegativeFloat = Annotated[float, Range(0)]
+Fraction = Annotated[float, Range(0, 1)]
+Size = tuple[PositiveInt, PositiveInt]
+
+HeadType = Literal["heatmap", "cpm", "mspn"]
+CodecType = Literal["msra", "udp", "megvii"]
+ValBoxes = Literal["gt", "detections"]
+OptimizerName = Literal["adam", "adamw"]
+MetricName = Literal["coco", "crowdpose", "mpii", "jhmdb", "posetrack18"]
+ScoreMode = Literal["bbox_keypoint", "bbox", "keypoint"]
 
 
 @dataclass(frozen=True)
@@ -31,14 +69,14 @@ class HeadConfig:
     per stage of a multi-stage backbone; ``final_kernel_size: 0`` is no final layer);
     "mspn" is MSPNHead (``args`` as MMPose's, e.g. ``num_stages``, ``num_units``)."""
 
-    deconv_out_channels: tuple[int, ...] = (256, 256, 256)
-    deconv_kernel_sizes: tuple[int, ...] = (4, 4, 4)
-    conv_out_channels: tuple[int, ...] = ()
-    conv_kernel_sizes: tuple[int, ...] = ()
-    final_kernel_size: int = 1
+    deconv_out_channels: tuple[PositiveInt, ...] = (256, 256, 256)
+    deconv_kernel_sizes: tuple[PositiveInt, ...] = (4, 4, 4)
+    conv_out_channels: tuple[PositiveInt, ...] = ()
+    conv_kernel_sizes: tuple[PositiveInt, ...] = ()
+    final_kernel_size: Count = 1
     # ViTPose "simple" head: ReLU then bilinear upsampling by this factor before the head.
-    upsample_factor: float = 0.0
-    type: str = "heatmap"
+    upsample_factor: NonNegativeFloat = 0.0
+    type: HeadType = "heatmap"
     # Type-specific arguments (MSPNHead's num_stages, num_units, ...).
     args: Mapping[str, Any] = field(default_factory=dict)
 
@@ -52,57 +90,57 @@ class ModelConfig:
     head: HeadConfig = field(default_factory=HeadConfig)
     # ImageNet statistics on the 0..255 RGB scale (MMPose's PoseDataPreprocessor).
     mean: tuple[float, float, float] = (123.675, 116.28, 103.53)
-    std: tuple[float, float, float] = (58.395, 57.12, 57.375)
+    std: tuple[PositiveFloat, PositiveFloat, PositiveFloat] = (58.395, 57.12, 57.375)
 
 
 @dataclass(frozen=True)
 class CodecConfig:
     """Heatmap codec; sizes are (w, h) as in MMPose."""
 
-    type: str = "msra"
-    input_size: tuple[int, int] = (192, 256)
-    heatmap_size: tuple[int, int] = (48, 64)
-    sigma: float = 2.0
+    type: CodecType = "msra"
+    input_size: Size = (192, 256)
+    heatmap_size: Size = (48, 64)
+    sigma: PositiveFloat = 2.0
     unbiased: bool = False
-    blur_kernel_size: int = 11
-    # Megvii multi-level training targets (MSPN / RSN): one Gaussian kernel per level; the
-    # decoder uses blur_kernel_size.
-    kernel_sizes: tuple[int, ...] = ()
+    blur_kernel_size: PositiveInt = 11  # odd
+    # Megvii multi-level training targets (MSPN / RSN): one (odd) Gaussian kernel per level;
+    # the decoder uses blur_kernel_size.
+    kernel_sizes: tuple[PositiveInt, ...] = ()
 
 
 @dataclass(frozen=True)
 class HalfBodyConfig:
     """MMPose's RandomHalfBody defaults."""
 
-    prob: float = 0.3
-    min_total_keypoints: int = 9
-    min_upper_keypoints: int = 2
-    min_lower_keypoints: int = 3
-    padding: float = 1.5
-    upper_prioritized_prob: float = 0.7
+    prob: Fraction = 0.3
+    min_total_keypoints: Count = 9
+    min_upper_keypoints: Count = 2
+    min_lower_keypoints: Count = 3
+    padding: PositiveFloat = 1.5
+    upper_prioritized_prob: Fraction = 0.7
 
 
 @dataclass(frozen=True)
 class BBoxTransformConfig:
     """MMPose's RandomBBoxTransform defaults (truncated-normal draws in [-1, 1])."""
 
-    shift_factor: float = 0.16
-    shift_prob: float = 0.3
-    scale_factor: tuple[float, float] = (0.5, 1.5)
-    scale_prob: float = 1.0
-    rotate_factor: float = 80.0
-    rotate_prob: float = 0.6
+    shift_factor: NonNegativeFloat = 0.16
+    shift_prob: Fraction = 0.3
+    scale_factor: tuple[PositiveFloat, PositiveFloat] = (0.5, 1.5)
+    scale_prob: Fraction = 1.0
+    rotate_factor: NonNegativeFloat = 80.0
+    rotate_prob: Fraction = 0.6
 
 
 @dataclass(frozen=True)
 class SyntheticConfig:
     """How the quickstart generates its dataset when ``data.root`` holds none."""
 
-    train_images: int = 0
-    val_images: int = 0
-    train_seed: int = 0
-    val_seed: int = 1
-    shards: int = 4
+    train_images: Count = 0
+    val_images: Count = 0
+    train_seed: Count = 0
+    val_seed: Count = 1
+    shards: PositiveInt = 4
 
 
 @dataclass(frozen=True)
@@ -111,13 +149,13 @@ class DataConfig:
     root: str = "tfrecords/coco"
     train_split: str = "train"
     val_split: str = "val"
-    bbox_padding: float = 1.25
-    flip_prob: float = 0.5
+    bbox_padding: PositiveFloat = 1.25
+    flip_prob: Fraction = 0.5
     half_body: HalfBodyConfig | None = field(default_factory=HalfBodyConfig)
     bbox_transform: BBoxTransformConfig = field(default_factory=BBoxTransformConfig)
     # Validation boxes: "detections" (the detector boxes stored with the val records) or "gt".
-    val_boxes: str = "gt"
-    shuffle_buffer: int = 2048
+    val_boxes: ValBoxes = "gt"
+    shuffle_buffer: PositiveInt = 2048
     synthetic: SyntheticConfig | None = None
     # Crop with the UDP warp (TopdownAffine's use_udp); None: when the codec is UDP. MMPose's
     # cspnext-m UDP configs on MPII / CrowdPose crop without it.
@@ -126,30 +164,31 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 210
-    batch_size: int = 512  # global batch, split across replicas
-    base_batch_size: int = 512  # the batch the learning rate below was tuned for
+    epochs: PositiveInt = 210
+    batch_size: PositiveInt = 512  # global batch, split across replicas
+    base_batch_size: PositiveInt = 512  # the batch the learning rate below was tuned for
     scale_lr: bool = False  # linear LR scaling by batch_size / base_batch_size
-    optimizer: str = "adam"
-    lr: float = 5e-4
-    weight_decay: float = 0.0
-    warmup_iters: int = 500
-    warmup_start_factor: float = 0.001
-    milestones: tuple[int, ...] = (170, 200)
-    gamma: float = 0.1
+    optimizer: OptimizerName = "adam"
+    lr: PositiveFloat = 5e-4
+    weight_decay: NonNegativeFloat = 0.0
+    warmup_iters: Count = 500
+    warmup_start_factor: Fraction = 0.001
+    milestones: tuple[Count, ...] = (170, 200)
+    gamma: PositiveFloat = 0.1
     # Cosine annealing per iteration from epoch cosine_epochs[0] to [1], down to
     # lr * cosine_min_factor (RTMPose / CSPNeXt: [105, 210], 0.05); None: off.
-    cosine_epochs: tuple[int, int] | None = None
-    cosine_min_factor: float = 0.0
-    steps_per_epoch: int = 0  # 0: one pass over the training instances
-    val_interval: int = 10
-    checkpoint_interval: int = 0  # also checkpoint every N steps within an epoch (0: epoch ends)
+    cosine_epochs: tuple[Count, Count] | None = None
+    cosine_min_factor: Fraction = 0.0
+    steps_per_epoch: Count = 0  # 0: one pass over the training instances
+    val_interval: PositiveInt = 10
+    checkpoint_interval: Count = 0  # also checkpoint every N steps within an epoch (0: epoch ends)
     work_dir: str = "work_dirs/run"
-    seed: int = 0
+    seed: Count = 0
     mixed_precision: bool = False
     jit_compile: bool = False
-    log_every: int = 20
-    # Weights to start from (MMPose's load_from): an MMPose .pth or a .weights.h5 of this model.
+    log_every: PositiveInt = 20
+    # Weights to start from (MMPose's load_from): an MMPose .pth, or a .weights.h5 or .keras of
+    # this model (kpose.weights.load.load_weights).
     load_from: str = ""
     # The backbone's pretrained weights (MMPose's backbone init_cfg=Pretrained): a PyTorch .pth
     # whose keys are the backbone's (torchvision's resnet50, an ImageNet HRNet / PVT / CSPNeXt
@@ -158,9 +197,9 @@ class TrainConfig:
     backbone_weights_prefix: str = ""
     # ViTPose: layer-wise LR decay (0: off) over this many transformer layers; gradient clipping
     # at this global L2 norm (0: off).
-    layer_decay_rate: float = 0.0
-    layer_decay_num_layers: int = 0
-    clip_grad_norm: float = 0.0
+    layer_decay_rate: NonNegativeFloat = 0.0
+    layer_decay_num_layers: Count = 0
+    clip_grad_norm: NonNegativeFloat = 0.0
     # AdamW without layer decay: no weight decay for parameters whose MMPose name contains one
     # of these (MMPose's paramwise_cfg custom_keys with decay_mult=0).
     no_decay_keys: tuple[str, ...] = ()
@@ -172,15 +211,15 @@ class EvalConfig:
     of the dataset); ``pck_thr`` overrides the PCK threshold (MPII 0.5, JHMDB 0.2);
     ``mpii_one_based`` keeps MMPose's +1 on MPII predictions."""
 
-    metric: str = "coco"
-    batch_size: int = 32
+    metric: MetricName = "coco"
+    batch_size: PositiveInt = 32
     flip_test: bool = True
     shift_heatmap: bool = True
-    score_mode: str = "bbox_keypoint"
+    score_mode: ScoreMode = "bbox_keypoint"
     keypoint_score_thr: float = 0.2
-    nms_thr: float = 0.9
+    nms_thr: Fraction = 0.9
     use_area: bool = True
-    pck_thr: float | None = None
+    pck_thr: PositiveFloat | None = None
     mpii_one_based: bool = True
 
 
@@ -209,12 +248,12 @@ def load_recipe(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Recip
         _apply_override(raw, item, path)
     raw.setdefault("name", path.stem)
     raw["source"] = str(path)
-    return _build(Recipe, raw, str(path), "")
+    return _check(_build(Recipe, raw, str(path), ""), str(path))
 
 
 def recipe_from_dict(raw: Mapping[str, Any], source: str = "<dict>") -> Recipe:
     """Build a recipe from a plain mapping (same checks as a file)."""
-    return _build(Recipe, dict(raw), source, "")
+    return _check(_build(Recipe, dict(raw), source, ""), source)
 
 
 def replace(recipe: Recipe, overrides: Sequence[str]) -> Recipe:
@@ -222,7 +261,8 @@ def replace(recipe: Recipe, overrides: Sequence[str]) -> Recipe:
     raw = to_dict(recipe)
     for item in overrides:
         _apply_override(raw, item, Path(recipe.source or "<recipe>"))
-    return _build(Recipe, raw, recipe.source or "<recipe>", "")
+    source = recipe.source or "<recipe>"
+    return _check(_build(Recipe, raw, source, ""), source)
 
 
 def to_dict(obj: Any) -> Any:
@@ -234,6 +274,39 @@ def to_dict(obj: Any) -> Any:
     if isinstance(obj, tuple | list):
         return [to_dict(v) for v in obj]
     return obj
+
+
+def _check(recipe: Recipe, source: str) -> Recipe:
+    """The rules that tie keys together or that no field type states; ``recipe`` if all hold."""
+    codec, train = recipe.codec, recipe.train
+
+    def fail(key: str, expected: str, value: Any) -> None:
+        raise RecipeError(f"{source}: key {key!r}: expected {expected}, got {value!r}")
+
+    if str(recipe.data.dataset).lower() not in DATASETS:
+        fail("data.dataset", f"one of {list(DATASETS)}", recipe.data.dataset)
+    if codec.blur_kernel_size % 2 != 1:
+        fail("codec.blur_kernel_size", "an odd kernel size", codec.blur_kernel_size)
+    if any(k % 2 != 1 for k in codec.kernel_sizes):
+        fail("codec.kernel_sizes", "odd kernel sizes", list(codec.kernel_sizes))
+    if codec.kernel_sizes and codec.type != "megvii":
+        raise RecipeError(
+            f"{source}: key 'codec.kernel_sizes': multi-level targets need codec.type 'megvii', "
+            f"got codec.type {codec.type!r}"
+        )
+    if codec.type == "udp" and min(codec.heatmap_size) < 2:
+        fail("codec.heatmap_size", "at least 2x2 pixels for the UDP codec", codec.heatmap_size)
+    if train.cosine_epochs is not None and train.cosine_epochs[0] >= train.cosine_epochs[1]:
+        fail("train.cosine_epochs", "[begin, end] with begin < end", list(train.cosine_epochs))
+    if train.layer_decay_rate and not train.layer_decay_num_layers:
+        fail(
+            "train.layer_decay_num_layers",
+            "the backbone's number of transformer layers with train.layer_decay_rate",
+            train.layer_decay_num_layers,
+        )
+    if recipe.eval.metric in ("mpii", "jhmdb") and recipe.data.val_boxes != "gt":
+        fail("data.val_boxes", f"'gt' for the PCK metric {recipe.eval.metric!r}", "detections")
+    return recipe
 
 
 def _read_yaml_with_base(path: Path, seen: tuple[Path, ...]) -> dict:
@@ -297,7 +370,7 @@ def _apply_override(raw: dict, item: str, path: Path) -> None:
 
 
 def _field_types(cls: type) -> dict[str, Any]:
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
 
@@ -331,6 +404,17 @@ def _build(cls: type, raw: Any, source: str, prefix: str) -> Any:
 def _coerce(tp: Any, value: Any, source: str, key: str) -> Any:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
+    if origin is Annotated:
+        value = _coerce(args[0], value, source, key)
+        for limits in args[1:]:
+            if value not in limits:
+                raise RecipeError(f"{source}: key {key!r}: expected {limits}, got {value!r}")
+        return value
+    if origin is Literal:
+        if value not in args or not isinstance(value, str):
+            choices = ", ".join(repr(a) for a in args)
+            raise RecipeError(f"{source}: key {key!r}: expected one of {choices}, got {value!r}")
+        return value
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None

@@ -3,6 +3,7 @@ checkpoints, and resuming after SIGKILL."""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
@@ -10,6 +11,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from kpose.fit import main
 
@@ -36,7 +39,8 @@ def tiny(tmp_path: Path, **extra) -> list[str]:
     return [str(QUICKSTART), *(f"{k}={v}" for k, v in overrides.items()), "--no-progress"]
 
 
-def test_fit_end_to_end(tmp_path, capsys):
+def test_fit_end_to_end(tmp_path, capsys, caplog):
+    caplog.set_level(logging.INFO, logger="kpose")
     assert main(tiny(tmp_path)) == 0
     out = capsys.readouterr().out
     assert re.search(r"synthetic/AP: \d\.\d{4}", out), out
@@ -52,15 +56,43 @@ def test_fit_end_to_end(tmp_path, capsys):
     assert list((work / "logs").iterdir())
     assert (work / "checkpoints" / "checkpoint").is_file()
     # running again with more epochs continues from epoch 2
+    caplog.clear()
     assert main(tiny(tmp_path, **{"train.epochs": 2})) == 0
-    out = capsys.readouterr().out
-    assert "resumed from" in out and "epoch 2, step 0" in out
+    assert "resumed from" in caplog.text and "epoch 2, step 0" in caplog.text
     assert len((work / "history.jsonl").read_text().splitlines()) == 2
 
 
-def test_bad_override_is_a_clear_error(tmp_path, capsys):
-    assert main([str(QUICKSTART), "train.epoch=3"]) == 2
-    assert "unknown key 'train.epoch'" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("train.epoch=3", "unknown key 'train.epoch'"),
+        ("train.optimizer=sgd", "key 'train.optimizer': expected one of 'adam', 'adamw'"),
+        ("codec.type=dark", "key 'codec.type': expected one of 'msra', 'udp', 'megvii'"),
+        ("model.head.type=simcc", "key 'model.head.type': expected one of 'heatmap'"),
+        ("data.val_boxes=dets", "key 'data.val_boxes': expected one of 'gt', 'detections'"),
+        ("eval.metric=AP", "key 'eval.metric': expected one of 'coco'"),
+        ("eval.score_mode=oks", "key 'eval.score_mode': expected one of 'bbox_keypoint'"),
+        ("data.dataset=cocoa", "key 'data.dataset': expected one of"),
+        ("train.batch_size=-4", "key 'train.batch_size': expected >= 1, got -4"),
+        ("train.epochs=0", "key 'train.epochs': expected >= 1, got 0"),
+        ("train.lr=-0.001", "key 'train.lr': expected > 0"),
+        ("codec.sigma=0", "key 'codec.sigma': expected > 0"),
+        ("data.flip_prob=1.5", "key 'data.flip_prob': expected >= 0 and <= 1"),
+        ("codec.blur_kernel_size=4", "key 'codec.blur_kernel_size': expected an odd"),
+        ("codec.kernel_sizes=[11,9]", "key 'codec.kernel_sizes': multi-level targets need"),
+        ("train.layer_decay_rate=0.75", "key 'train.layer_decay_num_layers'"),
+        ("train.cosine_epochs=[5,2]", "key 'train.cosine_epochs': expected [begin, end]"),
+        ("eval.metric=mpii", "key 'data.val_boxes': expected 'gt' for the PCK metric"),
+    ],
+)
+def test_bad_recipe_value_is_a_one_line_error(override, message, capsys):
+    """Each bad value ends in exit code 2 and one line naming the file and the key (no
+    traceback), before any data is generated or model built."""
+    extra = ["data.val_boxes=detections"] if override.startswith("eval.metric=mpii") else []
+    assert main([str(QUICKSTART), override, *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith(f"error: {QUICKSTART}: ") and message in err, err
 
 
 def test_resume_after_sigkill(tmp_path):
@@ -101,8 +133,8 @@ def test_resume_after_sigkill(tmp_path):
         timeout=300,
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    match = re.search(r"resumed from \S+: epoch 1, step (\d+)", resumed.stdout)
-    assert match and int(match.group(1)) >= 5, resumed.stdout
+    match = re.search(r"resumed from \S+: epoch 1, step (\d+)", resumed.stderr)
+    assert match and int(match.group(1)) >= 5, resumed.stderr[-3000:]
 
 
 def test_fit_with_udp_and_megvii_codecs(tmp_path, capsys):
@@ -117,15 +149,15 @@ def test_fit_with_udp_and_megvii_codecs(tmp_path, capsys):
         assert re.search(r"synthetic/AP: \d\.\d{4}", capsys.readouterr().out)
 
 
-def test_load_from_starts_from_trained_weights(tmp_path, capsys):
+def test_load_from_starts_from_trained_weights(tmp_path, capsys, caplog):
     """``train.load_from`` (MMPose's load_from) initialises a new run, it does not resume."""
+    caplog.set_level(logging.INFO, logger="kpose")
     assert main(tiny(tmp_path)) == 0
     trained = tmp_path / "work" / "last.weights.h5"
     extra = {"train.work_dir": str(tmp_path / "finetune"), "train.load_from": str(trained)}
     assert main(tiny(tmp_path, **extra)) == 0
-    out = capsys.readouterr().out
-    assert f"initialised from {trained}" in out
-    assert "resumed from" not in out.split("initialised")[1]
+    assert f"initialised from {trained}" in caplog.text
+    assert "resumed from" not in caplog.text.split("initialised")[1]
     extra["train.load_from"] = str(tmp_path / "missing.pth")
     extra["train.work_dir"] = str(tmp_path / "again")
     assert main(tiny(tmp_path, **extra)) == 2

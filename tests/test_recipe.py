@@ -79,6 +79,13 @@ def test_base_include(tmp_path):
         ("trian: {epochs: 3}", None, "unknown key trian"),
         ("data: {half_body: 3}", None, "key 'data.half_body': expected a mapping"),
         ("base: missing.yaml", None, "missing.yaml not found"),
+        ("train: {optimizer: sgd}", None, "key 'train.optimizer': expected one of 'adam'"),
+        ("model: {head: {type: 3}}", None, "key 'model.head.type': expected one of"),
+        ("codec: {sigma: -1}", None, "key 'codec.sigma': expected > 0, got -1.0"),
+        ("train: {milestones: [1, -2]}", None, "key 'train.milestones': expected >= 0, got -2"),
+        ("eval: {nms_thr: 2}", None, "key 'eval.nms_thr': expected >= 0 and <= 1, got 2.0"),
+        ("train: {cosine_epochs: [9, 9]}", "train.epochs=3", "key 'train.cosine_epochs'"),
+        ("data: {dataset: mpi}", None, "key 'data.dataset': expected one of"),
     ],
 )
 def test_errors_name_file_key_and_expectation(tmp_path, text, override, message):

@@ -8,6 +8,7 @@ Sizes are ``(w, h)`` as in MMPose. ``encode`` builds training targets, ``decode`
 from kpose.codecs.megvii import MegviiHeatmap
 from kpose.codecs.msra import MSRAHeatmap, flip_heatmaps, flip_test_average
 from kpose.codecs.udp import UDPHeatmap
+from kpose.errors import RecipeError
 
 __all__ = [
     "MSRAHeatmap",
@@ -37,7 +38,9 @@ def make_codec(recipe):
         )
     if c.type == "megvii":
         return MegviiHeatmap(c.input_size, c.heatmap_size, kernel_size=c.blur_kernel_size)
-    raise ValueError(f"{recipe.source}: codec.type {c.type!r}: expected 'msra', 'udp' or 'megvii'")
+    raise RecipeError(
+        f"{recipe.source}: key 'codec.type': expected 'msra', 'udp' or 'megvii', got {c.type!r}"
+    )
 
 
 def make_training_codecs(recipe) -> list:
@@ -48,7 +51,8 @@ def make_training_codecs(recipe) -> list:
     if not c.kernel_sizes:
         return [make_codec(recipe)]
     if c.type != "megvii":
-        raise ValueError(
-            f"{recipe.source}: codec.kernel_sizes needs codec.type 'megvii', got {c.type!r}"
+        raise RecipeError(
+            f"{recipe.source}: key 'codec.kernel_sizes': multi-level targets need codec.type "
+            f"'megvii', got codec.type {c.type!r}"
         )
     return [MegviiHeatmap(c.input_size, c.heatmap_size, kernel_size=k) for k in c.kernel_sizes]

@@ -16,7 +16,14 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
-from kpose.codecs.msra import _FAR, _float32, _sampler, gaussian_kernel_1d, heatmap_maximum
+from kpose.codecs.msra import (
+    FAR,
+    as_float32,
+    gaussian_kernel_1d,
+    heatmap_maximum,
+    neighbour_sampler,
+)
+from kpose.errors import ModelError
 
 
 def _fma(a: tf.Tensor, weight: float, acc: tf.Tensor) -> tf.Tensor:
@@ -40,7 +47,7 @@ def cv2_gaussian_blur(maps, kernel_size: int, zero_border: bool = False) -> tf.T
     (``BORDER_REFLECT_101``), or is zero with ``zero_border`` (what MMPose's zero padding
     amounts to on the pixels it keeps).
     """
-    maps = _float32(maps)  # (N, h, w, K)
+    maps = as_float32(maps)  # (N, h, w, K)
     if kernel_size == 1:
         return maps
     kernel = [float(v) for v in gaussian_kernel_1d(kernel_size)]
@@ -89,7 +96,7 @@ def gaussian_blur_exact(heatmaps, kernel_size: int) -> tf.Tensor:
     Same contract as ``msra.gaussian_blur``, whose float32 convolution lands a few ulps off
     OpenCV; DARK-UDP's Newton step at the map's border magnifies those ulps (up to ~3e-4 px).
     """
-    heatmaps = _float32(heatmaps)
+    heatmaps = as_float32(heatmaps)
     blurred = cv2_gaussian_blur(heatmaps, kernel_size, zero_border=True)
     original_max = tf.reduce_max(heatmaps, axis=(1, 2), keepdims=True)  # (N, 1, 1, K)
     blurred_max = tf.reduce_max(blurred, axis=(1, 2), keepdims=True)
@@ -116,7 +123,7 @@ class MegviiHeatmap:
 
     def __init__(self, input_size: Sequence[int], heatmap_size: Sequence[int], kernel_size: int):
         if len(input_size) != 2 or len(heatmap_size) != 2:
-            raise ValueError(
+            raise ModelError(
                 f"input_size and heatmap_size are (w, h) pairs, got {input_size} and {heatmap_size}"
             )
         gaussian_kernel_1d(kernel_size)  # validates the size
@@ -124,7 +131,7 @@ class MegviiHeatmap:
         self.heatmap_size = tuple(int(v) for v in heatmap_size)
         if min(self.heatmap_size) <= kernel_size // 2:
             # tf.pad's mirror mode (OpenCV's default border) needs the radius inside the map.
-            raise ValueError(
+            raise ModelError(
                 f"kernel_size {kernel_size} needs heatmaps wider and taller than "
                 f"{kernel_size // 2} px, got {self.heatmap_size}"
             )
@@ -147,18 +154,18 @@ class MegviiHeatmap:
         a labelled keypoint whose pixel ``int(p / s)`` is off the heatmap gets an empty map and
         weight 0; every other weight equals the visibility.
         """
-        keypoints = _float32(keypoints)[..., :2]
+        keypoints = as_float32(keypoints)[..., :2]
         if keypoints_visible is None:
             visible = tf.ones(tf.shape(keypoints)[:2], tf.float32)
         else:
-            visible = _float32(keypoints_visible)
+            visible = as_float32(keypoints_visible)
         width, height = self.heatmap_size
         # float64 division rounded to float32 is numpy's float32 division, also under XLA
         # (which would otherwise multiply by the reciprocal of the constant).
         points = tf.cast(
             tf.cast(keypoints, tf.float64) / self.scale_factor.astype(np.float64), tf.float32
         )
-        points = tf.where(tf.math.is_finite(points), tf.clip_by_value(points, -_FAR, _FAR), -_FAR)
+        points = tf.where(tf.math.is_finite(points), tf.clip_by_value(points, -FAR, FAR), -FAR)
         pixel = tf.cast(points, tf.int32)  # (N, K, 2), truncated toward zero like astype(int)
         off_map = (
             (pixel[..., 0] < 0)
@@ -193,7 +200,7 @@ class MegviiHeatmap:
         locations, values = heatmap_maximum(blurred)  # (N, K, 2), (N, K)
         x = tf.cast(locations[..., 0], tf.int32)
         y = tf.cast(locations[..., 1], tf.int32)
-        at, height, width = _sampler(blurred, x, y)
+        at, height, width = neighbour_sampler(blurred, x, y)
         after = tf.stack([at(1, 0), at(0, 1)], axis=-1)  # (N, K, 2): right, below
         before = tf.stack([at(-1, 0), at(0, -1)], axis=-1)  # left, above
         # sign(after - before) by comparison: XLA may fuse the blur's rescaling into a

@@ -15,9 +15,11 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
-# Keypoint coordinates are clipped to +-_FAR heatmap pixels before float -> int casts so the
+from kpose.errors import ModelError
+
+# Keypoint coordinates are clipped to +-FAR heatmap pixels before float -> int casts so the
 # casts stay defined; anything that far away is off the heatmap either way.
-_FAR = 1e6
+FAR = 1e6
 
 # cv2.getGaussianKernel(k, sigma<=0) uses these fixed kernels for k <= 9 (OpenCV's
 # small_gaussian_tab) instead of sampling a Gaussian.
@@ -30,7 +32,8 @@ _CV2_SMALL_KERNELS = {
 }
 
 
-def _float32(x) -> tf.Tensor:
+def as_float32(x) -> tf.Tensor:
+    """``x`` (array or tensor) as a float32 tensor."""
     return tf.cast(tf.convert_to_tensor(x), tf.float32)
 
 
@@ -51,7 +54,7 @@ def gaussian_kernel_1d(kernel_size: int) -> np.ndarray:
     and uses fixed binomial-like kernels for k <= 9.
     """
     if kernel_size < 1 or kernel_size % 2 != 1:
-        raise ValueError(f"blur_kernel_size must be a positive odd integer, got {kernel_size}")
+        raise ModelError(f"blur_kernel_size must be a positive odd integer, got {kernel_size}")
     if kernel_size in _CV2_SMALL_KERNELS:
         return np.asarray(_CV2_SMALL_KERNELS[kernel_size], np.float32)
     sigma = 0.3 * ((kernel_size - 1) * 0.5 - 1) + 0.8
@@ -68,7 +71,7 @@ def gaussian_blur(heatmaps, kernel_size: int) -> tf.Tensor:
     border never reaches the kept pixels), then rescaled so its maximum equals the original
     maximum. Channels whose blurred maximum is 0 come back as zeros (MMPose gives NaN there).
     """
-    heatmaps = _float32(heatmaps)  # (N, h, w, K)
+    heatmaps = as_float32(heatmaps)  # (N, h, w, K)
     kernel = tf.constant(gaussian_kernel_1d(kernel_size))
     channels = tf.shape(heatmaps)[-1]
     # cv2 filters rows first, then columns; keeping that order keeps rounding close.
@@ -88,7 +91,7 @@ def heatmap_maximum(heatmaps) -> tuple[tf.Tensor, tf.Tensor]:
     On ties the first maximum in row-major order wins (``np.argmax`` of the flattened map);
     channels whose maximum is <= 0 get location ``(-1, -1)``.
     """
-    heatmaps = _float32(heatmaps)
+    heatmaps = as_float32(heatmaps)
     shape = tf.shape(heatmaps)
     height, width = shape[1], shape[2]
     flat = tf.reshape(tf.transpose(heatmaps, (0, 3, 1, 2)), (shape[0], shape[3], -1))  # (N,K,hw)
@@ -102,7 +105,7 @@ def heatmap_maximum(heatmaps) -> tuple[tf.Tensor, tf.Tensor]:
     return locations, values
 
 
-def _sampler(heatmaps: tf.Tensor, x: tf.Tensor, y: tf.Tensor):
+def neighbour_sampler(heatmaps: tf.Tensor, x: tf.Tensor, y: tf.Tensor):
     """``at(dx, dy)`` -> ``heatmaps[n, y + dy, x + dx, k]`` for every (n, k), indices clamped."""
     shape = tf.shape(heatmaps)
     height, width = shape[1], shape[2]
@@ -123,10 +126,10 @@ def refine_keypoints(locations, heatmaps) -> tf.Tensor:
     MMPose the x step needs ``1 < x < w - 1 and 0 < y < h`` and the y step needs
     ``1 < y < h - 1 and 0 < x < w`` (so x = 1 / y = 1 and row / column 0 are never refined).
     """
-    locations, heatmaps = _float32(locations), _float32(heatmaps)
+    locations, heatmaps = as_float32(locations), as_float32(heatmaps)
     x = tf.cast(locations[..., 0], tf.int32)
     y = tf.cast(locations[..., 1], tf.int32)
-    at, height, width = _sampler(heatmaps, x, y)
+    at, height, width = neighbour_sampler(heatmaps, x, y)
     dx = tf.where((1 < x) & (x < width - 1) & (0 < y) & (y < height), at(1, 0) - at(-1, 0), 0.0)
     dy = tf.where((1 < y) & (y < height - 1) & (0 < x) & (x < width), at(0, 1) - at(0, -1), 0.0)
     return locations + 0.25 * tf.sign(tf.stack([dx, dy], axis=-1))
@@ -141,11 +144,11 @@ def refine_keypoints_dark(locations, heatmaps, blur_kernel_size: int) -> tf.Tens
     The per-keypoint 2x2 solve runs in float64 with MMPose's (numpy) rounding order, so the
     result matches MMPose to float32 rounding; it is only ``(N, K)`` values.
     """
-    locations, heatmaps = _float32(locations), _float32(heatmaps)
+    locations, heatmaps = as_float32(locations), as_float32(heatmaps)
     logs = tf.math.log(tf.maximum(gaussian_blur(heatmaps, blur_kernel_size), 1e-10))
     x = tf.cast(locations[..., 0], tf.int32)
     y = tf.cast(locations[..., 1], tf.int32)
-    at, height, width = _sampler(logs, x, y)
+    at, height, width = neighbour_sampler(logs, x, y)
 
     def f64(t: tf.Tensor) -> tf.Tensor:
         return tf.cast(t, tf.float64)
@@ -195,11 +198,11 @@ class MSRAHeatmap:
         blur_kernel_size: int = 11,
     ):
         if len(input_size) != 2 or len(heatmap_size) != 2:
-            raise ValueError(
+            raise ModelError(
                 f"input_size and heatmap_size are (w, h) pairs, got {input_size} and {heatmap_size}"
             )
         if sigma <= 0:
-            raise ValueError(f"sigma must be positive, got {sigma}")
+            raise ModelError(f"sigma must be positive, got {sigma}")
         gaussian_kernel_1d(blur_kernel_size)  # validates the size
         self.input_size = tuple(int(v) for v in input_size)
         self.heatmap_size = tuple(int(v) for v in heatmap_size)
@@ -236,11 +239,11 @@ class MSRAHeatmap:
         a labelled keypoint whose Gaussian window misses the heatmap entirely gets weight 0;
         every other weight equals the visibility (MMPose's ``keypoint_weights``).
         """
-        keypoints = _float32(keypoints)[..., :2]
+        keypoints = as_float32(keypoints)[..., :2]
         if keypoints_visible is None:
             visible = tf.ones(tf.shape(keypoints)[:2], tf.float32)
         else:
-            visible = _float32(keypoints_visible)
+            visible = as_float32(keypoints_visible)
         # XLA turns division by a constant into a multiplication by its reciprocal: exact for
         # MMPose's power-of-two strides, possibly one ulp off numpy's division otherwise.
         points = keypoints / tf.constant(self.scale_factor)  # (N, K, 2) heatmap pixels
@@ -258,7 +261,7 @@ class MSRAHeatmap:
         """Biased targets: the tabulated Gaussian pasted around ``int(points + 0.5)``."""
         width, height = self.heatmap_size
         finite = tf.math.is_finite(points)
-        rounded = tf.where(finite, tf.clip_by_value(points + 0.5, -_FAR, _FAR), -_FAR)
+        rounded = tf.where(finite, tf.clip_by_value(points + 0.5, -FAR, FAR), -FAR)
         mu = tf.cast(rounded, tf.int32)  # truncates toward zero, like int()
         start = _trunc_add(mu, -self._radius)  # (N, K, 2): left, top
         stop = _trunc_add(mu, self._radius + 1)  # right, bottom (exclusive)
@@ -311,7 +314,7 @@ class MSRAHeatmap:
         times ``scale_factor``. A channel whose maximum is <= 0 decodes to ``-scale_factor``
         (MMPose's ``(-1, -1)`` heatmap location, scaled) with its maximum as score.
         """
-        heatmaps = _float32(heatmaps)
+        heatmaps = as_float32(heatmaps)
         locations, scores = heatmap_maximum(heatmaps)
         if self.unbiased:
             locations = refine_keypoints_dark(locations, heatmaps, self.blur_kernel_size)
@@ -335,7 +338,7 @@ def flip_heatmaps(
     if flip_indices is not None:
         channels = heatmaps.shape[-1]
         if channels is not None and len(flip_indices) != channels:
-            raise ValueError(
+            raise ModelError(
                 f"flip_indices has {len(flip_indices)} entries but the heatmaps "
                 f"have {channels} channels"
             )

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from kpose.codecs.megvii import gaussian_blur_exact
-from kpose.codecs.msra import _FAR, _float32, gaussian_kernel_1d, heatmap_maximum
+from kpose.codecs.msra import FAR, as_float32, gaussian_kernel_1d, heatmap_maximum
 from kpose.errors import ModelError
 
 
@@ -46,7 +46,7 @@ def refine_keypoints_dark_udp(locations, heatmaps, blur_kernel_size: int) -> tf.
     float32 log is up to 4 ulps off that, the one remaining difference); the 2x2 solve is
     float64.
     """
-    locations, heatmaps = _float32(locations), _float32(heatmaps)
+    locations, heatmaps = as_float32(locations), as_float32(heatmaps)
     blurred = gaussian_blur_exact(heatmaps, blur_kernel_size)
     logs = tf.cast(tf.math.log(_float64(tf.clip_by_value(blurred, 1e-3, 50.0))), tf.float32)
     padded = tf.pad(logs, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")  # edge copy
@@ -114,13 +114,13 @@ class UDPHeatmap:
                 "MMPose's 'combined' offset maps (udp-regress recipes) are not"
             )
         if len(input_size) != 2 or len(heatmap_size) != 2:
-            raise ValueError(
+            raise ModelError(
                 f"input_size and heatmap_size are (w, h) pairs, got {input_size} and {heatmap_size}"
             )
         if min(heatmap_size) < 2:
-            raise ValueError(f"UDP needs heatmaps of at least 2x2 pixels, got {heatmap_size}")
+            raise ModelError(f"UDP needs heatmaps of at least 2x2 pixels, got {heatmap_size}")
         if sigma <= 0:
-            raise ValueError(f"sigma must be positive, got {sigma}")
+            raise ModelError(f"sigma must be positive, got {sigma}")
         gaussian_kernel_1d(blur_kernel_size)  # validates the size
         self.input_size = tuple(int(v) for v in input_size)
         self.heatmap_size = tuple(int(v) for v in heatmap_size)
@@ -155,17 +155,17 @@ class UDPHeatmap:
         a labelled keypoint whose window misses the heatmap gets an empty map and weight 0;
         every other weight equals the visibility.
         """
-        keypoints = _float32(keypoints)[..., :2]
+        keypoints = as_float32(keypoints)[..., :2]
         if keypoints_visible is None:
             visible = tf.ones(tf.shape(keypoints)[:2], tf.float32)
         else:
-            visible = _float32(keypoints_visible)
+            visible = as_float32(keypoints_visible)
         width, height = self.heatmap_size
         # float64 division rounded to float32 is numpy's float32 division, also under XLA
         # (which would otherwise multiply by the reciprocal of the constant).
         points = tf.cast(_float64(keypoints) / self.scale_factor.astype(np.float64), tf.float32)
         finite = tf.math.is_finite(points)
-        points = tf.where(finite, tf.clip_by_value(points, -_FAR, _FAR), -_FAR)  # (N, K, 2)
+        points = tf.where(finite, tf.clip_by_value(points, -FAR, FAR), -FAR)  # (N, K, 2)
         mu = tf.cast(points + 0.5, tf.int32)  # the rounded pixel; int() truncates toward zero
         start = tf.cast(_float64(mu) - self._radius, tf.int32)  # left, top
         stop = tf.cast(_float64(mu) + self._radius + 1, tf.int32)  # right, bottom (exclusive)
@@ -209,7 +209,7 @@ class UDPHeatmap:
         A channel whose maximum is <= 0 starts from MMPose's ``(-1, -1)``; an all-zero channel
         then decodes to finite coordinates (MMPose: NaN, from its blur dividing 0 by 0).
         """
-        heatmaps = _float32(heatmaps)
+        heatmaps = as_float32(heatmaps)
         locations, scores = heatmap_maximum(heatmaps)  # (N, K, 2), (N, K)
         locations = refine_keypoints_dark_udp(locations, heatmaps, self.blur_kernel_size)
         width, height = self.heatmap_size

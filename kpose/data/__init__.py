@@ -1,2 +1,4 @@
-"""Data: the TFRecord schema and writer, the tf.data pipelines, on-device augmentation and the
-synthetic dataset generator."""
+"""Data: dataset metadata (``metainfo``), annotation readers and converters per format
+(``formats``), the TFRecord schema and shard I/O (``records``), the synthetic dataset
+(``synthetic``), the training augmentation (``augment``) and the tf.data pipelines that compose
+them (``pipeline``)."""

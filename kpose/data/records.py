@@ -1,8 +1,14 @@
-"""The TFRecord schema: one ``tf.train.Example`` per image with all its person instances.
+"""The TFRecord dataset on disk: the schema, how a record's instances are read, the shards.
 
-Values are stored as the annotation file has them (COCO ``bbox`` is xywh, unclipped; keypoints
-are ``(x, y, v)`` triples), so the ground truth a metric needs can be rebuilt exactly from the
-records. Readers apply MMPose's clipping and filtering on top (``kpose.data.pipeline``).
+One ``tf.train.Example`` per image with all its person instances. Values are stored as the
+annotation file has them (COCO ``bbox`` is xywh, unclipped; keypoints are ``(x, y, v)``
+triples), so the ground truth a metric needs can be rebuilt exactly from the records;
+``instance_bbox_xyxy`` and ``topdown_valid`` apply MMPose's box clipping and instance filter on
+top. A split is ``<root>/<split>-00000-of-000NN.tfrecord`` shards plus ``<root>/meta.json``,
+which holds, per split, the shard files with record counts and SHA-256, the converter's report
+(read / kept / skipped by reason) and the checksums of the source files. This module is the
+one the converters (``kpose.data.formats``) write through and the input pipelines
+(``kpose.data.pipeline``) and the evaluator read through; it imports neither.
 
 Feature keys (contract for every converter):
 
@@ -32,10 +38,21 @@ detection/score           float    [M]
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from tqdm import tqdm
+
+from kpose.data.metainfo import DatasetInfo
+from kpose.errors import DataError
+from kpose.geometry.boxes import bbox_xywh_to_xyxy, clip_bbox_xyxy
+
+META_FILE = "meta.json"
 
 
 @dataclass
@@ -168,3 +185,204 @@ def from_example(serialized: bytes, num_keypoints: int) -> ImageRecord:
         det_bbox_xywh=ex["detection/bbox"],
         det_score=ex["detection/score"],
     )
+
+
+# ----------------------------------------------------- MMPose's reading of a record
+
+
+def decode_image(encoded: tf.Tensor, image_format: tf.Tensor) -> tf.Tensor:
+    """RGB uint8 (H, W, 3). JPEG uses the accurate integer DCT, as OpenCV/libjpeg do."""
+    return tf.cond(
+        tf.equal(image_format, "png"),
+        lambda: tf.io.decode_png(encoded, channels=3),
+        lambda: tf.io.decode_jpeg(encoded, channels=3, dct_method="INTEGER_ACCURATE"),
+    )
+
+
+# MMPose clips the boxes of COCO-style files to the image; MPII's boxes come from the file's
+# centre and scale and are used as they are.
+_UNCLIPPED_BOXES = ("mpii",)
+
+
+def instance_bbox_xyxy(ex: dict, info: DatasetInfo):
+    """The (N, 4) xyxy boxes MMPose's loader builds for a record's instances.
+
+    ``ex`` holds ``instance/bbox`` (N, 4) xywh, ``image/width`` and ``image/height``, as
+    tensors (``parse_example``) or numpy arrays (an ``ImageRecord``'s).
+    """
+    xyxy = bbox_xywh_to_xyxy(ex["instance/bbox"])
+    if info.name in _UNCLIPPED_BOXES:
+        return xyxy
+    return clip_bbox_xyxy(xyxy, ex["image/width"], ex["image/height"])
+
+
+def topdown_valid(
+    bbox_xyxy: tf.Tensor, keypoints: tf.Tensor, iscrowd: tf.Tensor, num_keypoints: tf.Tensor
+) -> tf.Tensor:
+    """MMPose's ``_is_valid_instance``: not crowd, has keypoints, positive box, max(kpts) > 0.
+
+    ``keypoints`` is (N, K, 3) (x, y, v); like MMPose, the last test looks at x and y only.
+    """
+    wh = bbox_xyxy[..., 2:] - bbox_xyxy[..., :2]
+    xy = tf.reshape(keypoints[..., :2], [tf.shape(keypoints)[0], -1])
+    return (
+        tf.equal(iscrowd, 0)
+        & tf.not_equal(num_keypoints, 0)
+        & tf.reduce_all(wh > 0, axis=-1)
+        & (tf.reduce_max(xy, axis=-1) > 0)
+    )
+
+
+# ------------------------------------------------------------------- shards and meta.json
+
+
+def shard_name(split: str, index: int, count: int) -> str:
+    return f"{split}-{index:05d}-of-{count:05d}.tfrecord"
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_split(
+    records: Iterable[ImageRecord],
+    out_dir: str | Path,
+    split: str,
+    info: DatasetInfo,
+    *,
+    shards: int,
+    total: int | None = None,
+    report: Callable[[], dict] | None = None,
+    sources: dict[str, str] | None = None,
+    extra: dict | None = None,
+    progress: bool = True,
+) -> dict:
+    """Write ``records`` round-robin into ``shards`` files and record the split in meta.json.
+
+    Returns the split's meta entry (``extra`` is merged into it). Existing shards of the same
+    split are replaced.
+    ``report`` is called once the records are consumed (the reader fills it as it goes).
+    """
+    if shards < 1:
+        raise DataError(f"--shards must be >= 1, got {shards}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob(f"{split}-*-of-*.tfrecord"):
+        old.unlink()
+    paths = [out_dir / shard_name(split, i, shards) for i in range(shards)]
+    writers = [tf.io.TFRecordWriter(str(p)) for p in paths]
+
+    counts = [0] * shards
+    instances = 0
+    topdown = 0
+    bar = tqdm(records, total=total, desc=f"writing {split}", unit="img", disable=not progress)
+    try:
+        for i, rec in enumerate(bar):
+            writers[i % shards].write(to_example(rec).SerializeToString())
+            counts[i % shards] += 1
+            instances += len(rec.instance_ids)
+            bbox = instance_bbox_xyxy(
+                {
+                    "instance/bbox": rec.bbox_xywh,
+                    "image/width": rec.width,
+                    "image/height": rec.height,
+                },
+                info,
+            )
+            topdown += int(
+                np.sum(topdown_valid(bbox, rec.keypoints, rec.iscrowd, rec.instance_num_keypoints))
+            )
+    finally:
+        for w in writers:
+            w.close()
+    shard_meta = [
+        {"file": p.name, "records": c, "sha256": sha256_file(p)}
+        for p, c in zip(paths, counts, strict=True)
+    ]
+    entry = {
+        "images": sum(counts),
+        "instances": instances,
+        "topdown_instances": topdown,  # valid for top-down training (MMPose's filter)
+        "shards": shard_meta,
+        "report": report() if report else {},
+        "sources": {
+            k: {"path": v, "sha256": sha256_file(v) if Path(v).is_file() else None}
+            for k, v in (sources or {}).items()
+        },
+        **(extra or {}),
+    }
+    verify_split(out_dir, split, entry)
+    meta_path = out_dir / META_FILE
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    meta.update(
+        {
+            "dataset": info.name,
+            "num_keypoints": info.num_keypoints,
+            "keypoint_names": list(info.keypoint_names),
+        }
+    )
+    meta.setdefault("splits", {})[split] = entry
+    meta_path.write_text(json.dumps(meta, indent=2))
+    return entry
+
+
+def verify_split(out_dir: Path, split: str, entry: dict) -> None:
+    """Re-read every shard: record counts and checksums must equal what was written."""
+    for shard in entry["shards"]:
+        path = out_dir / shard["file"]
+        n = sum(1 for _ in tf.data.TFRecordDataset(str(path)))
+        if n != shard["records"]:
+            raise DataError(f"{path}: wrote {shard['records']} records but read back {n}")
+        if sha256_file(path) != shard["sha256"]:
+            raise DataError(f"{path}: checksum changed while verifying")
+
+
+def read_meta(root: str | Path) -> dict:
+    path = Path(root) / META_FILE
+    if not path.is_file():
+        raise DataError(
+            f"{path}: no converted dataset here; run `python -m kpose.convert ...` first"
+        )
+    return json.loads(path.read_text())
+
+
+def split_files(root: str | Path, split: str) -> list[str]:
+    """Shard paths of ``split`` under ``root``, checked against meta.json."""
+    meta = read_meta(root)
+    if split not in meta.get("splits", {}):
+        raise DataError(
+            f"{Path(root) / META_FILE}: no split {split!r}; "
+            f"converted splits: {sorted(meta.get('splits', {}))}"
+        )
+    files = [str(Path(root) / s["file"]) for s in meta["splits"][split]["shards"]]
+    missing = [f for f in files if not Path(f).is_file()]
+    if missing:
+        raise DataError(f"{missing[0]}: shard listed in meta.json is missing")
+    return files
+
+
+def count_train_instances(root: str | Path, split: str) -> int:
+    """Number of instances of ``split`` valid for top-down training (MMPose's filter), as the
+    converter counted them into meta.json."""
+    return int(read_meta(root)["splits"][split]["topdown_instances"])
+
+
+def summary_lines(split: str, entry: dict) -> list[str]:
+    """A split's meta entry (``write_split``'s result) as lines for a person to read."""
+    rep = entry["report"]
+    lines = [
+        f"{split}: {entry['images']} images, {entry['instances']} instances "
+        f"in {len(entry['shards'])} shards",
+        f"  images read {rep.get('images_read', 0)}, kept {rep.get('images_kept', 0)}",
+        f"  instances read {rep.get('instances_read', 0)}, kept {rep.get('instances_kept', 0)}",
+    ]
+    if rep.get("detections_read"):
+        lines.append(f"  detections read {rep['detections_read']}, kept {rep['detections_kept']}")
+    for kind in ("images", "instances", "detections"):
+        for reason, count in sorted(rep.get(f"skipped_{kind}", {}).items()):
+            lines.append(f"  skipped {count} {kind}: {reason}")
+    return lines

@@ -9,12 +9,15 @@ plane, overlap each other (painted back to front) and are cut by the image borde
 Visibility follows COCO: 0 = not labeled (outside the image, stored as 0, 0), 1 = labeled but
 covered by a figure painted later, 2 = visible. Boxes and areas come from each figure's visible
 pixels, as COCO's come from the visible segmentation. A figure that is mostly covered is left
-unannotated, like the unlabeled people of a real crowd.
+unannotated, like the unlabeled people of a real crowd. ``convert_synthetic`` writes a
+generated split as TFRecords; ``ensure_synthetic_data`` generates the splits a recipe's
+``data.synthetic`` section asks for when its data root lacks them.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -26,6 +29,8 @@ import numpy as np
 from tqdm import tqdm
 
 from kpose.data.metainfo import get_dataset_info
+
+log = logging.getLogger(__name__)
 
 _INFO = get_dataset_info("coco")
 KEYPOINT_NAMES = _INFO.keypoint_names
@@ -361,3 +366,47 @@ def generate(
         json.dumps({"images": images, "annotations": annotations, "categories": categories})
     )
     return path
+
+
+def convert_synthetic(
+    out: str | Path,
+    *,
+    images: int,
+    seed: int,
+    split: str = "train",
+    shards: int = 4,
+    progress: bool = True,
+) -> dict:
+    """Generate a synthetic COCO-format split under ``out/raw-<split>`` and convert it."""
+    # Imported here, not at the top: the rendering workers import this module, and the
+    # converter would bring TensorFlow into every one of them.
+    from kpose.data.formats.coco import convert_coco
+
+    raw = Path(out) / f"raw-{split}"
+    ann = generate(raw, images, seed, progress=progress)
+    return convert_coco(
+        ann, raw / "images", out, split=split, dataset="synthetic", shards=shards, progress=progress
+    )
+
+
+def ensure_synthetic_data(recipe, progress: bool = True) -> None:
+    """Generate the recipe's synthetic splits (``data.synthetic``) that ``data.root`` lacks."""
+    from kpose.data.records import META_FILE, read_meta, summary_lines
+
+    syn, root = recipe.data.synthetic, Path(recipe.data.root)
+    if syn is None:
+        return
+    have = read_meta(root).get("splits", {}) if (root / META_FILE).is_file() else {}
+    for split, images, seed in (
+        (recipe.data.train_split, syn.train_images, syn.train_seed),
+        (recipe.data.val_split, syn.val_images, syn.val_seed),
+    ):
+        if split in have:
+            continue
+        log.info(
+            "generating synthetic %s split: %d images, seed %d -> %s", split, images, seed, root
+        )
+        entry = convert_synthetic(
+            root, images=images, seed=seed, split=split, shards=syn.shards, progress=progress
+        )
+        log.info("%s", "\n".join(summary_lines(split, entry)))

@@ -6,7 +6,9 @@ OKS-NMS per image at 0.9 with the padded crop area, written as COCO results and 
 ``COCOeval(iouType="keypoints")`` with the dataset's OKS sigmas. MMPose scores with
 xtcocotools; pycocotools gives the same numbers once the ground truth is adjusted for the three
 places where they differ (see ``_ground_truth``) and detections without any keypoint score > 0
-are left out, as xtcocotools does.
+are left out, as xtcocotools does. A dataset name brings the settings of that dataset's MMPose
+configs (``METRIC_SETTINGS``: OKS area, CrowdPose's crowd-index AP, score and NMS settings);
+arguments override them.
 
 Numbers follow MMPose run with numpy < 2 (its supported setting): keypoint scores are compared
 with the threshold in float64, OKS in NMS is computed in the keypoints' precision and rounded to
@@ -21,13 +23,16 @@ import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from kpose.data.metainfo import get_dataset_info
 from kpose.errors import DataError, KposeError
+from kpose.evaluation.predictions import prediction_columns
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +48,51 @@ NMS_MODES = ("oks_nms", "none")
 
 # xtcocotools' scale for OKS and the area ranges when the GT area is not used (AIC, CrowdPose).
 _BBOX_AREA_FACTOR = 0.53
-_COCO_SIGMAS = np.array(
-    [.026, .025, .025, .035, .035, .079, .079, .072, .072, .062, .062, .107, .107, .087, .087,
-     .089, .089], np.float32,
-)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CocoMetricSettings:
+    """The arguments of MMPose's ``CocoMetric`` (and of ``PoseTrack18Metric``, its subclass)
+    that a dataset's configs set; the defaults are ``CocoMetric``'s. (Its ``prefix`` only
+    names the logged stats; kpose labels them with the dataset's name.)"""
+
+    use_area: bool = True
+    iou_type: str = "keypoints"
+    score_mode: str = "bbox_keypoint"
+    keypoint_score_thr: float = 0.2
+    nms_mode: str = "oks_nms"
+    nms_thr: float = 0.9
+
+
+# dataset -> the val_evaluator of its MMPose 1.3.2 configs
+# (configs/body_2d_keypoint/topdown_heatmap/<dataset>/); other datasets get CocoMetric's defaults.
+METRIC_SETTINGS = {
+    "coco": CocoMetricSettings(),
+    "humanart": CocoMetricSettings(),
+    "aic": CocoMetricSettings(use_area=False),
+    "crowdpose": CocoMetricSettings(use_area=False, iou_type="keypoints_crowd"),
+    "posetrack18": CocoMetricSettings(),
+}
+
+
+def metric_settings(dataset: str, **overrides) -> CocoMetricSettings:
+    """``dataset``'s ``METRIC_SETTINGS`` with the ``overrides`` that are not ``None``.
+
+    Example:
+        >>> metric_settings("crowdpose", nms_thr=0.8).iou_type
+        'keypoints_crowd'
+    """
+    settings = replace(
+        METRIC_SETTINGS.get(dataset, CocoMetricSettings()),
+        **{key: value for key, value in overrides.items() if value is not None},
+    )
+    if settings.iou_type not in IOU_TYPES:
+        raise KposeError(f"iou_type must be one of {IOU_TYPES}, got {settings.iou_type!r}")
+    if settings.score_mode not in SCORE_MODES:
+        raise KposeError(f"score_mode must be one of {SCORE_MODES}, got {settings.score_mode!r}")
+    if settings.nms_mode not in NMS_MODES:
+        raise KposeError(f"nms_mode must be one of {NMS_MODES}, got {settings.nms_mode!r}")
+    return settings
 
 
 def rescore(
@@ -163,17 +209,15 @@ def oks_nms(
     return np.asarray(keep, dtype=np.int64)
 
 
-def _dataset_sigmas(dataset: str, num_keypoints: int) -> np.ndarray:
-    try:
-        from kpose.data.metainfo import get_dataset_info
-    except ImportError:  # the dataset table is not there yet: only COCO's layout is known
-        if num_keypoints != len(_COCO_SIGMAS):
-            raise KposeError(
-                f"no OKS sigmas known for dataset {dataset!r} ({num_keypoints} keypoints): "
-                "pass sigmas=[...]"
-            ) from None
-        return _COCO_SIGMAS
-    return np.asarray(get_dataset_info(dataset).sigmas, np.float32)
+def dataset_sigmas(dataset: str, num_keypoints: int) -> np.ndarray:
+    """The ``(K,)`` float32 OKS sigmas of ``dataset``, checked against ``num_keypoints``."""
+    sigmas = np.asarray(get_dataset_info(dataset).sigmas, np.float32)
+    if sigmas.shape != (num_keypoints,):
+        raise DataError(
+            f"{sigmas.shape[0]} OKS sigmas for dataset {dataset!r}, but the predictions have "
+            f"{num_keypoints} keypoints"
+        )
+    return sigmas
 
 
 def _load_annotations(ann_file: str | os.PathLike | Mapping) -> tuple[dict, str]:
@@ -246,44 +290,7 @@ def _ground_truth(
     return coco
 
 
-def _stack_predictions(predictions: Sequence[Mapping]) -> dict[str, np.ndarray]:
-    """Arrays of the per-instance prediction dicts, keeping the dtypes they came in."""
-    if len(predictions) == 0:
-        raise DataError("coco_evaluate got no predictions")
-    for key in ("image_id", "keypoints", "keypoint_scores"):
-        missing = [i for i, p in enumerate(predictions) if key not in p]
-        if missing:
-            raise DataError(
-                f"prediction {missing[0]} (and {len(missing) - 1} more) has no '{key}'; "
-                "expected image_id, keypoints [[x, y], ...], keypoint_scores, bbox_score, area"
-            )
-    keypoints = np.stack([np.asarray(p["keypoints"]) for p in predictions])  # (N, K, 2)
-    keypoint_scores = np.stack([np.asarray(p["keypoint_scores"]) for p in predictions])  # (N, K)
-    n, k = keypoint_scores.shape[:2] if keypoint_scores.ndim == 2 else (0, 0)
-    if keypoints.shape != (n, k, 2) or k == 0:
-        raise DataError(
-            f"predictions need keypoints (K, 2) and keypoint_scores (K,) per instance, got "
-            f"{keypoints.shape[1:]} and {keypoint_scores.shape[1:]}"
-        )
-    has_id = ["id" in p for p in predictions]
-    if any(has_id) and not all(has_id):
-        raise DataError("either every prediction has an 'id' or none does")
-    if "area" in predictions[0]:
-        areas = np.asarray([p["area"] for p in predictions])
-    else:  # MMPose's fallback: the extent of the keypoints
-        span = keypoints.max(axis=1) - keypoints.min(axis=1)  # (N, 2)
-        areas = span[:, 0] * span[:, 1]
-    return {
-        "image_id": np.asarray([int(p["image_id"]) for p in predictions], np.int64),
-        "id": np.asarray([int(p["id"]) for p in predictions] if all(has_id) else np.arange(n)),
-        "keypoints": keypoints,
-        "keypoint_scores": keypoint_scores,
-        "bbox_score": np.asarray([p.get("bbox_score", 1.0) for p in predictions]),
-        "area": areas,
-    }
-
-
-def _select(
+def select_instances(
     preds: dict[str, np.ndarray],
     scores: np.ndarray,
     keypoints: np.ndarray,
@@ -313,16 +320,16 @@ def _select(
 
 def coco_evaluate(
     ann_file: str | os.PathLike | Mapping,
-    predictions: Sequence[Mapping],
+    predictions: Mapping | Sequence[Mapping],
     dataset: str = "coco",
     *,
     sigmas: Sequence[float] | np.ndarray | None = None,
-    use_area: bool = True,
-    iou_type: str = "keypoints",
-    score_mode: str = "bbox_keypoint",
-    keypoint_score_thr: float = 0.2,
-    nms_mode: str = "oks_nms",
-    nms_thr: float = 0.9,
+    use_area: bool | None = None,
+    iou_type: str | None = None,
+    score_mode: str | None = None,
+    keypoint_score_thr: float | None = None,
+    nms_mode: str | None = None,
+    nms_thr: float | None = None,
     outfile_prefix: str | os.PathLike | None = None,
 ) -> dict[str, float]:
     """COCO keypoint AP/AR of top-down predictions, equal to MMPose's ``CocoMetric``.
@@ -330,12 +337,15 @@ def coco_evaluate(
     Args:
         ann_file: a COCO-format keypoint annotation file, or its already-loaded dict (not
             modified).
-        predictions: one dict per instance, before rescoring and NMS: ``image_id``,
-            ``keypoints`` ``(K, 2)`` in image pixels, ``keypoint_scores`` ``(K,)``,
-            ``bbox_score`` (default 1) and ``area`` (MMPose's ``prod(bbox_scales)``, the padded
-            crop area; default the keypoints' extent). An optional ``id`` (the dataset index)
-            orders instances and drops repeats, like MMPose's sample ids.
-        dataset: name whose OKS sigmas are used (``kpose.data.metainfo.get_dataset_info``).
+        predictions: before rescoring and NMS, one dict per instance or columns of arrays
+            (``kpose.evaluation.predictions``): ``image_id``, ``keypoints`` ``(K, 2)`` in image
+            pixels, ``keypoint_scores`` ``(K,)``, ``bbox_score`` (default 1) and ``area``
+            (MMPose's ``prod(bbox_scales)``, the padded crop area; default the keypoints'
+            extent). An optional ``id`` (the dataset index) orders instances and drops
+            repeats, like MMPose's sample ids.
+        dataset: whose OKS sigmas (``kpose.data.metainfo.get_dataset_info``) and MMPose metric
+            settings (``METRIC_SETTINGS``) are used; every argument below left ``None`` is the
+            dataset's setting.
         sigmas: ``(K,)`` OKS sigmas overriding the dataset's.
         use_area: scale OKS by the GT ``area``; False (AIC, CrowdPose) uses the GT box
             ``w * h * 0.53`` as xtcocotools does.
@@ -354,25 +364,26 @@ def coco_evaluate(
     Example:
         >>> coco_evaluate("person_keypoints_val2017.json", predictions)["AP"]
     """
-    if iou_type not in IOU_TYPES:
-        raise KposeError(f"iou_type must be one of {IOU_TYPES}, got {iou_type!r}")
-    if score_mode not in SCORE_MODES:
-        raise KposeError(f"score_mode must be one of {SCORE_MODES}, got {score_mode!r}")
-    if nms_mode not in NMS_MODES:
-        raise KposeError(f"nms_mode must be one of {NMS_MODES}, got {nms_mode!r}")
-
-    preds = _stack_predictions(predictions)
-    num_keypoints = preds["keypoint_scores"].shape[1]
-    sigmas = (
-        _dataset_sigmas(dataset, num_keypoints)
-        if sigmas is None
-        else np.asarray(sigmas, np.float32)
+    settings = metric_settings(
+        dataset,
+        use_area=use_area,
+        iou_type=iou_type,
+        score_mode=score_mode,
+        keypoint_score_thr=keypoint_score_thr,
+        nms_mode=nms_mode,
+        nms_thr=nms_thr,
     )
-    if sigmas.shape != (num_keypoints,):
-        raise DataError(
-            f"{sigmas.shape[0]} OKS sigmas for dataset {dataset!r}, but the predictions have "
-            f"{num_keypoints} keypoints"
-        )
+    preds = prediction_columns(predictions)
+    num_keypoints = preds["keypoint_scores"].shape[1]
+    if sigmas is None:
+        sigmas = dataset_sigmas(dataset, num_keypoints)
+    else:
+        sigmas = np.asarray(sigmas, np.float32)
+        if sigmas.shape != (num_keypoints,):
+            raise DataError(
+                f"{sigmas.shape[0]} OKS sigmas given, but the predictions have "
+                f"{num_keypoints} keypoints"
+            )
     data, name = _load_annotations(ann_file)
     unknown = set(preds["image_id"].tolist()) - {img["id"] for img in data["images"]}
     if unknown:
@@ -380,17 +391,22 @@ def coco_evaluate(
             f"{len(unknown)} predicted image_id(s) are not images of {name}, e.g. "
             f"{sorted(unknown)[:5]}"
         )
-    crowd = iou_type == "keypoints_crowd"
-    coco_gt = _ground_truth(data, name, num_keypoints, use_area, crowd)
+    crowd = settings.iou_type == "keypoints_crowd"
+    coco_gt = _ground_truth(data, name, num_keypoints, settings.use_area, crowd)
 
     scores = rescore(
-        preds["bbox_score"], preds["keypoint_scores"], score_mode, keypoint_score_thr
+        preds["bbox_score"],
+        preds["keypoint_scores"],
+        settings.score_mode,
+        settings.keypoint_score_thr,
     )  # (N,)
     # MMPose's result keypoints: [x, y, score] per joint, in the inputs' common precision.
     keypoints = np.concatenate(
         [preds["keypoints"], preds["keypoint_scores"][..., None]], axis=-1
     )  # (N, K, 3)
-    selected = _select(preds, scores, keypoints, sigmas, nms_mode, nms_thr)
+    selected = select_instances(
+        preds, scores, keypoints, sigmas, settings.nms_mode, settings.nms_thr
+    )
     flat = keypoints[selected].reshape(len(selected), -1).tolist()
     results = [
         {"image_id": int(image_id), "category_id": 1, "keypoints": kps, "score": float(score)}

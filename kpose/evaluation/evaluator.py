@@ -1,63 +1,36 @@
-"""Predict keypoints for validation crops and score them with the dataset's metric.
+"""Score a recipe's model on its val split with the dataset's MMPose metric: the ``Evaluator``
+(the validation of ``kpose.fit``), ``evaluate`` (the library of ``python -m kpose.evaluate``),
+and the ground truth rebuilt from the converted records.
 
-The chain is MMPose's test step: model on the crop (and on the horizontally flipped crop when
-flip test is on, flipped back with ``flip_indices`` and MMPose's ``shift_heatmap``), the two
-heatmaps averaged, decoded by the codec to input-crop pixels, and mapped back to the image with
-``kp_img = kp_in / input_size * scale + center - scale / 2``.
+The val pipeline gives MMPose's crops; ``kpose.inference.predict`` runs the model on them (with
+flip test), decodes and maps the keypoints back to image pixels. The predictions stay columns
+of arrays (``kpose.evaluation.predictions``) from the model to the metric engines.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from kpose.codecs import flip_heatmaps
+from kpose.codecs import make_codec
 from kpose.data import pipeline
-from kpose.data.convert import read_meta, split_files
-from kpose.data.records import from_example
+from kpose.data.formats.coco import Report, read_detections
+from kpose.data.records import from_example, read_meta, split_files
 from kpose.errors import KposeError
 from kpose.evaluation.coco import coco_evaluate
 from kpose.evaluation.pck import jhmdb_pck, mpii_pckh
 from kpose.evaluation.posetrack import posetrack18_evaluate
+from kpose.inference.estimator import PoseEstimator
+from kpose.inference.predict import make_predict_fn, to_image_coords
 from kpose.recipe import EvalConfig, Recipe
 
 log = logging.getLogger(__name__)
-
-
-def make_predict_fn(
-    model,
-    codec,
-    flip_indices,
-    *,
-    flip_test: bool = True,
-    shift_heatmap: bool = True,
-    jit_compile: bool = False,
-):
-    """A compiled function: uint8/float crops (B, h, w, 3) -> (keypoints_in, scores)."""
-
-    @tf.function(jit_compile=jit_compile, reduce_retracing=True)
-    def predict(images):
-        images = tf.cast(images, tf.float32)
-        heatmaps = tf.cast(model(images, training=False), tf.float32)
-        if flip_test:
-            flipped = tf.cast(model(tf.reverse(images, axis=[2]), training=False), tf.float32)
-            heatmaps = (heatmaps + flip_heatmaps(flipped, flip_indices, shift_heatmap)) * 0.5
-        return codec.decode(heatmaps)
-
-    return predict
-
-
-def to_image_coords(
-    keypoints_in: np.ndarray, center: np.ndarray, scale: np.ndarray, input_size: tuple[int, int]
-) -> np.ndarray:
-    """MMPose's back-projection: input-crop pixels -> original image pixels."""
-    size = np.asarray(input_size, np.float64)
-    return keypoints_in / size * scale[:, None, :] + center[:, None, :] - 0.5 * scale[:, None, :]
 
 
 def predict_dataset(
@@ -67,91 +40,91 @@ def predict_dataset(
     *,
     total: int | None = None,
     progress: bool = True,
-) -> list[dict]:
-    """Run ``predict`` over a val dataset; one prediction dict per instance (metric API)."""
-    preds = []
+) -> dict[str, np.ndarray]:
+    """Run ``predict`` (``make_predict_fn``) over a val dataset: columnar predictions
+    (``kpose.evaluation.predictions``) in image pixels, with the instances' ``bbox`` (xyxy),
+    ``gt_keypoints`` (K, 3) and ``head_size`` for the PCK metrics."""
+    batches = []
     for batch in tqdm(
         dataset, total=total, desc="predict", unit="batch", disable=not progress, leave=False
     ):
         kp_in, scores = predict(batch["image"])
         center = batch["center"].numpy().astype(np.float64)
         scale = batch["scale"].numpy().astype(np.float64)
-        kps = to_image_coords(np.asarray(kp_in, np.float64), center, scale, input_size)
-        scores = np.asarray(scores)
-        bbox = batch["bbox"].numpy()
-        gt_keypoints = batch["gt_keypoints"].numpy()
-        head_size = batch["head_size"].numpy()
-        for i in range(kps.shape[0]):
-            preds.append(
-                {
-                    "id": len(preds),
-                    "image_id": int(batch["image_id"][i]),
-                    "keypoints": kps[i],
-                    "keypoint_scores": scores[i],
-                    "bbox_score": float(batch["bbox_score"][i]),
-                    "area": float(np.prod(scale[i])),
-                    "bbox": bbox[i],
-                    "gt_keypoints": gt_keypoints[i],
-                    "head_size": float(head_size[i]),
-                }
-            )
-    return preds
+        batches.append(
+            {
+                "image_id": batch["image_id"].numpy().astype(np.int64),
+                "keypoints": to_image_coords(
+                    np.asarray(kp_in, np.float64), center, scale, input_size
+                ),  # (B, K, 2)
+                "keypoint_scores": np.asarray(scores),
+                "bbox_score": batch["bbox_score"].numpy().astype(np.float64),
+                "area": np.prod(scale, axis=-1),
+                "bbox": batch["bbox"].numpy(),
+                "gt_keypoints": batch["gt_keypoints"].numpy(),
+                "head_size": batch["head_size"].numpy().astype(np.float64),
+            }
+        )
+    if not batches:
+        raise KposeError("the val split gave no instances to predict")
+    columns = {key: np.concatenate([b[key] for b in batches]) for key in batches[0]}
+    columns["id"] = np.arange(len(columns["image_id"]))
+    return columns
 
 
-# eval.metric -> (MMPose metric, its headline key)
+# eval.metric -> its headline key
 METRICS = {"coco": "AP", "crowdpose": "AP", "mpii": "PCK", "jhmdb": "PCK", "posetrack18": "AP"}
 
 
 def score(
     metric: str,
-    predictions: list[dict],
+    predictions: dict[str, np.ndarray],
     ground_truth: dict | None,
     *,
     dataset: str,
     ev: EvalConfig,
-    outfile_prefix: str | Path | None = None,
+    outfile_prefix: str | os.PathLike | None = None,
 ) -> dict[str, float]:
-    """MMPose's metric ``metric`` of top-down ``predictions`` (``predict_dataset``'s dicts).
+    """MMPose's metric ``metric`` of top-down ``predictions`` (``predict_dataset``'s columns).
 
     COCO-style metrics score against ``ground_truth`` (the COCO dict of the split), PoseTrack18
-    against the per-video GT folder (``ground_truth`` is then ``{"gt_folder": path}``); PCK
+    against the per-video GT folder (``ground_truth`` is then ``{"gt_folder": path}``), both
+    with ``dataset``'s MMPose settings where the recipe's ``eval`` does not set them; PCK
     metrics use the GT keypoints, boxes and head sizes the predictions carry (GT boxes only).
     PoseTrack18's per-video prediction files are written next to ``outfile_prefix``.
     """
     if metric not in METRICS:
         raise KposeError(f"eval.metric: {metric!r} is not one of {sorted(METRICS)}")
+    scoring = {
+        "score_mode": ev.score_mode,
+        "keypoint_score_thr": ev.keypoint_score_thr,
+        "nms_thr": ev.nms_thr,
+    }
     if metric in ("coco", "crowdpose"):
-        crowd = metric == "crowdpose"
         return coco_evaluate(
             ground_truth,
             predictions,
             dataset=dataset,
-            use_area=ev.use_area and not crowd,
-            iou_type="keypoints_crowd" if crowd else "keypoints",
-            score_mode=ev.score_mode,
-            keypoint_score_thr=ev.keypoint_score_thr,
-            nms_thr=ev.nms_thr,
+            # eval.use_area (default true, CocoMetric's) can only turn the dataset's off
+            use_area=None if ev.use_area else False,
             outfile_prefix=outfile_prefix,
+            **scoring,
         )
+    if outfile_prefix is not None:
+        _write_keypoints(Path(f"{outfile_prefix}.keypoints.json"), predictions)
     if metric == "posetrack18":
-        if outfile_prefix is not None:
-            _write_keypoints(Path(f"{outfile_prefix}.keypoints.json"), predictions)
         return posetrack18_evaluate(
             ground_truth["gt_folder"],
             predictions,
             dataset=dataset,
-            score_mode=ev.score_mode,
-            keypoint_score_thr=ev.keypoint_score_thr,
-            nms_thr=ev.nms_thr,
             outfile_dir=None if outfile_prefix is None else Path(f"{outfile_prefix}.posetrack18"),
+            **scoring,
         )
-    pred = np.stack([p["keypoints"] for p in predictions]).astype(np.float32)
-    gt = np.stack([p["gt_keypoints"] for p in predictions]).astype(np.float32)
+    pred = predictions["keypoints"].astype(np.float32)
+    gt = predictions["gt_keypoints"].astype(np.float32)
     visible = np.minimum(1, gt[..., 2])
-    if outfile_prefix is not None:
-        _write_keypoints(Path(f"{outfile_prefix}.keypoints.json"), predictions)
     if metric == "mpii":
-        head = np.array([p["head_size"] for p in predictions], np.float64)
+        head = predictions["head_size"]
         if not np.any(head > 0):
             raise KposeError(
                 "eval.metric 'mpii' needs head sizes: convert the val split with "
@@ -165,25 +138,28 @@ def score(
             thr=0.5 if ev.pck_thr is None else ev.pck_thr,
             one_based=ev.mpii_one_based,
         )
-    bbox = np.stack([p["bbox"] for p in predictions]).astype(np.float32)
+    bbox = predictions["bbox"].astype(np.float32)
     return jhmdb_pck(
         pred, gt[..., :2], visible, bbox, thr=0.2 if ev.pck_thr is None else ev.pck_thr
     )
 
 
-def _write_keypoints(path: Path, predictions: list[dict]) -> None:
+def _write_keypoints(path: Path, predictions: dict[str, np.ndarray]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for p in predictions:
-        kps = np.concatenate([p["keypoints"], np.asarray(p["keypoint_scores"])[:, None]], axis=1)
-        rows.append(
-            {
-                "image_id": p["image_id"],
-                "category_id": 1,
-                "keypoints": kps.reshape(-1).tolist(),
-                "score": float(p["bbox_score"]),
-            }
+    kps = np.concatenate(
+        [predictions["keypoints"], predictions["keypoint_scores"][..., None]], axis=-1
+    )  # (N, K, 3)
+    rows = [
+        {
+            "image_id": int(image_id),
+            "category_id": 1,
+            "keypoints": k.reshape(-1).tolist(),
+            "score": float(score),
+        }
+        for image_id, k, score in zip(
+            predictions["image_id"], kps, predictions["bbox_score"], strict=True
         )
+    ]
     path.write_text(json.dumps(rows))
 
 
@@ -231,7 +207,8 @@ class Evaluator:
                 "use data.val_boxes=gt and no detections"
             )
 
-    def predictions(self) -> list[dict]:
+    def predictions(self) -> dict[str, np.ndarray]:
+        """Columnar predictions of the val split (``predict_dataset``)."""
         r = self.recipe
         ds = pipeline.val_dataset(
             r.data.root,
@@ -245,7 +222,8 @@ class Evaluator:
         )
         return predict_dataset(self.predict, ds, tuple(r.codec.input_size), progress=self.progress)
 
-    def run(self, outfile_prefix: str | Path | None = None) -> dict[str, float]:
+    def run(self, outfile_prefix: str | os.PathLike | None = None) -> dict[str, float]:
+        """The metric's stats (``score``); ``outfile_prefix``: where results are written."""
         r = self.recipe
         return score(
             r.eval.metric,
@@ -255,6 +233,71 @@ class Evaluator:
             ev=r.eval,
             outfile_prefix=outfile_prefix,
         )
+
+
+def evaluate(
+    recipe: Recipe,
+    weights: str | os.PathLike,
+    *,
+    detections: str | os.PathLike | None = None,
+    det_score_thr: float = 0.0,
+    flip_test: bool | None = None,
+    out: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> dict[str, float]:
+    """Load ``weights`` into the recipe's model, predict the val split and score it.
+
+    Args:
+        recipe: the model, data (``data.root``, ``data.val_split``) and ``eval`` settings.
+        weights: an MMPose ``.pth``, a ``.weights.h5`` or a ``.keras`` file
+            (``PoseEstimator.from_recipe``).
+        detections: a detector's COCO results (person category) replacing the recipe's val
+            boxes; det_score_thr: boxes scoring below it are not used.
+        flip_test: default the recipe's ``eval.flip_test``.
+        out: the folder for ``results.keypoints.json`` (COCO results, image pixels) and
+            ``metrics.json``; default ``eval/`` next to the weights.
+
+    Returns:
+        The metric's stats, keyed by MMPose's names (``"AP"``, ``"PCK"``, ...).
+    """
+    weights = Path(weights)
+    if not weights.is_file():
+        raise KposeError(f"--weights {weights}: file not found")
+    estimator = PoseEstimator.from_recipe(recipe, weights)
+    boxes = None
+    if detections is not None:
+        report = Report()
+        boxes = read_detections(detections, det_score_thr, report)
+        if not boxes:
+            raise KposeError(
+                f"--detections {detections}: no person boxes kept "
+                f"({json.dumps(report.as_dict()['skipped_detections'])})"
+            )
+    evaluator = Evaluator(
+        recipe,
+        estimator.heatmap_model,
+        make_codec(recipe),
+        estimator.dataset_info,
+        progress=progress,
+        detections=boxes,
+        flip_test=flip_test,
+    )
+    out = Path(out) if out is not None else weights.parent / "eval"
+    out.mkdir(parents=True, exist_ok=True)
+    metrics = evaluator.run(outfile_prefix=out / "results")
+    (out / "metrics.json").write_text(
+        json.dumps(
+            {
+                "recipe": recipe.source,
+                "weights": str(weights),
+                "detections": str(detections or ""),
+                "metric": recipe.eval.metric,
+                "metrics": metrics,
+            },
+            indent=1,
+        )
+    )
+    return metrics
 
 
 def posetrack18_gt_folder(root: str, split: str) -> Path:

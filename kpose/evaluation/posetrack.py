@@ -40,7 +40,8 @@ import numpy as np
 import shapely
 
 from kpose.errors import DataError
-from kpose.evaluation.coco import _dataset_sigmas, _select, _stack_predictions, rescore
+from kpose.evaluation.coco import dataset_sigmas, metric_settings, rescore, select_instances
+from kpose.evaluation.predictions import prediction_columns
 
 log = logging.getLogger(__name__)
 
@@ -316,13 +317,13 @@ def write_posetrack18_predictions(
 
 def posetrack18_evaluate(
     gt_folder: str | os.PathLike,
-    predictions: Sequence[Mapping],
+    predictions: Mapping | Sequence[Mapping],
     dataset: str = "posetrack18",
     *,
-    score_mode: str = "bbox_keypoint",
-    keypoint_score_thr: float = 0.2,
-    nms_mode: str = "oks_nms",
-    nms_thr: float = 0.9,
+    score_mode: str | None = None,
+    keypoint_score_thr: float | None = None,
+    nms_mode: str | None = None,
+    nms_thr: float | None = None,
     outfile_dir: str | os.PathLike | None = None,
 ) -> dict[str, float]:
     """PoseTrack18 AP of top-down predictions, equal to MMPose's ``PoseTrack18Metric``.
@@ -330,10 +331,11 @@ def posetrack18_evaluate(
     Args:
         gt_folder: the official per-video ground truth (``annotations/val/``), as copied by
             ``kpose.convert posetrack18`` to ``<out>/posetrack18-gt-<split>/``.
-        predictions: per-instance dicts as for ``coco_evaluate`` (``image_id`` = PoseTrack
-            image id, ``keypoints`` ``(17, 2)`` image pixels, ``keypoint_scores``,
+        predictions: per-instance dicts or columns as for ``coco_evaluate`` (``image_id`` =
+            PoseTrack image id, ``keypoints`` ``(17, 2)`` image pixels, ``keypoint_scores``,
             ``bbox_score``, ``area``, optional ``id``).
-        dataset: whose OKS sigmas the NMS uses.
+        dataset: whose OKS sigmas the NMS uses and whose MMPose settings
+            (``kpose.evaluation.coco.METRIC_SETTINGS``) fill the arguments left ``None``.
         score_mode, keypoint_score_thr, nms_mode, nms_thr: as ``coco_evaluate``.
         outfile_dir: when given, the per-video prediction files (MMPose's format, which the
             PoseTrack server and poseval read) are written there.
@@ -345,22 +347,34 @@ def posetrack18_evaluate(
     Example:
         >>> posetrack18_evaluate("tfrecords/posetrack18/posetrack18-gt-val", preds)["AP"]
     """
+    settings = metric_settings(
+        dataset,
+        score_mode=score_mode,
+        keypoint_score_thr=keypoint_score_thr,
+        nms_mode=nms_mode,
+        nms_thr=nms_thr,
+    )
     files = _video_files(gt_folder)
-    preds = _stack_predictions(predictions)
+    preds = prediction_columns(predictions)
     if preds["keypoint_scores"].shape[1] != len(_MMPOSE_KEYPOINTS):
         raise DataError(
             f"PoseTrack18 predictions need {len(_MMPOSE_KEYPOINTS)} keypoints, got "
             f"{preds['keypoint_scores'].shape[1]}"
         )
-    sigmas = _dataset_sigmas(dataset, len(_MMPOSE_KEYPOINTS))
+    sigmas = dataset_sigmas(dataset, len(_MMPOSE_KEYPOINTS))
     scores = rescore(
-        preds["bbox_score"], preds["keypoint_scores"], score_mode, keypoint_score_thr
+        preds["bbox_score"],
+        preds["keypoint_scores"],
+        settings.score_mode,
+        settings.keypoint_score_thr,
     )  # (N,)
     keypoints = np.concatenate(
         [preds["keypoints"], preds["keypoint_scores"][..., None]], axis=-1
     )  # (N, 17, 3)
     kept = defaultdict(list)
-    for i in _select(preds, scores, keypoints, sigmas, nms_mode, nms_thr):
+    for i in select_instances(
+        preds, scores, keypoints, sigmas, settings.nms_mode, settings.nms_thr
+    ):
         kept[int(preds["image_id"][i])].append((keypoints[i], scores[i]))
     if outfile_dir is not None:
         write_posetrack18_predictions(outfile_dir, gt_folder, kept)

@@ -1,12 +1,12 @@
 """``PoseEstimator``: images + person boxes -> keypoints in image pixels, MMPose's top-down
 inference (``mmpose.apis.inference_topdown``) as batched TensorFlow.
 
-Per box: MMPose's centre/scale (padding 1.25, aspect ratio of the input), the crop exactly as
-MMPose's OpenCV crop (``kpose.geometry.warp_affine_cv2``: same matrix, same fixed-point
-bilinear; the UDP warp for UDP codecs), the model on the RGB crop and, with flip test, on the
-mirrored crop (flipped back with ``flip_indices`` and ``shift_heatmap`` as the recipe says),
-the codec's decode, and MMPose's back-projection ``kp / input_size * scale + center -
-scale / 2``. Crops of all images and boxes are batched; the model and decode run XLA-compiled.
+Per box, the predict path of ``kpose.inference.predict``: MMPose's centre/scale (padding 1.25,
+aspect ratio of the input), the crop exactly as MMPose's OpenCV crop (same matrix, same
+fixed-point bilinear; the UDP warp for UDP codecs), the model on the RGB crop and, with flip
+test, on the mirrored crop (flipped back with ``flip_indices`` and ``shift_heatmap`` as the
+recipe says), the codec's decode, and MMPose's back-projection to image pixels. Crops of all
+images and boxes are batched; the model and decode run XLA-compiled.
 
 ``kpose.load(preset, weights=...)`` returns one. Weights come from an MMPose ``.pth``
 checkpoint (read without PyTorch, mapped by layer name), a Keras ``.weights.h5`` or a whole
@@ -25,14 +25,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kpose import geometry
 from kpose.codecs import make_codec
 from kpose.data.metainfo import DatasetInfo, get_dataset_info
 from kpose.errors import DataError, ModelError
-from kpose.evaluation.evaluator import make_predict_fn, to_image_coords
+from kpose.inference.predict import crop_boxes, make_predict_fn, to_image_coords
 from kpose.models.build import build_heatmap_model
+from kpose.presets import load_recipe_for
 from kpose.recipe import Recipe
-from kpose.weights.load import load_keras_model, load_weights
+from kpose.weights.load import find_weights, kpose_home, load_keras_model, load_weights
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class PoseEstimator:
     def crop(self, images, image_index, boxes_xyxy):
         """MMPose's crops of ``boxes_xyxy`` (N, 4) in ``images`` (B, H, W, 3) uint8 (zero-padded
         to one size): ``(crops (N, h, w, 3) uint8, centers (N, 2), scales (N, 2))``."""
-        return _crop(
+        return crop_boxes(
             tf.convert_to_tensor(images, tf.uint8),
             tf.convert_to_tensor(image_index, tf.int32),
             tf.convert_to_tensor(boxes_xyxy, tf.float32),
@@ -151,6 +151,22 @@ class PoseEstimator:
         return kp_img.astype(np.float32), np.concatenate(scores).astype(np.float32)
 
     @classmethod
+    def from_preset(cls, preset_or_recipe, weights: str | os.PathLike | None = None):
+        """``kpose.load``: the estimator of a preset name, recipe file or ``Recipe`` with trained
+        weights; without ``weights``, ``$KPOSE_HOME/<preset>.{weights.h5,keras,pth}``."""
+        recipe = load_recipe_for(preset_or_recipe)
+        if weights is None:
+            name = preset_or_recipe if isinstance(preset_or_recipe, str) else recipe.name
+            weights = find_weights(name)
+            if weights is None:
+                raise ModelError(
+                    f"no weights for {name!r}: pass weights=PATH (MMPose .pth, .weights.h5 or "
+                    f".keras) or place {name}.weights.h5 / .keras / .pth in {kpose_home()} "
+                    "($KPOSE_HOME); kpose.build_model gives an untrained model"
+                )
+        return cls.from_recipe(recipe, weights)
+
+    @classmethod
     def from_recipe(cls, recipe: Recipe, weights: str | os.PathLike | None = None):
         """Build the recipe's model and fill it from ``weights`` (see the module docstring)."""
         info = get_dataset_info(recipe.data.dataset)
@@ -175,18 +191,6 @@ class PoseEstimator:
         else:
             raise ModelError(f"{path}: save to a .weights.h5 or a .keras file")
         return path
-
-
-@tf.function(reduce_retracing=True)
-def _crop(images, image_index, boxes, input_size, padding, use_udp):
-    # Not XLA: the float64 matrix arithmetic must round as OpenCV's does (no fused mul-add).
-    center, scale = geometry.bbox_xyxy_to_center_scale(boxes, padding)
-    scale = geometry.fix_aspect_ratio(scale, input_size[0] / input_size[1])
-    if use_udp:
-        matrices = geometry.get_udp_warp_matrix_tf(center, scale, input_size)
-    else:
-        matrices = geometry.get_warp_matrix_cv2(center, scale, input_size)
-    return geometry.warp_affine_cv2(images, image_index, matrices, input_size), center, scale
 
 
 def _is_single_image(images) -> bool:

@@ -1,2 +1,2 @@
-"""Heatmap models: backbones (one file per family), heads, the model builder and the
-MMPose checkpoint name mapping."""
+"""Heatmap models: backbones (one file per family), the shared layers they are built from, the
+heads and the model builder."""

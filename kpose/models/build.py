@@ -10,24 +10,31 @@ from __future__ import annotations
 
 import keras
 
-from kpose.errors import ModelError
-from kpose.models.backbones import get_backbone
-from kpose.models.heads import cpm_head, heatmap_head
+from kpose.errors import ModelError, RecipeError
+from kpose.models.backbones import BACKBONES, accepted_arguments, get_backbone
+from kpose.models.heads.cpm import cpm_head
+from kpose.models.heads.heatmap import heatmap_head
 from kpose.models.layers import Normalize
 from kpose.recipe import HeadConfig, ModelConfig
 
 
 def build_backbone(model_cfg: ModelConfig) -> keras.Model:
-    """The backbone named by ``model_cfg.backbone`` built with ``model_cfg.backbone_args``."""
+    """The backbone named by ``model_cfg.backbone`` built with ``model_cfg.backbone_args``.
+
+    Arguments the constructor does not take raise ``RecipeError`` naming the recipe key
+    (``model.backbone_args.<arg>``), the family and the arguments it accepts.
+    """
     constructor = get_backbone(model_cfg.backbone)
     kwargs = dict(model_cfg.backbone_args)
-    try:
-        return constructor(**kwargs)
-    except TypeError as exc:
-        # Only argument errors of the constructor call itself (variants forward **kwargs).
-        if "keyword argument" not in str(exc) and "multiple values" not in str(exc):
-            raise
-        raise ModelError(f"model.backbone_args for {model_cfg.backbone!r}: {exc}") from None
+    accepted = accepted_arguments(constructor) - {"name"}
+    unknown = sorted(set(kwargs) - accepted)
+    if unknown:
+        family = BACKBONES[model_cfg.backbone].split(":")[0]
+        raise RecipeError(
+            f"model.backbone_args.{unknown[0]}: backbone {model_cfg.backbone!r} (family "
+            f"{family}) takes no argument {unknown[0]!r}; it accepts {sorted(accepted)}"
+        )
+    return constructor(**kwargs)
 
 
 def build_heatmap_model(
@@ -102,7 +109,7 @@ def build_head(
             final_kernel_size=head_cfg.final_kernel_size,
         )
     if head_cfg.type == "mspn":
-        from kpose.models.heads_mspn import mspn_head
+        from kpose.models.heads.mspn import mspn_head
 
         return mspn_head(channels, num_keypoints, heatmap_size, **args)
     raise ModelError(

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import tensorflow as tf
+
+from kpose.errors import ModelError, RecipeError
 
 
 def keypoint_mse_per_sample(pred: tf.Tensor, target: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
@@ -39,7 +42,7 @@ def keypoint_ohkm_mse_per_sample(
     w = weights[:, None, None, :]
     per_keypoint = tf.reduce_mean(tf.square(pred * w - target * w), axis=[1, 2])  # (B, K)
     if per_keypoint.shape[-1] is not None and per_keypoint.shape[-1] < topk:
-        raise ValueError(f"OHKM topk {topk} is larger than the {per_keypoint.shape[-1]} keypoints")
+        raise ModelError(f"OHKM topk {topk} is larger than the {per_keypoint.shape[-1]} keypoints")
     return tf.reduce_mean(tf.math.top_k(per_keypoint, k=topk, sorted=False).values, axis=-1)
 
 
@@ -49,7 +52,7 @@ class StageLoss:
     ``loss`` ("mse" or "ohkm" keeping the ``topk`` hardest keypoints) scaled by ``weight``."""
 
     level: int = 0
-    loss: str = "mse"
+    loss: Literal["mse", "ohkm"] = "mse"
     weight: float = 1.0
     topk: int = 8
 
@@ -68,8 +71,9 @@ def stage_losses(head_cfg, num_outputs: int) -> list[StageLoss]:
     num_units = int(args.get("num_units", 4))
     levels = list(args.get("level_indices", range(num_outputs)))
     if len(levels) != num_outputs:
-        raise ValueError(
-            f"model.head.args.level_indices has {len(levels)} entries for {num_outputs} outputs"
+        raise RecipeError(
+            f"key 'model.head.args.level_indices': expected one entry per model output "
+            f"({num_outputs}), got {len(levels)}"
         )
     return [
         StageLoss(int(level), "ohkm", 1.0)

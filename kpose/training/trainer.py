@@ -1,13 +1,14 @@
 """The training loop: one distributed loop for every strategy, readable top to bottom.
 
-Keras' ``Model.fit`` fails under MultiWorkerMirroredStrategy (DESIGN.md, "Training"), so kpose
-owns the loop: ``strategy.run`` of a replica step over a distributed dataset. The replica step
-warps the coarse crops, transforms keypoints and encodes heatmaps on the replica's device
-(``kpose.data.augment``), runs the model and applies MMPose's KeypointMSELoss. Checkpoints
-(``tf.train.CheckpointManager``) hold the model, the optimizer, the epoch and the step within
-the epoch; the input pipeline is reproducible per epoch, so a resumed run skips exactly the
-batches it already trained on. Validation runs every ``train.val_interval`` epochs and at the
-end; the best weights by the metric are kept as ``best.weights.h5``.
+Keras' ``Model.fit`` fails under MultiWorkerMirroredStrategy, so kpose owns the loop:
+``strategy.run`` of a replica step over a distributed dataset. ``fit`` prepares the work dir,
+builds the run (model, schedule, optimizer), restores or initialises it, then trains epoch by
+epoch. The replica step warps the coarse crops, transforms keypoints and encodes heatmaps on the
+replica's device (``kpose.data.augment``), runs the model and applies MMPose's KeypointMSELoss.
+Checkpoints (``tf.train.CheckpointManager``) hold the model, the optimizer, the epoch and the
+step within the epoch; the input pipeline is reproducible per epoch, so a resumed run skips
+exactly the batches it already trained on. Validation runs every ``train.val_interval`` epochs
+and at the end; the best weights by the metric are kept as ``best.weights.h5``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -26,8 +28,10 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from kpose.codecs import make_codec, make_training_codecs
-from kpose.data import augment, pipeline
-from kpose.data.metainfo import get_dataset_info
+from kpose.data import augment, pipeline, records
+from kpose.data.metainfo import DatasetInfo, get_dataset_info
+from kpose.data.synthetic import ensure_synthetic_data
+from kpose.errors import ModelError, RecipeError
 from kpose.evaluation.evaluator import Evaluator
 from kpose.models.build import build_heatmap_model
 from kpose.recipe import Recipe, TrainConfig, to_dict
@@ -45,6 +49,7 @@ from kpose.training.optimizers import (
 )
 from kpose.training.schedules import WarmupMultiStep
 from kpose.visualize import plot_history
+from kpose.weights.load import load_backbone_weights, load_weights
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +77,10 @@ def make_optimizer(cfg: TrainConfig, schedule, model: keras.Model) -> keras.opti
         groups = {}
         if cfg.layer_decay_rate:
             if cfg.layer_decay_num_layers <= 0:
-                raise ValueError(
-                    "train.layer_decay_num_layers must be set (the backbone's "
-                    "number of transformer layers) with train.layer_decay_rate"
+                raise RecipeError(
+                    "key 'train.layer_decay_num_layers': expected the backbone's number of "
+                    "transformer layers with train.layer_decay_rate, got "
+                    f"{cfg.layer_decay_num_layers}"
                 )
             groups = layer_decay_groups(model, cfg.layer_decay_num_layers, cfg.layer_decay_rate)
         elif cfg.no_decay_keys:
@@ -82,10 +88,11 @@ def make_optimizer(cfg: TrainConfig, schedule, model: keras.Model) -> keras.opti
         return GroupedAdamW(
             schedule, weight_decay=cfg.weight_decay, groups=groups, global_clipnorm=clip
         )
-    raise ValueError(f"train.optimizer: expected 'adam' or 'adamw', got {cfg.optimizer!r}")
+    raise RecipeError(f"key 'train.optimizer': expected 'adam' or 'adamw', got {cfg.optimizer!r}")
 
 
-def _is_chief(strategy: tf.distribute.Strategy) -> bool:
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this worker keeps the run's files (always, unless multi-worker)."""
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not resolver.cluster_spec().as_dict():
         return True
@@ -95,35 +102,111 @@ def _is_chief(strategy: tf.distribute.Strategy) -> bool:
     )
 
 
+@dataclass
+class TrainingRun:
+    """Everything one run trains and checkpoints.
+
+    ``model`` (the last stage: what is evaluated and saved) shares its layers with
+    ``stages_model``, which has one output per supervised stage (CPM, MSPN, ...). ``checkpoint``
+    holds the model, the optimizer, ``epoch``, ``step_in_epoch`` and ``best_metric``;
+    ``manager`` keeps its last two saves in ``write_dir / "checkpoints"``.
+    """
+
+    recipe: Recipe
+    info: DatasetInfo
+    write_dir: Path
+    steps_per_epoch: int
+    stages_model: keras.Model
+    model: keras.Model
+    schedule: WarmupMultiStep
+    optimizer: keras.optimizers.Optimizer
+    epoch: tf.Variable
+    step_in_epoch: tf.Variable
+    best_metric: tf.Variable
+    checkpoint: tf.train.Checkpoint
+    manager: tf.train.CheckpointManager
+
+
 def fit(
     recipe: Recipe, *, strategy: tf.distribute.Strategy | None = None, progress: bool = True
 ) -> dict:
-    """Train ``recipe``; returns the last validation metrics (and the best)."""
+    """Train ``recipe`` in ``train.work_dir``, resuming from its last checkpoint if there is one;
+    returns the last validation metrics and the best headline metric (``"best"``).
+
+    A recipe with a ``data.synthetic`` section (the quickstart) first generates the synthetic
+    splits its ``data.root`` lacks.
+    """
+    ensure_synthetic_data(recipe, progress=progress)
     strategy = strategy or default_strategy()
     cfg = recipe.train
+    chief = is_chief(strategy)
     info = get_dataset_info(recipe.data.dataset)
-    input_size = tuple(recipe.codec.input_size)
-    chief = _is_chief(strategy)
-    work_dir = Path(cfg.work_dir)
-    # Under MultiWorkerMirroredStrategy every worker saves; only the chief keeps its files.
+    write_dir = prepare_work_dir(recipe, chief)
+    run = build_run(recipe, info, strategy, write_dir)
+    restore_or_initialise(run)
+    train_step = make_train_step(
+        strategy,
+        run.stages_model,
+        run.optimizer,
+        make_training_codecs(recipe),
+        tuple(recipe.codec.input_size),
+        cfg.batch_size,
+        jit_compile=cfg.jit_compile,
+        losses=stage_losses(recipe.model.head, len(run.stages_model.outputs)),
+    )
+    writer = tf.summary.create_file_writer(str(write_dir / "logs"))
+    evaluator = (
+        Evaluator(recipe, run.model, make_codec(recipe), info, progress=progress) if chief else None
+    )
+    metrics: dict = {}
+    start_epoch = int(run.epoch.numpy())
+    for epoch in range(start_epoch, cfg.epochs):
+        done = int(run.step_in_epoch.numpy()) if epoch == start_epoch else 0
+        loss = train_epoch(run, strategy, train_step, writer, epoch, done, progress)
+        run.epoch.assign(epoch + 1)
+        run.step_in_epoch.assign(0)
+        last = epoch + 1 == cfg.epochs
+        if evaluator is not None and ((epoch + 1) % cfg.val_interval == 0 or last):
+            metrics = validate(run, evaluator, writer, epoch)
+        if chief:
+            append_history(write_dir / "history.jsonl", epoch + 1, loss, metrics)
+            plot_history(write_dir / "history.jsonl", write_dir / "curves.png")
+        run.model.save_weights(str(write_dir / "last.weights.h5"))
+        run.manager.save(checkpoint_number=int(run.optimizer.iterations.numpy()))
+    writer.flush()
+    if not chief:
+        shutil.rmtree(write_dir, ignore_errors=True)
+    return {**metrics, "best": float(run.best_metric.numpy())}
+
+
+def prepare_work_dir(recipe: Recipe, chief: bool) -> Path:
+    """The directory this worker writes to: ``train.work_dir`` (with the recipe as
+    ``recipe.json``) on the chief; under MultiWorkerMirroredStrategy every worker saves, so the
+    others write to a temporary directory that ``fit`` removes."""
+    work_dir = Path(recipe.train.work_dir)
     write_dir = work_dir if chief else Path(tempfile.mkdtemp(prefix="kpose-worker-"))
     write_dir.mkdir(parents=True, exist_ok=True)
     if chief:
         (work_dir / "recipe.json").write_text(json.dumps(to_dict(recipe), indent=2))
+    return write_dir
 
-    num_instances = pipeline.count_train_instances(recipe.data.root, recipe.data.train_split, info)
-    global_batch = cfg.batch_size
-    steps_per_epoch = cfg.steps_per_epoch or max(1, num_instances // global_batch)
-    lr = cfg.lr * (global_batch / cfg.base_batch_size if cfg.scale_lr else 1.0)
+
+def build_run(
+    recipe: Recipe, info: DatasetInfo, strategy: tf.distribute.Strategy, write_dir: Path
+) -> TrainingRun:
+    """The model, learning-rate schedule, optimizer, checkpoint counters and checkpoint manager
+    of ``recipe``, built in ``strategy``'s scope (seeded with ``train.seed``; the learning rate
+    scaled by ``batch_size / base_batch_size`` with ``train.scale_lr``)."""
+    cfg = recipe.train
+    num_instances = records.count_train_instances(recipe.data.root, recipe.data.train_split)
+    steps_per_epoch = cfg.steps_per_epoch or max(1, num_instances // cfg.batch_size)
+    lr = cfg.lr * (cfg.batch_size / cfg.base_batch_size if cfg.scale_lr else 1.0)
     if cfg.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
     keras.utils.set_random_seed(cfg.seed)
-
     with strategy.scope():
-        # Multi-stage models (CPM, MSPN, ...) are supervised at every stage; ``model`` (the last
-        # stage, what is evaluated and saved) shares its layers with ``stages_model``.
         stages_model = build_heatmap_model(
-            recipe.model, input_size, info.num_keypoints, all_stages=True
+            recipe.model, tuple(recipe.codec.input_size), info.num_keypoints, all_stages=True
         )
         model = keras.Model(stages_model.input, stages_model.outputs[-1], name=stages_model.name)
         schedule = WarmupMultiStep(
@@ -139,137 +222,146 @@ def fit(
         optimizer = make_optimizer(cfg, schedule, model)
         if cfg.mixed_precision:
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        # Build the optimizer's slots inside the scope before tracing (DESIGN.md, known traps).
+        # The optimizer's slots must exist, created in the scope, before the step is traced.
         optimizer.build(model.trainable_variables)
-        epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-        step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
-        best_var = tf.Variable(-math.inf, dtype=tf.float64, trainable=False, name="best_metric")
+        epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        step_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
+        best_metric = tf.Variable(-math.inf, dtype=tf.float64, trainable=False, name="best_metric")
     checkpoint = tf.train.Checkpoint(
         model=model,
         optimizer=optimizer,
-        epoch=epoch_var,
-        step_in_epoch=step_var,
-        best_metric=best_var,
+        epoch=epoch,
+        step_in_epoch=step_in_epoch,
+        best_metric=best_metric,
     )
-    manager = tf.train.CheckpointManager(checkpoint, str(write_dir / "checkpoints"), max_to_keep=2)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).expect_partial()
+    return TrainingRun(
+        recipe=recipe,
+        info=info,
+        write_dir=write_dir,
+        steps_per_epoch=steps_per_epoch,
+        stages_model=stages_model,
+        model=model,
+        schedule=schedule,
+        optimizer=optimizer,
+        epoch=epoch,
+        step_in_epoch=step_in_epoch,
+        best_metric=best_metric,
+        checkpoint=checkpoint,
+        manager=tf.train.CheckpointManager(
+            checkpoint, str(write_dir / "checkpoints"), max_to_keep=2
+        ),
+    )
+
+
+def restore_or_initialise(run: TrainingRun) -> None:
+    """Resume from the last checkpoint in the work dir; without one, start from
+    ``train.load_from`` (MMPose's load_from: trained weights, not a resume) or
+    ``train.backbone_weights`` (MMPose's backbone ``init_cfg=Pretrained``), if set."""
+    cfg = run.recipe.train
+    if run.manager.latest_checkpoint:
+        run.checkpoint.restore(run.manager.latest_checkpoint).expect_partial()
         log.info(
-            "resumed from %s (epoch %d, step %d)",
-            manager.latest_checkpoint,
-            int(epoch_var.numpy()),
-            int(step_var.numpy()),
+            "resumed from %s: epoch %d, step %d",
+            run.manager.latest_checkpoint,
+            int(run.epoch.numpy()) + 1,
+            int(run.step_in_epoch.numpy()),
         )
-        print(
-            f"resumed from {manager.latest_checkpoint}: epoch {int(epoch_var.numpy()) + 1},"
-            f" step {int(step_var.numpy())}"
-        )
-    elif cfg.load_from:  # MMPose's load_from: start from trained weights (not a resume)
-        from kpose.weights.load import load_weights
-
-        load_weights(model, cfg.load_from)
-        print(f"initialised from {cfg.load_from}")
-    elif cfg.backbone_weights:  # MMPose's backbone init_cfg=Pretrained
-        from kpose.weights.load import load_backbone_weights
-
-        result = load_backbone_weights(model, cfg.backbone_weights, cfg.backbone_weights_prefix)
-        print(
-            f"backbone initialised from {cfg.backbone_weights} ({len(result.missing_keys)} "
-            f"backbone tensors not in it, {len(result.unexpected_keys)} of its tensors unused)"
+    elif cfg.load_from:
+        load_weights(run.model, cfg.load_from)
+        log.info("initialised from %s", cfg.load_from)
+    elif cfg.backbone_weights:
+        result = load_backbone_weights(run.model, cfg.backbone_weights, cfg.backbone_weights_prefix)
+        log.info(
+            "backbone initialised from %s (%d backbone tensors not in it, %d of its tensors "
+            "unused)",
+            cfg.backbone_weights,
+            len(result.missing_keys),
+            len(result.unexpected_keys),
         )
 
-    codec = make_codec(recipe)
 
-    train_step = make_train_step(
-        strategy,
-        stages_model,
-        optimizer,
-        make_training_codecs(recipe),
-        input_size,
-        global_batch,
-        jit_compile=cfg.jit_compile,
-        losses=stage_losses(recipe.model.head, len(stages_model.outputs)),
+def train_epoch(
+    run: TrainingRun,
+    strategy: tf.distribute.Strategy,
+    train_step,
+    writer,
+    epoch: int,
+    done: int,
+    progress: bool,
+) -> float | None:
+    """Train epoch ``epoch`` from step ``done`` (a resumed epoch skips the batches it already
+    trained on); logs the running loss, learning rate and throughput every ``train.log_every``
+    steps, checkpoints every ``train.checkpoint_interval`` steps. Returns the running loss
+    (None when no step was left)."""
+    recipe, cfg = run.recipe, run.recipe.train
+
+    def dataset_fn(ctx):
+        return pipeline.train_dataset(
+            recipe.data.root,
+            recipe.data.train_split,
+            recipe.data,
+            run.info,
+            tuple(recipe.codec.input_size),
+            ctx.get_per_replica_batch_size(cfg.batch_size),
+            seed=cfg.seed,
+            epoch=epoch,
+            # each input pipeline feeds num_replicas / num_pipelines replicas per step
+            skip_batches=done * (ctx.num_replicas_in_sync // ctx.num_input_pipelines),
+            input_context=ctx,
+            use_udp=recipe.use_udp_warp,
+        )
+
+    iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
+    bar = tqdm(
+        total=run.steps_per_epoch,
+        initial=done,
+        desc=f"epoch {epoch + 1}/{cfg.epochs}",
+        unit="step",
+        disable=not progress,
+        dynamic_ncols=True,
     )
+    t0, seen, running = time.perf_counter(), 0, None
+    for step in range(done, run.steps_per_epoch):
+        loss = float(train_step(iterator))
+        seen += cfg.batch_size
+        running = loss if running is None else 0.9 * running + 0.1 * loss
+        run.step_in_epoch.assign(step + 1)
+        it = int(run.optimizer.iterations.numpy())
+        if (step + 1) % cfg.log_every == 0 or step + 1 == run.steps_per_epoch:
+            rate = seen / (time.perf_counter() - t0)
+            lr_now = float(run.schedule(it))
+            bar.set_postfix(loss=f"{running:.3g}", lr=f"{lr_now:.2e}", samples_s=f"{rate:.1f}")
+            with writer.as_default(step=it):
+                tf.summary.scalar("train/loss", running)
+                tf.summary.scalar("train/lr", lr_now)
+                tf.summary.scalar("train/samples_per_second", rate)
+        if cfg.checkpoint_interval and (step + 1) % cfg.checkpoint_interval == 0:
+            run.manager.save(checkpoint_number=it)
+        bar.update(1)
+    bar.close()
+    return running
 
-    writer = tf.summary.create_file_writer(str(write_dir / "logs"))
-    history_path = write_dir / "history.jsonl"
-    val = Evaluator(recipe, model, codec, info, progress=progress) if chief else None
-    metrics: dict = {}
-    start_epoch = int(epoch_var.numpy())
 
-    for epoch in range(start_epoch, cfg.epochs):
-        done = int(step_var.numpy()) if epoch == start_epoch else 0
-
-        def dataset_fn(ctx, epoch=epoch, done=done):
-            return pipeline.train_dataset(
-                recipe.data.root,
-                recipe.data.train_split,
-                recipe.data,
-                info,
-                input_size,
-                ctx.get_per_replica_batch_size(global_batch),
-                seed=cfg.seed,
-                epoch=epoch,
-                # each input pipeline feeds num_replicas / num_pipelines replicas per step
-                skip_batches=done * (ctx.num_replicas_in_sync // ctx.num_input_pipelines),
-                input_context=ctx,
-                use_udp=recipe.use_udp_warp,
-            )
-
-        iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
-        bar = tqdm(
-            total=steps_per_epoch,
-            initial=done,
-            desc=f"epoch {epoch + 1}/{cfg.epochs}",
-            unit="step",
-            disable=not progress,
-            dynamic_ncols=True,
-        )
-        t0, seen, running = time.perf_counter(), 0, None
-        for step in range(done, steps_per_epoch):
-            loss = float(train_step(iterator))
-            seen += global_batch
-            running = loss if running is None else 0.9 * running + 0.1 * loss
-            step_var.assign(step + 1)
-            it = int(optimizer.iterations.numpy())
-            if (step + 1) % cfg.log_every == 0 or step + 1 == steps_per_epoch:
-                rate = seen / (time.perf_counter() - t0)
-                lr_now = float(schedule(it))
-                bar.set_postfix(loss=f"{running:.3g}", lr=f"{lr_now:.2e}", samples_s=f"{rate:.1f}")
-                with writer.as_default(step=it):
-                    tf.summary.scalar("train/loss", running)
-                    tf.summary.scalar("train/lr", lr_now)
-                    tf.summary.scalar("train/samples_per_second", rate)
-            if cfg.checkpoint_interval and (step + 1) % cfg.checkpoint_interval == 0:
-                manager.save(checkpoint_number=it)
-            bar.update(1)
-        bar.close()
-        epoch_var.assign(epoch + 1)
-        step_var.assign(0)
-        is_last = epoch + 1 == cfg.epochs
-        if val is not None and ((epoch + 1) % cfg.val_interval == 0 or is_last):
-            metrics = val.run()
-            key = val.key
-            with writer.as_default(step=int(optimizer.iterations.numpy())):
-                for name, value in metrics.items():
-                    tf.summary.scalar(f"val/{name}", value)
-            if metrics[key] > best_var.numpy():
-                best_var.assign(metrics[key])
-                model.save_weights(str(write_dir / "best.weights.h5"))
-            if progress:
-                print(
-                    f"epoch {epoch + 1}: {val.prefix}/{key} {metrics[key]:.4f} "
-                    f"(best {best_var.numpy():.4f})"
-                )
-        if chief:
-            _append_history(history_path, epoch + 1, running, metrics)
-            plot_history(history_path, write_dir / "curves.png")
-        model.save_weights(str(write_dir / "last.weights.h5"))
-        manager.save(checkpoint_number=int(optimizer.iterations.numpy()))
-    writer.flush()
-    if not chief:
-        shutil.rmtree(write_dir, ignore_errors=True)
-    return {**metrics, "best": float(best_var.numpy())}
+def validate(run: TrainingRun, evaluator: Evaluator, writer, epoch: int) -> dict:
+    """Score the model on the val split, log the metrics, and keep the weights as
+    ``best.weights.h5`` when the headline metric beats the best so far."""
+    metrics = evaluator.run()
+    key = evaluator.key
+    with writer.as_default(step=int(run.optimizer.iterations.numpy())):
+        for name, value in metrics.items():
+            tf.summary.scalar(f"val/{name}", value)
+    if metrics[key] > run.best_metric.numpy():
+        run.best_metric.assign(metrics[key])
+        run.model.save_weights(str(run.write_dir / "best.weights.h5"))
+    log.info(
+        "epoch %d: %s/%s %.4f (best %.4f)",
+        epoch + 1,
+        evaluator.prefix,
+        key,
+        metrics[key],
+        run.best_metric.numpy(),
+    )
+    return metrics
 
 
 def make_train_step(
@@ -299,7 +391,7 @@ def make_train_step(
     num_outputs = len(model.outputs)
     losses = list(losses) if losses is not None else [StageLoss()] * num_outputs
     if len(losses) != num_outputs or max(s.level for s in losses) >= len(codecs):
-        raise ValueError(
+        raise ModelError(
             f"{len(losses)} stage losses (levels {[s.level for s in losses]}) for "
             f"{num_outputs} model outputs and {len(codecs)} target levels"
         )
@@ -338,6 +430,7 @@ def make_train_step(
     return train_step
 
 
-def _append_history(path: Path, epoch: int, loss, metrics: dict) -> None:
+def append_history(path: Path, epoch: int, loss: float | None, metrics: dict) -> None:
+    """Add one epoch's line (``epoch``, running ``loss``, val metrics) to ``history.jsonl``."""
     with open(path, "a") as f:
         f.write(json.dumps({"epoch": epoch, "loss": loss, **metrics}) + "\n")

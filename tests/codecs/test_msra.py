@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from kpose.codecs import MSRAHeatmap, flip_heatmaps, flip_test_average
 from kpose.codecs.msra import gaussian_blur, gaussian_kernel_1d
+from kpose.errors import ModelError
 
 INPUT, HEATMAP, STRIDE = (192, 256), (48, 64), 4.0
 
@@ -213,8 +214,9 @@ def test_blur_equals_zero_padded_cv2_blur(size):
 
 
 def test_invalid_blur_kernel_size():
-    with pytest.raises(ValueError, match="odd"):
+    with pytest.raises(ModelError, match="odd") as err:
         MSRAHeatmap(INPUT, HEATMAP, unbiased=True, blur_kernel_size=10)
+    assert isinstance(err.value, ValueError)  # callers catching ValueError keep working
 
 
 def test_flip_heatmaps_on_toy_map():
@@ -229,7 +231,7 @@ def test_flip_heatmaps_on_toy_map():
     no_swap = np.asarray(flip_heatmaps(heatmaps, shift_heatmap=False))
     np.testing.assert_array_equal(no_swap, heatmaps[:, :, ::-1])
     np.testing.assert_array_equal(flip_test_average(heatmaps, plain), (heatmaps + plain) * 0.5)
-    with pytest.raises(ValueError, match="flip_indices has 2 entries"):
+    with pytest.raises(ModelError, match="flip_indices has 2 entries"):
         flip_heatmaps(heatmaps, [1, 0])
 
 

@@ -181,7 +181,7 @@ def test_megvii_dead_channels(megvii):
 
 
 def test_megvii_rejects_kernels_larger_than_the_map():
-    with pytest.raises(ValueError, match="kernel_size"):
+    with pytest.raises(ModelError, match="kernel_size"):
         MegviiHeatmap((32, 32), (8, 8), kernel_size=17)
 
 

@@ -1,6 +1,6 @@
 """Training pipeline invariants on real sample images: targets land where keypoints land,
-flips swap left and right, augmentation draws follow MMPose's distributions, and the val
-crop is the exact TopdownAffine crop."""
+flips swap left and right, an epoch's augmentation is reproducible, and the val crop is the
+exact TopdownAffine crop."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kpose import geometry
 from kpose.codecs import MSRAHeatmap
-from kpose.convert import convert_coco
 from kpose.data import augment, pipeline
+from kpose.data.formats.coco import convert_coco
 from kpose.data.metainfo import get_dataset_info
+from kpose.geometry import affine, reference
 from kpose.recipe import BBoxTransformConfig, DataConfig
 
 INPUT = (192, 256)
@@ -51,7 +51,7 @@ def _batch(root, cfg, batch=8, epoch=0, seed=0):
     raw = next(iter(ds))
     codec = MSRAHeatmap(INPUT, HEATMAP, sigma=2.0)
     images, heatmaps, weights = augment.make_training_batch(raw, codec, INPUT)
-    keypoints = geometry.transform_points(raw["keypoints"], raw["matrix"])
+    keypoints = affine.transform_points(raw["keypoints"], raw["matrix"])
     return raw, images.numpy(), heatmaps.numpy(), weights.numpy(), keypoints.numpy()
 
 
@@ -111,35 +111,6 @@ def test_augmentation_is_reproducible_per_epoch(coco_root):
     assert not np.allclose(a["matrix"].numpy(), c["matrix"].numpy())
 
 
-def test_truncated_normal_draws_match_mmpose_distribution():
-    v = pipeline._truncnorm(tf.constant([1, 2], tf.int64), [200000]).numpy()
-    assert v.min() >= -1 and v.max() <= 1
-    # scipy.stats.truncnorm(-1, 1): mean 0, std 0.5379
-    assert abs(v.mean()) < 0.01 and abs(v.std() - 0.5379) < 0.005
-
-
-def test_half_body_picks_visible_half():
-    info = get_dataset_info("coco")
-    cfg = DataConfig(
-        half_body=dataclasses.replace(DataConfig().half_body, prob=1.0, upper_prioritized_prob=1.0)
-    )
-    kpts = tf.constant(np.stack([np.arange(17) * 10.0, np.arange(17) * 5.0], -1), tf.float32)
-    vis = tf.ones([17])
-    center, scale = pipeline._half_body(
-        kpts,
-        vis,
-        tf.zeros([2]),
-        tf.ones([2]),
-        tf.constant([0, 1], tf.int64),
-        tf.constant([0, 2], tf.int64),
-        cfg,
-        info,
-    )
-    upper = kpts.numpy()[list(info.upper_body_ids)]
-    np.testing.assert_allclose(center.numpy(), upper.mean(0), rtol=1e-6)
-    np.testing.assert_allclose(scale.numpy(), (upper.max(0) - upper.min(0)) * 1.5, rtol=1e-6)
-
-
 def test_val_crop_is_topdown_affine(coco_root, samples):
     info = get_dataset_info("coco")
     cfg = DataConfig()
@@ -148,7 +119,18 @@ def test_val_crop_is_topdown_affine(coco_root, samples):
     image_id = int(batch["image_id"][0])
     img = cv2.imread(str(samples / f"coco/{image_id:012d}.jpg"))[..., ::-1]
     center, scale = batch["center"][0].numpy(), batch["scale"][0].numpy()
-    m = geometry.get_warp_matrix_np(center, scale, 0.0, INPUT)
+    m = reference.get_warp_matrix(center, scale, 0.0, INPUT)
     expected = cv2.warpAffine(np.ascontiguousarray(img), m, INPUT, flags=cv2.INTER_LINEAR)
     got = batch["image"][0].numpy()
     assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize("use_udp", [False, True])
+def test_exact_crop_op_is_the_numpy_reference(samples, use_udp):
+    img = cv2.imread(str(samples / "coco" / "000000000785.jpg"))
+    center = np.array([300.0, 250.0], np.float32)
+    scale = np.array([150.0, 200.0], np.float32)
+    crop = pipeline._exact_crop(tf.constant(img), center, scale, INPUT, use_udp)
+    ref, _ = reference.topdown_affine(img, center, scale, 0.0, INPUT, use_udp)
+    assert crop.shape == (INPUT[1], INPUT[0], 3)
+    np.testing.assert_array_equal(crop.numpy(), ref)

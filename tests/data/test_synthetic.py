@@ -140,3 +140,27 @@ def test_worker_processes_give_the_same_dataset(tmp_path):
     assert (tmp_path / "one/images" / name).read_bytes() == (
         tmp_path / "two/images" / name
     ).read_bytes()
+
+
+def test_ensure_synthetic_data_generates_missing_splits_once(tmp_path):
+    from pathlib import Path
+
+    from kpose.data.records import read_meta
+    from kpose.recipe import load_recipe
+
+    quickstart = Path(__file__).parents[2] / "recipes" / "quickstart.yaml"
+    recipe = load_recipe(
+        quickstart,
+        [
+            f"data.root={tmp_path}",
+            "data.synthetic.train_images=3",
+            "data.synthetic.val_images=2",
+            "data.synthetic.shards=1",
+        ],
+    )
+    synthetic.ensure_synthetic_data(recipe, progress=False)
+    splits = read_meta(tmp_path)["splits"]
+    assert {s: splits[s]["images"] for s in splits} == {"train": 3, "val": 2}
+    written = (tmp_path / "meta.json").stat().st_mtime_ns
+    synthetic.ensure_synthetic_data(recipe, progress=False)  # both splits there: nothing to do
+    assert (tmp_path / "meta.json").stat().st_mtime_ns == written

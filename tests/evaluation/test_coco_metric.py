@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from kpose.errors import DataError, KposeError
+from kpose.evaluation.coco import metric_settings
 from kpose.metrics import COCO_STAT_NAMES, coco_evaluate, oks_nms, rescore
 
 COCO_SIGMAS = [
@@ -176,9 +177,10 @@ def test_use_area_is_required_without_gt_area(samples):
     preds = gt_predictions({**gt, "annotations": [{**a, "area": 0} for a in gt["annotations"]]})
     sigmas = np.full(14, 0.03)
     with pytest.raises(DataError, match="use_area=False"):
-        coco_evaluate(gt, preds, "aic", sigmas=sigmas)
-    stats = coco_evaluate(gt, preds, "aic", sigmas=sigmas, use_area=False)
-    assert stats["AP"] == 1.0
+        coco_evaluate(gt, preds, "aic", sigmas=sigmas, use_area=True)
+    # AIC's MMPose configs evaluate with use_area=False: the dataset name brings it
+    assert coco_evaluate(gt, preds, "aic", sigmas=sigmas)["AP"] == 1.0
+    assert coco_evaluate(gt, preds, "aic", sigmas=sigmas, use_area=False)["AP"] == 1.0
 
 
 def test_duplicates_are_removed_by_nms_and_repeated_ids_dropped(coco_gt):
@@ -257,3 +259,44 @@ def test_crowd_evaluation_groups_images_by_crowd_index(samples):
     assert stats["AP"] == pytest.approx(1.0)
     assert stats["AP(M)"] == -1  # no image has 0.2 <= crowdIndex < 0.8
     assert stats["AP(E)"] > 0 and stats["AP(H)"] > 0
+
+
+def test_dataset_name_brings_its_mmpose_settings(samples):
+    """``dataset="crowdpose"`` alone scores as CrowdPose's MMPose config (use_area=False,
+    iou_type="keypoints_crowd"); arguments still override."""
+    gt = json.loads((samples / "crowdpose" / "test_crowdpose.json").read_text())
+    preds = [
+        {
+            "image_id": a["image_id"],
+            "keypoints": np.reshape(a["keypoints"], (-1, 3))[:, :2] + 1.5,
+            "keypoint_scores": np.ones(14),
+            "area": a["bbox"][2] * a["bbox"][3],
+        }
+        for a in gt["annotations"]
+        if a["num_keypoints"] > 0
+    ]
+    stats = coco_evaluate(gt, preds, dataset="crowdpose")
+    assert {"AP(E)", "AP(M)", "AP(H)"} <= set(stats)
+    assert stats == coco_evaluate(
+        gt, preds, dataset="crowdpose", use_area=False, iou_type="keypoints_crowd"
+    )
+    plain = coco_evaluate(gt, preds, dataset="crowdpose", iou_type="keypoints")
+    assert list(plain) == list(COCO_STAT_NAMES)
+    assert metric_settings("aic").use_area is False and metric_settings("coco").use_area
+    assert metric_settings("synthetic") == metric_settings("coco")  # CocoMetric's defaults
+    assert metric_settings("crowdpose", nms_thr=0.5).nms_thr == 0.5
+    assert metric_settings("crowdpose", nms_thr=None).nms_thr == 0.9
+
+
+def test_columnar_predictions_score_like_instance_dicts(coco_gt):
+    preds = gt_predictions(coco_gt, noise=2.0)
+    columns = {
+        "image_id": np.array([p["image_id"] for p in preds]),
+        "keypoints": np.stack([p["keypoints"] for p in preds]),
+        "keypoint_scores": np.stack([p["keypoint_scores"] for p in preds]),
+        "bbox_score": np.array([p["bbox_score"] for p in preds]),
+        "area": np.array([p["area"] for p in preds]),
+    }
+    assert coco_evaluate(coco_gt, columns) == coco_evaluate(coco_gt, preds)
+    with pytest.raises(DataError, match="columnar predictions have no \\['keypoint_scores'\\]"):
+        coco_evaluate(coco_gt, {k: v for k, v in columns.items() if k != "keypoint_scores"})

@@ -6,13 +6,12 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from kpose.errors import ModelError
 from kpose.models.backbones.cspnext import cspnext, cspnext_m
 from kpose.models.build import build_heatmap_model
 from kpose.recipe import HeadConfig, ModelConfig
-from kpose.weights.state_dict import assign_state_dict, model_state_dict
+from kpose.weights.state_dict import model_state_dict
 
 NARROW = {"deepen_factor": 0.1, "widen_factor": 0.125}  # widths 8 / 16 .. 128, 1 block a stage
 HEAD = HeadConfig((16, 16, 16), (4, 4, 4))
@@ -55,33 +54,11 @@ def test_hard_sigmoid_is_pytorchs():
     np.testing.assert_allclose(y, np.clip(x / 6 + 0.5, 0, 1), atol=1e-7)  # relu6(x + 3) / 6
 
 
-def test_state_dict_round_trip_and_keras_file(tmp_path):
+def test_depthwise_state_dict_keys():
     model = _model(use_depthwise=True, norm_eps=1e-3, norm_momentum=0.03)
     keys = model_state_dict(model)
     assert "backbone.stage4.1.conv2.bn.running_var" in keys  # the SPP block
     assert keys["backbone.stage1.0.depthwise_conv.conv.weight"].shape == (8, 1, 3, 3)
     assert keys["backbone.stage4.2.attention.fc.bias"].shape == (128,)
-    expected = np.asarray(model(_images(), training=False))
-    fresh = _model(use_depthwise=True, norm_eps=1e-3, norm_momentum=0.03)
-    assign_state_dict(fresh, keys, strict=True)
-    np.testing.assert_array_equal(np.asarray(fresh(_images(), training=False)), expected)
-    model.save(tmp_path / "cspnext.keras")
-    again = keras.saving.load_model(tmp_path / "cspnext.keras")
-    np.testing.assert_allclose(np.asarray(again(_images(), training=False)), expected, atol=1e-6)
-
-
-def test_xla_compiles_and_agrees():
-    backbone = cspnext(**NARROW)
-    x = _images()[:1, :64] / 64.0
-    expected = np.asarray(backbone(x, training=False))
-    compiled = tf.function(lambda x: backbone(x, training=False), jit_compile=True)
-    np.testing.assert_allclose(np.asarray(compiled(x)), expected, rtol=0, atol=1e-4)
-
-
-def test_mixed_float16_runs():
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    try:
-        features = cspnext(**NARROW)(_images()[:1] / 64.0, training=False)
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-    assert features.dtype == "float16" and np.all(np.isfinite(np.asarray(features)))
+    bn = model.get_layer("backbone").get_layer("backbone.stem.0.bn")
+    assert bn.epsilon == 1e-3 and bn.momentum == pytest.approx(0.97)

@@ -7,16 +7,13 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from kpose.errors import ModelError
-from kpose.models.backbones.mobilenet_v2 import make_divisible, mobilenet_v2
+from kpose.models.backbones.mobilenet_v2 import mobilenet_v2
 from kpose.models.backbones.shufflenet_v1 import shufflenet_v1
 from kpose.models.backbones.shufflenet_v2 import shufflenet_v2
-from kpose.models.build import build_heatmap_model
-from kpose.models.layers import ChannelShuffle
-from kpose.recipe import HeadConfig, ModelConfig
-from kpose.weights.state_dict import assign_state_dict, model_state_dict
+from kpose.models.layers import make_divisible
+from kpose.weights.state_dict import model_state_dict
 
 INPUT_SIZE = (40, 72)  # (w, h)
 
@@ -79,39 +76,6 @@ def test_make_divisible_and_widths():
     assert [make_divisible(c * 0.5, 8) for c in (32, 16, 24, 320)] == [16, 8, 16, 160]
     assert make_divisible(240 * 0.25, 8) == 64  # rounds 60 up
     assert make_divisible(8 * 0.75, 8) == 8  # never below the divisor
-
-
-def test_channel_shuffle_is_pytorch_view_transpose():
-    groups, channels = 3, 12
-    x = np.random.default_rng(0).normal(size=(2, 4, 5, channels)).astype(np.float32)
-    nchw = x.transpose(0, 3, 1, 2)
-    expected = nchw.reshape(2, groups, channels // groups, 4, 5).transpose(0, 2, 1, 3, 4)
-    expected = expected.reshape(2, channels, 4, 5).transpose(0, 2, 3, 1)
-    np.testing.assert_array_equal(np.asarray(ChannelShuffle(groups)(x)), expected)
-
-
-def test_state_dict_keras_file_and_xla_round_trip(tmp_path):
-    cfg = ModelConfig("shufflenet_v2", {"widen_factor": 0.5}, head=HeadConfig((8, 8), (4, 4)))
-    model = build_heatmap_model(cfg, INPUT_SIZE, 17)
-    images = _images()
-    expected = np.asarray(model(images, training=False))
-    fresh = build_heatmap_model(cfg, INPUT_SIZE, 17)
-    assign_state_dict(fresh, model_state_dict(model), strict=True)
-    compiled = tf.function(lambda x: fresh(x, training=False), jit_compile=True)
-    np.testing.assert_allclose(np.asarray(compiled(images)), expected, rtol=0, atol=1e-4)
-    model.save(tmp_path / "shufflenet_v2.keras")
-    loaded = keras.saving.load_model(tmp_path / "shufflenet_v2.keras")
-    np.testing.assert_allclose(np.asarray(loaded(images, training=False)), expected, atol=1e-6)
-
-
-def test_mixed_precision():
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    try:
-        backbone = shufflenet_v2(widen_factor=0.5)  # channel split and shuffle layers
-        features = backbone(_images()[:1, :32, :32] / 255.0)
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-    assert features.dtype == "float16" and np.isfinite(np.asarray(features)).all()
 
 
 def test_bad_arguments():

@@ -3,21 +3,18 @@ the relative-position index buffer, XLA."""
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from kpose.errors import ModelError
 from kpose.models.backbones.swin import (
-    relative_position_index,
-    shifted_window_mask,
     swin,
     swin_b,
     swin_l,
     swin_t,
 )
 from kpose.models.build import build_heatmap_model
+from kpose.models.layers import relative_position_index
 from kpose.recipe import HeadConfig, ModelConfig
 from kpose.weights.state_dict import assign_state_dict, model_state_dict
 
@@ -60,37 +57,11 @@ def test_variants(variant, width, params):
     assert sum(int(np.prod(w.shape)) for w in backbone.trainable_weights) == params
 
 
-def test_relative_position_index_and_mask():
-    index = relative_position_index(7)
-    assert index.shape == (49, 49) and index.min() == 0 and index.max() == 13 * 13 - 1
-    assert np.all(np.diag(index) == 6 * 13 + 6)  # zero offset is the table's centre row
-    mask = shifted_window_mask(70, 49, 7, 3)  # 64x48 tokens padded to 70x49
-    assert mask.shape == (10 * 7, 49, 49)
-    assert set(np.unique(mask)) == {0.0, -100.0}
-    assert not mask[0].any()  # interior windows see no region border
-    assert mask[-1].any()  # the corner window mixes regions
-
-
-def test_state_dict_round_trip_and_files(tmp_path):
-    model = _model()
-    images = _images()
-    expected = np.asarray(model(images, training=False))
-    state = model_state_dict(model)
+def test_state_dict_index_buffer_is_int64():
+    state = model_state_dict(_model())
     key = "backbone.stages.0.blocks.1.attn.w_msa.relative_position_index"
     assert state[key].dtype == np.int64
     np.testing.assert_array_equal(state[key], relative_position_index(7))
-    fresh = _model()
-    assign_state_dict(fresh, state, strict=True)
-    np.testing.assert_array_equal(np.asarray(fresh(images, training=False)), expected)
-
-    model.save_weights(tmp_path / "swin.weights.h5")
-    again = _model()
-    again.load_weights(tmp_path / "swin.weights.h5")
-    np.testing.assert_array_equal(np.asarray(again(images, training=False)), expected)
-
-    model.save(tmp_path / "swin.keras")
-    loaded = keras.saving.load_model(tmp_path / "swin.keras")
-    np.testing.assert_allclose(np.asarray(loaded(images, training=False)), expected, atol=1e-6)
 
 
 def test_index_buffer_is_not_trainable_and_is_checked():
@@ -110,13 +81,6 @@ def test_training_forward_differs_only_by_drop_path():
     inference = np.asarray(model(images, training=False))
     np.testing.assert_array_equal(np.asarray(model(images, training=False)), inference)
     assert not np.allclose(np.asarray(model(images, training=True)), inference)
-
-
-def test_xla_compiles_and_agrees():
-    model = _model()
-    expected = np.asarray(model(_images(), training=False))
-    compiled = tf.function(lambda x: model(x, training=False), jit_compile=True)
-    np.testing.assert_allclose(np.asarray(compiled(_images())), expected, rtol=0, atol=1e-4)
 
 
 def test_bad_arguments():

@@ -13,11 +13,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kpose.convert import convert_coco, convert_jhmdb, convert_mpii
-from kpose.data.convert import read_meta, split_files
+from kpose.data.formats.coco import convert_coco
+from kpose.data.formats.mpii import convert_jhmdb, convert_mpii
 from kpose.data.metainfo import get_dataset_info
-from kpose.data.pipeline import instance_bbox_xyxy, topdown_valid
-from kpose.data.records import parse_example
+from kpose.data.records import (
+    instance_bbox_xyxy,
+    parse_example,
+    read_meta,
+    split_files,
+    topdown_valid,
+)
 
 pytestmark = pytest.mark.parity
 

@@ -11,10 +11,10 @@ import json
 import numpy as np
 import pytest
 
-from kpose import geometry
-from kpose.convert import convert_coco
 from kpose.data import pipeline
+from kpose.data.formats.coco import convert_coco
 from kpose.data.metainfo import get_dataset_info
+from kpose.geometry import affine, reference
 from kpose.recipe import DataConfig
 
 pytestmark = pytest.mark.parity
@@ -86,9 +86,9 @@ def test_val_crops_equal_topdown_affine(samples, tmp_path, mmpose_ref):
     np.testing.assert_allclose(ours["scale"], ref["scales"], rtol=1e-6)
     # MMPose's crop is BGR; kpose hands the model RGB.
     np.testing.assert_array_equal(ours["image"], ref["crops"][..., ::-1])
-    matrices = geometry.get_warp_matrix(ours["center"], ours["scale"], np.zeros(n), INPUT)
+    matrices = affine.get_warp_matrix(ours["center"], ours["scale"], np.zeros(n), INPUT)
     np.testing.assert_allclose(
-        geometry.transform_points(keypoints, matrices).numpy(), ref["keypoints"], atol=2e-3
+        affine.transform_points(keypoints, matrices).numpy(), ref["keypoints"], atol=2e-3
     )
 
     # Rotated boxes, plain and UDP warps: exact crops from the NumPy path, keypoints from TF.
@@ -97,16 +97,16 @@ def test_val_crops_equal_topdown_affine(samples, tmp_path, mmpose_ref):
     for i in range(n):
         image = cv2.imread(paths[i])
         for j, use_udp in enumerate((False, True)):
-            crop, _ = geometry.topdown_affine_np(
+            crop, _ = reference.topdown_affine(
                 image, ours["center"][i], ours["scale"][i], rotations[i], INPUT, use_udp
             )
             np.testing.assert_array_equal(crop, ref["rot_crops"][2 * i + j])
-            warp = geometry.get_udp_warp_matrix if use_udp else geometry.get_warp_matrix
+            warp = affine.get_udp_warp_matrix if use_udp else affine.get_warp_matrix
             m = warp(
                 ours["center"][i : i + 1], ours["scale"][i : i + 1], rotations[i : i + 1], INPUT
             )
             np.testing.assert_allclose(
-                geometry.transform_points(keypoints[i : i + 1], m).numpy()[0],
+                affine.transform_points(keypoints[i : i + 1], m).numpy()[0],
                 ref["rot_keypoints"][2 * i + j],
                 atol=5e-3,
             )

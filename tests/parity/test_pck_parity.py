@@ -104,8 +104,8 @@ def _sample_case(samples, tmp_path, dataset: str, noise: float, seed: int):
     predictions perturbed from it."""
     from scipy.io import savemat
 
-    from kpose.convert import convert_jhmdb, convert_mpii
     from kpose.data import pipeline
+    from kpose.data.formats.mpii import convert_jhmdb, convert_mpii
     from kpose.data.metainfo import get_dataset_info
 
     tmp_path.mkdir(parents=True, exist_ok=True)

@@ -81,7 +81,7 @@ outputs["resized"] = vit.pos_embed.detach().numpy()
 @pytest.mark.parametrize("tokens", [14 * 14, 3 * 3, 16 * 12 + 1])
 def test_pos_embed_from_another_grid_is_resized_like_mmpretrain(tokens):
     """An MAE checkpoint's 14x14 grid, a coarser one, and a class-token slot."""
-    from kpose.models.backbones.vit import resize_pos_embed
+    from kpose.models.layers import resize_pos_embed
 
     spec = {"arch": TINY, "img_size": [256, 192], "tokens": tokens}
     out = run_reference(_RESIZED, spec=np.array(json.dumps(spec)))

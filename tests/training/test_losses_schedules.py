@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from kpose.training.losses import keypoint_mse, keypoint_mse_per_sample
+from kpose.errors import RecipeError
+from kpose.recipe import HeadConfig
+from kpose.training.losses import StageLoss, keypoint_mse, keypoint_mse_per_sample, stage_losses
 from kpose.training.schedules import WarmupMultiStep
 
 
@@ -43,3 +45,15 @@ def test_schedule_warmup_and_decay():
     assert float(s(499)) == pytest.approx(5e-6, rel=1e-5)
     assert float(s(600)) == pytest.approx(5e-6, rel=1e-5)
     assert WarmupMultiStep.from_config(s.get_config()).get_config() == s.get_config()
+
+
+def test_mspn_stage_losses_and_their_level_check():
+    head = HeadConfig(type="mspn", args={"num_units": 2, "level_indices": [0, 1, 0, 1]})
+    assert stage_losses(head, 4) == [
+        StageLoss(0, "mse", 0.25),
+        StageLoss(1, "ohkm", 1.0),
+        StageLoss(0, "mse", 0.25),
+        StageLoss(1, "ohkm", 1.0),
+    ]
+    with pytest.raises(RecipeError, match="'model.head.args.level_indices'"):
+        stage_losses(head, 3)

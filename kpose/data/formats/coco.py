@@ -1,9 +1,11 @@
-"""Read COCO-format keypoint files (COCO, CrowdPose, AIC, Human-Art, synthetic) into ImageRecords.
+"""COCO-format keypoint files (COCO, CrowdPose, AIC, Human-Art, synthetic) -> TFRecord splits.
 
-Every annotation either becomes part of a record or is counted under a named reason in the
-``Report``; nothing is dropped silently. Instances MMPose itself ignores for training
-(``iscrowd``, ``num_keypoints == 0``) are kept: the metric needs them, and the training reader
-filters them as MMPose does.
+``read_coco`` reads a file into ImageRecords and ``convert_coco`` writes them as a split
+(``kpose.data.records.write_split``); the other formats' converters build a COCO-form dict and
+go through the same two. Every annotation either becomes part of a record or is counted under a
+named reason in the ``Report``; nothing is dropped silently. Instances MMPose itself ignores for
+training (``iscrowd``, ``num_keypoints == 0``) are kept: the metric needs them, and the
+training reader filters them as MMPose does.
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from kpose.data.records import ImageRecord
+from kpose.data.metainfo import get_dataset_info
+from kpose.data.records import ImageRecord, write_split
 from kpose.errors import DataError
 
 log = logging.getLogger(__name__)
+
+# The datasets whose annotation files are in COCO format as they come.
+COCO_FORMAT_DATASETS = ("coco", "crowdpose", "aic", "humanart", "synthetic")
 
 
 @dataclass
@@ -262,3 +268,62 @@ def _labeled(ann: dict) -> int:
     """MMPose's keypoint count for files without ``num_keypoints``: keypoints whose larger
     coordinate is non-zero (``count_nonzero(keypoints.max(axis=2))``), not the v > 0 count."""
     return int(np.count_nonzero(np.reshape(ann["keypoints"], (-1, 3))[:, :2].max(axis=1)))
+
+
+def convert_coco(
+    annotations: str | Path,
+    images: str | Path,
+    out: str | Path,
+    *,
+    split: str = "train",
+    dataset: str = "coco",
+    detections: str | Path | None = None,
+    det_score_thr: float = 0.0,
+    shards: int = 8,
+    strict: bool = False,
+    progress: bool = True,
+    data: dict | None = None,
+    extra_sources: dict[str, str] | None = None,
+    report: Report | None = None,
+    extra: dict | None = None,
+) -> dict:
+    """Convert a COCO-format keypoint file; returns the split's meta entry (with the report).
+
+    ``data`` is the file already in COCO form (the MPII and JHMDB readers build it).
+    """
+    info = get_dataset_info(dataset)
+    report = report or Report()
+    if data is None:
+        data = load_json(annotations, "annotation")
+    total = len(data.get("images", [])) if isinstance(data, dict) else None
+    records = read_coco(
+        annotations,
+        images,
+        info.num_keypoints,
+        report,
+        detections=detections,
+        det_score_thr=det_score_thr,
+        data=data,
+    )
+    sources = {"annotations": str(annotations), **(extra_sources or {})}
+    if detections:
+        sources["detections"] = str(detections)
+    entry = write_split(
+        records,
+        out,
+        split,
+        info,
+        shards=shards,
+        total=total,
+        report=report.as_dict,
+        sources=sources,
+        extra=extra,
+        progress=progress,
+    )
+    skipped = sum(report.skipped_images.values()) + sum(report.skipped_instances.values())
+    if strict and skipped:
+        raise DataError(
+            f"{annotations}: --strict and the converter skipped items: "
+            f"{json.dumps(report.as_dict(), indent=1)}"
+        )
+    return entry

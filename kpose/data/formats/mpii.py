@@ -1,7 +1,8 @@
-"""MPII and JHMDB annotation files -> COCO-form dicts in MMPose's parsed conventions.
+"""MPII and JHMDB annotation files -> COCO-form dicts in MMPose's parsed conventions -> shards.
 
-Both readers return what ``kpose.data.formats.coco.read_coco(data=...)`` stores, so every dataset
-goes through one record writer. The values are MMPose's after loading (its ``MpiiDataset`` and
+Both readers return what ``kpose.data.formats.coco.read_coco(data=...)`` stores, and
+``convert_mpii`` / ``convert_jhmdb`` write it through ``convert_coco``, so every dataset goes
+through one record writer. The values are MMPose's after loading (its ``MpiiDataset`` and
 ``JhmdbDataset``), because the metrics (PCKh, PCK) compare against exactly those:
 
 - MPII (MMPose's converted JSON: a list of ``{image, center, scale, joints, joints_vis}``): the
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kpose.data.formats.coco import Report, load_json
+from kpose.data.formats.coco import Report, convert_coco, load_json
 from kpose.errors import DataError
 
 PIXEL_STD = 200.0
@@ -124,3 +125,57 @@ def jhmdb_to_coco(annotations: str | Path) -> dict:
                 ann["area"] = float(max(np.float32((x2 - x1) * (y2 - y1) * 0.53), 1.0))
         anns.append(ann)
     return {**data, "annotations": anns}
+
+
+def convert_mpii(
+    annotations: str | Path,
+    images: str | Path,
+    out: str | Path,
+    *,
+    split: str = "train",
+    headboxes: str | Path | None = None,
+    shards: int = 8,
+    strict: bool = False,
+    progress: bool = True,
+) -> dict:
+    """MMPose's MPII JSON (+ ``mpii_gt_val.mat`` head boxes for PCKh) -> TFRecords."""
+    report = Report()
+    data = mpii_to_coco(annotations, report, headboxes)
+    extra = {"headboxes": str(headboxes)} if headboxes else {}
+    return convert_coco(
+        annotations,
+        images,
+        out,
+        split=split,
+        dataset="mpii",
+        shards=shards,
+        strict=strict,
+        progress=progress,
+        data=data,
+        extra_sources=extra,
+        report=report,
+    )
+
+
+def convert_jhmdb(
+    annotations: str | Path,
+    images: str | Path,
+    out: str | Path,
+    *,
+    split: str = "train",
+    shards: int = 8,
+    strict: bool = False,
+    progress: bool = True,
+) -> dict:
+    """JHMDB's COCO-like JSON (1-based) -> TFRecords in MMPose's 0-based convention."""
+    return convert_coco(
+        annotations,
+        images,
+        out,
+        split=split,
+        dataset="jhmdb",
+        shards=shards,
+        strict=strict,
+        progress=progress,
+        data=jhmdb_to_coco(annotations),
+    )

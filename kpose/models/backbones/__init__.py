@@ -8,7 +8,10 @@ imported only when a recipe asks for it.
 
 from __future__ import annotations
 
+import ast
 import importlib
+import inspect
+import textwrap
 from collections.abc import Callable
 
 import keras
@@ -61,9 +64,34 @@ def get_backbone(name: str) -> Callable[..., keras.Model]:
         raise ModelError(f"model.backbone {name!r}: {target} is not available ({exc})") from exc
 
 
+def accepted_arguments(constructor: Callable[..., keras.Model]) -> set[str]:
+    """The keyword arguments ``constructor`` accepts, following a variant's ``**kwargs`` into
+    the constructor it forwards them to (``resnet50(**kwargs)`` -> ``resnet(50, **kwargs)``
+    accepts ``resnet``'s arguments but ``depth``, which the variant sets itself)."""
+    parameters = inspect.signature(constructor).parameters
+    own = {n for n, p in parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    if not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        return own
+    tree = ast.parse(textwrap.dedent(inspect.getsource(constructor)))
+    for call in ast.walk(tree):
+        if not (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Name)
+            and any(keyword.arg is None for keyword in call.keywords)  # forwards **kwargs
+        ):
+            continue
+        target = constructor.__globals__.get(call.func.id)
+        if not callable(target) or not target.__module__.startswith(__name__):
+            continue
+        names = list(inspect.signature(target).parameters)
+        fixed = set(names[: len(call.args)]) | {k.arg for k in call.keywords if k.arg}
+        return own | (accepted_arguments(target) - fixed)
+    return own
+
+
 def import_all_families() -> None:
     """Import every backbone module (and the MSPN head) so that their custom Keras layers are
     registered, as loading a ``.keras`` file needs in a process that built none of them."""
     for module in sorted({target.split(":")[0] for target in BACKBONES.values()}):
         importlib.import_module(f"kpose.models.backbones.{module}")
-    importlib.import_module("kpose.models.heads_mspn")
+    importlib.import_module("kpose.models.heads.mspn")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import keras
 
 from kpose.errors import ModelError
-from kpose.models.layers import batch_norm, conv2d, relu
+from kpose.models.layers import conv_module, max_pool2d
 
 
 def _conv_init() -> keras.initializers.Initializer:
@@ -26,35 +26,19 @@ def _conv_init() -> keras.initializers.Initializer:
     return keras.initializers.RandomNormal(stddev=0.001)
 
 
-def conv_module(x, filters: int, kernel_size: int, name: str, norm: bool = True, act: bool = True):
-    """mmcv's ``ConvModule(kernel_size, padding=(k - 1) // 2)``: conv (bias only when there is no
-    norm) -> BN -> ReLU, named ``name.conv`` / ``name.bn`` / ``name.activate``."""
-    x = conv2d(
-        x,
-        filters,
-        kernel_size,
-        f"{name}.conv",
-        padding=(kernel_size - 1) // 2,
-        use_bias=not norm,
-        kernel_initializer=_conv_init(),
-    )
-    if norm:
-        x = batch_norm(x, f"{name}.bn")
-    return relu(x, f"{name}.activate") if act else x
-
-
-def max_pool(x, name: str):
-    """``nn.MaxPool2d(3, stride=2, padding=1)``: ``n -> ceil(n / 2)``. Its inputs follow a ReLU,
-    so zero padding gives the maxima of PyTorch's -inf padding."""
-    x = keras.layers.ZeroPadding2D(1, name=f"{name}_pad")(x)
-    return keras.layers.MaxPooling2D(3, strides=2, name=name)(x)
+def _conv(x, filters: int, kernel_size: int, name: str, norm: bool = True, act: bool = True):
+    """A CPM ``ConvModule`` (``layers.conv_module``: bias only without the norm) with CPM's
+    init."""
+    act = "relu" if act else None
+    return conv_module(x, filters, kernel_size, name, norm=norm, act=act,
+                       kernel_initializer=_conv_init())  # fmt: skip
 
 
 def _image_features(x, name: str):
     """Three (9x9 conv module + max pool) at indices 0..5 of ``name``: stride 8, 128 channels."""
     for i in range(3):
-        x = conv_module(x, 128, 9, f"{name}.{2 * i}")
-        x = max_pool(x, f"{name}.{2 * i + 1}")
+        x = _conv(x, 128, 9, f"{name}.{2 * i}")
+        x = max_pool2d(x, f"{name}.{2 * i + 1}")
     return x
 
 
@@ -85,16 +69,16 @@ def cpm(
 
     x = _image_features(inputs, f"{name}.stem")
     for index, filters, kernel in ((6, 32, 5), (7, 512, 9), (8, 512, 1)):
-        x = conv_module(x, filters, kernel, f"{name}.stem.{index}")
-    beliefs = conv_module(x, out_channels, 1, f"{name}.stem.9", norm=False, act=False)
+        x = _conv(x, filters, kernel, f"{name}.stem.{index}")
+    beliefs = _conv(x, out_channels, 1, f"{name}.stem.9", norm=False, act=False)
     stages = [beliefs]  # (B, H / 8, W / 8, K) per stage
 
     middle = _image_features(inputs, f"{name}.middle") if num_stages > 1 else None
     for s in range(num_stages - 1):
-        features = conv_module(middle, middle_channels, 5, f"{name}.middle_conv.{s}.0")
+        features = _conv(middle, middle_channels, 5, f"{name}.middle_conv.{s}.0")
         x = keras.layers.Concatenate(name=f"{name}.stage{s + 2}_concat")([stages[-1], features])
         for i in range(3):
-            x = conv_module(x, feat_channels, 11, f"{name}.cpm_stages.{s}.model.{i}")
-        x = conv_module(x, feat_channels, 1, f"{name}.out_convs.{s}.0")
-        stages.append(conv_module(x, out_channels, 1, f"{name}.out_convs.{s}.1", False, False))
+            x = _conv(x, feat_channels, 11, f"{name}.cpm_stages.{s}.model.{i}")
+        x = _conv(x, feat_channels, 1, f"{name}.out_convs.{s}.0")
+        stages.append(_conv(x, out_channels, 1, f"{name}.out_convs.{s}.1", False, False))
     return keras.Model(inputs, stages, name=name)

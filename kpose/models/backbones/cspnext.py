@@ -26,7 +26,12 @@ from collections.abc import Sequence
 import keras
 
 from kpose.errors import ModelError
-from kpose.models.layers import BN_EPSILON, batch_norm, conv2d
+from kpose.models.layers import (
+    BN_EPSILON,
+    conv2d,
+    conv_module,
+    depthwise_separable_conv_module,
+)
 
 # arch -> per stage (in_channels, out_channels, num_blocks, add_identity, use_spp)
 ARCH_SETTINGS = {
@@ -44,8 +49,6 @@ ARCH_SETTINGS = {
         (768, 1024, 3, False, True),
     ),
 }
-# Variant -> (deepen_factor, widen_factor) of MMPose's cspnext-{tiny,s,m,l}_udp configs.
-VARIANTS = {"tiny": (0.167, 0.375), "s": (0.33, 0.5), "m": (0.67, 0.75), "l": (1.0, 1.0)}
 # (eps, momentum) of PyTorch's BatchNorm2d / SyncBN defaults, momentum in PyTorch's convention
 # (``layers.batch_norm``'s Keras momentum 0.9).
 TORCH_BN = (BN_EPSILON, 0.1)
@@ -57,64 +60,26 @@ def _conv_init() -> keras.initializers.Initializer:
     return keras.initializers.VarianceScaling(1.0 / 3.0, "fan_in", "uniform")
 
 
-def conv_module(
-    x,
-    filters: int,
-    kernel_size: int,
-    name: str,
-    stride: int = 1,
-    norm: tuple[float, float] = TORCH_BN,
-):
-    """mmcv's ``ConvModule`` with BN and SiLU: ``name.conv`` (no bias, padding
-    ``kernel_size // 2``), ``name.bn`` (``norm = (eps, PyTorch momentum)``), SiLU."""
-    x = conv2d(
-        x,
-        filters,
-        kernel_size,
-        f"{name}.conv",
-        stride=stride,
-        padding=kernel_size // 2,
-        kernel_initializer=_conv_init(),
-    )
-    return _bn_silu(x, name, norm)
+def _conv(x, filters: int, kernel_size: int, name: str, stride: int = 1, norm=TORCH_BN):
+    """mmcv's ``ConvModule`` with BN and SiLU (``layers.conv_module``) and CSPNeXt's init;
+    ``norm = (eps, PyTorch momentum)``."""
+    return conv_module(
+        x, filters, kernel_size, name, stride, act="silu", kernel_initializer=_conv_init(),
+        norm_epsilon=norm[0], norm_momentum=1.0 - norm[1],
+    )  # fmt: skip
 
 
-def _bn_silu(x, name: str, norm: tuple[float, float]):
-    eps, momentum = norm
-    if (eps, momentum) == TORCH_BN:
-        x = batch_norm(x, f"{name}.bn")
-    else:
-        x = keras.layers.BatchNormalization(
-            epsilon=eps, momentum=1.0 - momentum, name=f"{name}.bn"
-        )(x)
-    return keras.layers.Activation("silu", name=f"{name}.activate")(x)
-
-
-def depthwise_separable_conv_module(
-    x, filters: int, kernel_size: int, name: str, stride: int = 1, norm=TORCH_BN
-):
-    """mmcv's ``DepthwiseSeparableConvModule``: a depthwise ``kernel_size`` conv (stride,
-    padding ``kernel_size // 2``) + BN + SiLU (``name.depthwise_conv``), then a 1x1 conv + BN +
-    SiLU to ``filters`` (``name.pointwise_conv``)."""
+def _separable(x, filters: int, kernel_size: int, name: str, stride: int = 1, norm=TORCH_BN):
+    """mmcv's ``DepthwiseSeparableConvModule`` with SiLU and CSPNeXt's init."""
     channels = int(x.shape[-1])
-    padding = kernel_size // 2
-    mode = "same"
-    if stride != 1:  # PyTorch pads symmetrically; TF's "same" would pad more at the end
-        x = keras.layers.ZeroPadding2D(padding, name=f"{name}.depthwise_conv.conv_pad")(x)
-        mode = "valid"
-    x = keras.layers.DepthwiseConv2D(
-        kernel_size,
-        strides=stride,
-        padding=mode,
-        use_bias=False,
+    return depthwise_separable_conv_module(
+        x, filters, kernel_size, name, stride, act="silu",
         # fan_in of a depthwise kernel is kernel_size**2 in PyTorch, channels times more in Keras
         depthwise_initializer=keras.initializers.VarianceScaling(
             channels / 3.0, "fan_in", "uniform"
         ),
-        name=f"{name}.depthwise_conv.conv",
-    )(x)
-    x = _bn_silu(x, f"{name}.depthwise_conv", norm)
-    return conv_module(x, filters, 1, f"{name}.pointwise_conv", norm=norm)
+        pointwise_initializer=_conv_init(), norm_epsilon=norm[0], norm_momentum=1.0 - norm[1],
+    )  # fmt: skip
 
 
 def channel_attention(x, name: str):
@@ -135,13 +100,13 @@ def spp_bottleneck(
     """mmdet's ``SPPBottleneck``: 1x1 conv to half the channels, concatenated with its stride-1
     max pools of each kernel size, then a 1x1 conv to ``filters``. TF's "same" pooling ignores
     the padding, as PyTorch's -inf padding does (SiLU outputs can be negative)."""
-    x = conv_module(x, int(x.shape[-1]) // 2, 1, f"{name}.conv1", norm=norm)
+    x = _conv(x, int(x.shape[-1]) // 2, 1, f"{name}.conv1", norm=norm)
     pooled = [
         keras.layers.MaxPooling2D(k, strides=1, padding="same", name=f"{name}.poolings.{i}")(x)
         for i, k in enumerate(kernel_sizes)
     ]
     x = keras.layers.Concatenate(name=f"{name}_concat")([x, *pooled])
-    return conv_module(x, filters, 1, f"{name}.conv2", norm=norm)
+    return _conv(x, filters, 1, f"{name}.conv2", norm=norm)
 
 
 def cspnext_block(
@@ -156,10 +121,8 @@ def cspnext_block(
     """mmdet's ``CSPNeXtBlock`` (expansion 1.0 inside a CSP layer): a 3x3 conv (``name.conv1``,
     depthwise-separable with ``use_depthwise``), a depthwise-separable ``kernel_size`` conv
     (``name.conv2``), plus the input when ``add_identity`` and the widths agree."""
-    y = (depthwise_separable_conv_module if use_depthwise else conv_module)(
-        x, filters, 3, f"{name}.conv1", norm=norm
-    )
-    y = depthwise_separable_conv_module(y, filters, kernel_size, f"{name}.conv2", norm=norm)
+    y = (_separable if use_depthwise else _conv)(x, filters, 3, f"{name}.conv1", norm=norm)
+    y = _separable(y, filters, kernel_size, f"{name}.conv2", norm=norm)
     if add_identity and int(x.shape[-1]) == filters:
         y = keras.layers.Add(name=f"{name}_add")([y, x])
     return y
@@ -180,8 +143,8 @@ def csp_layer(
     CSPNeXt blocks, concatenated (main first) with ``short_conv`` (1x1), channel attention,
     ``final_conv`` (1x1) to ``filters``. Inner width ``int(filters * expand_ratio)``."""
     mid = int(filters * expand_ratio)
-    short = conv_module(x, mid, 1, f"{name}.short_conv", norm=norm)
-    main = conv_module(x, mid, 1, f"{name}.main_conv", norm=norm)
+    short = _conv(x, mid, 1, f"{name}.short_conv", norm=norm)
+    main = _conv(x, mid, 1, f"{name}.main_conv", norm=norm)
     for i in range(num_blocks):
         main = cspnext_block(
             main, mid, f"{name}.blocks.{i}", add_identity, use_depthwise, norm=norm
@@ -189,7 +152,7 @@ def csp_layer(
     y = keras.layers.Concatenate(name=f"{name}_concat")([main, short])
     if use_channel_attention:
         y = channel_attention(y, f"{name}.attention")
-    return conv_module(y, filters, 1, f"{name}.final_conv", norm=norm)
+    return _conv(y, filters, 1, f"{name}.final_conv", norm=norm)
 
 
 def cspnext(
@@ -227,11 +190,11 @@ def cspnext(
     norm = (float(norm_eps), float(norm_momentum))
     inputs = keras.Input((None, None, 3), name=f"{name}_input")
     stem = int(settings[0][0] * widen_factor // 2)
-    x = conv_module(inputs, stem, 3, f"{name}.stem.0", stride=2, norm=norm)
-    x = conv_module(x, stem, 3, f"{name}.stem.1", norm=norm)
-    x = conv_module(x, int(settings[0][0] * widen_factor), 3, f"{name}.stem.2", norm=norm)
+    x = _conv(inputs, stem, 3, f"{name}.stem.0", stride=2, norm=norm)
+    x = _conv(x, stem, 3, f"{name}.stem.1", norm=norm)
+    x = _conv(x, int(settings[0][0] * widen_factor), 3, f"{name}.stem.2", norm=norm)
     outputs = [x] if 0 in out_indices else []
-    downsample = depthwise_separable_conv_module if use_depthwise else conv_module
+    downsample = _separable if use_depthwise else _conv
     for i, (_, channels, num_blocks, add_identity, use_spp) in enumerate(settings):
         prefix = f"{name}.stage{i + 1}"
         channels = int(channels * widen_factor)
@@ -254,22 +217,18 @@ def cspnext(
     return keras.Model(inputs, outputs[0] if len(outputs) == 1 else outputs, name=name)
 
 
-def _variant(variant: str, kwargs: dict) -> keras.Model:
-    deepen_factor, widen_factor = VARIANTS[variant]
-    return cspnext(deepen_factor=deepen_factor, widen_factor=widen_factor, **kwargs)
-
-
+# The (deepen_factor, widen_factor) of MMPose's cspnext-{tiny,s,m,l}_udp configs.
 def cspnext_tiny(**kwargs) -> keras.Model:
-    return _variant("tiny", kwargs)
+    return cspnext(deepen_factor=0.167, widen_factor=0.375, **kwargs)
 
 
 def cspnext_s(**kwargs) -> keras.Model:
-    return _variant("s", kwargs)
+    return cspnext(deepen_factor=0.33, widen_factor=0.5, **kwargs)
 
 
 def cspnext_m(**kwargs) -> keras.Model:
-    return _variant("m", kwargs)
+    return cspnext(deepen_factor=0.67, widen_factor=0.75, **kwargs)
 
 
 def cspnext_l(**kwargs) -> keras.Model:
-    return _variant("l", kwargs)
+    return cspnext(deepen_factor=1.0, widen_factor=1.0, **kwargs)

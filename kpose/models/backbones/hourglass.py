@@ -30,7 +30,7 @@ import numpy as np
 
 from kpose.errors import ModelError
 from kpose.models.backbones.resnet import basic_block
-from kpose.models.layers import batch_norm, conv2d, kaiming_fan_out, relu
+from kpose.models.layers import conv_module, kaiming_fan_out, relu
 
 # The stem's output width, fixed in MMPose (stage_channels[0] must equal it).
 STEM_CHANNELS = 256
@@ -66,15 +66,6 @@ def hourglass_module(
     low = res_layer(low, stage_blocks[0], channels, f"{name}.low3", downsample_first=False)
     up2 = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{name}.up2")(low)
     return keras.layers.Add(name=f"{name}_add")([up1, up2])
-
-
-def _conv_module(x, filters: int, kernel_size: int, name: str, stride: int = 1, act: bool = True):
-    """mmcv's ``ConvModule`` with BN: conv (no bias) -> BN (-> ReLU), ``name.conv`` / ``.bn``."""
-    x = conv2d(
-        x, filters, kernel_size, f"{name}.conv", stride=stride, padding=(kernel_size - 1) // 2
-    )
-    x = batch_norm(x, f"{name}.bn")
-    return relu(x, f"{name}.activate") if act else x
 
 
 @keras.saving.register_keras_serializable(package="kpose")
@@ -176,18 +167,18 @@ def hourglass(
         )
     channels = stage_channels[0]
     inputs = keras.Input((None, None, 3), name=f"{name}_input")
-    x = _conv_module(inputs, 128, 7, f"{name}.stem.0", stride=2)
+    x = conv_module(inputs, 128, 7, f"{name}.stem.0", 2)
     inter = basic_block(x, STEM_CHANNELS, f"{name}.stem.1.0", stride=2)  # (B, H / 4, W / 4, 256)
     outputs = []
     for s in range(num_stacks):
         x = hourglass_module(
             inter, downsample_times, stage_channels, stage_blocks, f"{name}.hourglass_modules.{s}"
         )
-        out = _conv_module(x, feat_channel, 3, f"{name}.out_convs.{s}")
+        out = conv_module(x, feat_channel, 3, f"{name}.out_convs.{s}")
         outputs.append(out)
         if s < num_stacks - 1:
-            skip = _conv_module(inter, channels, 1, f"{name}.conv1x1s.{s}", act=False)
-            remap = _conv_module(out, channels, 1, f"{name}.remap_convs.{s}", act=False)
+            skip = conv_module(inter, channels, 1, f"{name}.conv1x1s.{s}", act=None)
+            remap = conv_module(out, channels, 1, f"{name}.remap_convs.{s}", act=None)
             inter = keras.layers.Add(name=f"{name}.stack{s}_add")([skip, remap])
             inter = relu(inter, f"{name}.relu{s}")
             inter = basic_block(inter, channels, f"{name}.inters.{s}")

@@ -12,27 +12,39 @@ Layer names are the MMPose state-dict paths (``backbone.stage2.0.fuse_layers.1.0
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import keras
 
 from kpose.errors import ModelError
 from kpose.models.backbones.resnet import EXPANSION, basic_block, bottleneck
-from kpose.models.layers import batch_norm, conv2d, relu
+from kpose.models.layers import conv_module, relu
 
 
-def _conv_bn(x, filters: int, kernel_size: int, name: str, stride: int = 1, act: bool = True):
-    """Conv (``name.0``) + BN (``name.1``) [+ ReLU], MMPose's ``nn.Sequential`` of the three."""
-    x = conv2d(x, filters, kernel_size, f"{name}.0", stride=stride, padding=kernel_size // 2)
-    x = batch_norm(x, f"{name}.1")
-    return relu(x, f"{name}.2") if act else x
+def conv_bn(x, filters: int, name: str, stride: int = 1, act: bool = True, kernel_size: int = 3):
+    """Conv (``name.0``) + BN (``name.1``) [+ ReLU (``name.2``)], MMPose's ``nn.Sequential`` of
+    the three: HRNet's transition and fuse unit."""
+    act = "relu" if act else None
+    return conv_module(x, filters, kernel_size, name, stride, act=act, names=("0", "1", "2"))
 
 
-def transition(xs: list, channels: Sequence[int], name: str) -> list:
+def stem(x, stem_channels: int, stage1_blocks: int, stage1_channels: int, name: str):
+    """HRNet's stem and stage 1: two 3x3 stride-2 conv + BN + ReLU (``name.conv1`` / ``.bn1``,
+    ``.conv2`` / ``.bn2``), then ``stage1_blocks`` Bottlenecks (``name.layer1.{b}``) of output
+    width ``4 * stage1_channels``: ``(B, H, W, C) -> (B, H / 4, W / 4, 4 * stage1_channels)``."""
+    for i in (1, 2):
+        x = conv_module(x, stem_channels, 3, name, 2, names=(f"conv{i}", f"bn{i}", f"bn{i}_relu"))
+    for b in range(stage1_blocks):
+        x = bottleneck(x, stage1_channels * EXPANSION["bottleneck"], f"{name}.layer1.{b}")
+    return x
+
+
+def transition(xs: list, channels: Sequence[int], name: str, unit: Callable = conv_bn) -> list:
     """Branches of the next stage from the outputs of the previous one.
 
-    Existing branches keep their tensor (a 3x3 conv + BN + ReLU when the width changes); each
-    new branch is a chain of 3x3 stride-2 conv + BN + ReLU from the lowest-resolution branch.
+    Existing branches keep their tensor (``unit(x, filters, name)`` when the width changes);
+    each new branch is a chain of ``unit(x, filters, name, stride=2)`` from the
+    lowest-resolution branch. HRNet's unit is a 3x3 conv + BN + ReLU (``conv_bn``).
     """
     pre_channels = [int(x.shape[-1]) for x in xs]
     out = []
@@ -40,15 +52,45 @@ def transition(xs: list, channels: Sequence[int], name: str) -> list:
         if i < len(xs):
             y = xs[i]
             if pre_channels[i] != ch:
-                y = _conv_bn(y, ch, 3, f"{name}.{i}")
+                y = unit(y, ch, f"{name}.{i}")
         else:
             y = xs[-1]
             steps = i + 1 - len(xs)
             for j in range(steps):
                 width = ch if j == steps - 1 else pre_channels[-1]
-                y = _conv_bn(y, width, 3, f"{name}.{i}.{j}", stride=2)
+                y = unit(y, width, f"{name}.{i}.{j}", stride=2)
         out.append(y)
     return out
+
+
+def fuse(
+    ys: list,
+    i: int,
+    name: str,
+    down_unit: Callable = conv_bn,
+    upsample_mode: str = "nearest",
+):
+    """Branch ``i`` of a module's fuse (``name.fuse_layers.{i}.{j}``): the sum of every branch
+    brought to branch ``i``'s resolution and width, then ReLU. Lower resolutions: 1x1 conv + BN
+    + upsampling (``upsample_mode``); higher ones: ``i - j`` stride-2 links
+    ``down_unit(x, filters, name, stride=2, act=not last)`` (HRNet: 3x3 conv + BN + ReLU)."""
+    channels = [int(y.shape[-1]) for y in ys]
+    terms = []
+    for j, y in enumerate(ys):
+        prefix = f"{name}.fuse_layers.{i}.{j}"
+        if j > i:  # lower resolution: 1x1 conv + BN, upsampling
+            y = conv_bn(y, channels[i], prefix, act=False, kernel_size=1)
+            y = keras.layers.UpSampling2D(
+                2 ** (j - i), interpolation=upsample_mode, name=f"{prefix}.2"
+            )(y)
+        elif j < i:  # higher resolution: (i - j) stride-2 links
+            for k in range(i - j):
+                last = k == i - j - 1
+                width = channels[i] if last else channels[j]
+                y = down_unit(y, width, f"{prefix}.{k}", stride=2, act=not last)
+        terms.append(y)
+    y = keras.layers.Add(name=f"{name}.fuse_layers.{i}_add")(terms)
+    return relu(y, f"{name}.fuse_layers.{i}_relu")
 
 
 def hr_module(
@@ -64,31 +106,16 @@ def hr_module(
         for b in range(num_blocks):
             x = basic_block(x, ch, f"{name}.branches.{i}.{b}")
         ys.append(x)
-    fused = []
-    for i in range(len(ys) if multiscale_output else 1):
-        terms = []
-        for j, y in enumerate(ys):
-            prefix = f"{name}.fuse_layers.{i}.{j}"
-            if j > i:  # lower resolution: 1x1 conv + BN, nearest upsampling
-                y = _conv_bn(y, channels[i], 1, prefix, act=False)
-                y = keras.layers.UpSampling2D(
-                    2 ** (j - i), interpolation="nearest", name=f"{prefix}.2"
-                )(y)
-            elif j < i:  # higher resolution: (i - j) stride-2 3x3 convs
-                for k in range(i - j):
-                    last = k == i - j - 1
-                    y = _conv_bn(
-                        y,
-                        channels[i] if last else channels[j],
-                        3,
-                        f"{prefix}.{k}",
-                        stride=2,
-                        act=not last,
-                    )
-            terms.append(y)
-        y = keras.layers.Add(name=f"{name}.fuse_layers.{i}_add")(terms)
-        fused.append(relu(y, f"{name}.fuse_layers.{i}_relu"))
-    return fused
+    return [fuse(ys, i, name) for i in range(len(ys) if multiscale_output else 1)]
+
+
+def check_stages(family: str, num_modules: Sequence[int], num_blocks: Sequence[int]) -> None:
+    """HRNet-style stages 2, 3, 4: one positive module and block count each."""
+    if len(num_modules) != 3 or len(num_blocks) != 3 or min(*num_modules, *num_blocks) < 1:
+        raise ModelError(
+            f"{family}: num_modules and num_blocks need one positive value per stage 2, 3, 4; "
+            f"got {tuple(num_modules)} / {tuple(num_blocks)}"
+        )
 
 
 def hrnet(
@@ -116,18 +143,9 @@ def hrnet(
     Example:
         >>> backbone = hrnet(32)            # HRNet-W32: (B, 256, 192, 3) -> (B, 64, 48, 32)
     """
-    if len(num_modules) != 3 or len(num_blocks) != 3 or min(*num_modules, *num_blocks) < 1:
-        raise ModelError(
-            "HRNet: num_modules and num_blocks need one positive value per stage 2, 3, 4; "
-            f"got {tuple(num_modules)} / {tuple(num_blocks)}"
-        )
+    check_stages("HRNet", num_modules, num_blocks)
     inputs = keras.Input((None, None, in_channels), name=f"{name}_input")
-    x = conv2d(inputs, stem_channels, 3, f"{name}.conv1", stride=2, padding=1)
-    x = relu(batch_norm(x, f"{name}.bn1"), f"{name}.bn1_relu")
-    x = conv2d(x, stem_channels, 3, f"{name}.conv2", stride=2, padding=1)
-    x = relu(batch_norm(x, f"{name}.bn2"), f"{name}.bn2_relu")
-    for b in range(stage1_blocks):
-        x = bottleneck(x, stage1_channels * EXPANSION["bottleneck"], f"{name}.layer1.{b}")
+    x = stem(inputs, stem_channels, stage1_blocks, stage1_channels, name)
     xs = [x]
     for stage, (modules, blocks) in enumerate(zip(num_modules, num_blocks, strict=True)):
         channels = [width * 2**i for i in range(stage + 2)]

@@ -27,11 +27,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import keras
-from keras import ops
 
 from kpose.errors import ModelError
-from kpose.models.backbones.resnet import se_layer
-from kpose.models.layers import ChannelShuffle, ChannelSplit, batch_norm, conv2d, relu
+from kpose.models.backbones.hrnet import transition
+from kpose.models.layers import (
+    ChannelShuffle,
+    ChannelSplit,
+    Resample,
+    conv_module,
+    relu,
+    se_layer,
+    separable_conv_bn,
+)
 
 MODULE_TYPES = ("LITE", "NAIVE")
 
@@ -39,65 +46,6 @@ MODULE_TYPES = ("LITE", "NAIVE")
 def _init() -> keras.initializers.Initializer:
     """MMPose's LiteHRNet ``init_cfg``: convolutions drawn from N(0, 0.001)."""
     return keras.initializers.RandomNormal(stddev=0.001)
-
-
-def _axis_matrix(mode: str, in_size, out_size):
-    """``(out_size, in_size)`` float32 weights resampling one axis as PyTorch does."""
-    src = ops.arange(out_size, dtype="int32")
-    pixels = ops.arange(in_size, dtype="int32")
-    if mode == "adaptive_avg":  # bin i covers [floor(i * in / out), ceil((i + 1) * in / out))
-        start = (src * in_size) // out_size
-        end = ((src + 1) * in_size + out_size - 1) // out_size
-        inside = (pixels[None] >= start[:, None]) & (pixels[None] < end[:, None])
-        return ops.cast(inside, "float32") / ops.cast(end - start, "float32")[:, None]
-    if mode == "nearest":  # floor(dst * (in / out)) in float32, clamped
-        scale = ops.cast(in_size, "float32") / ops.cast(out_size, "float32")
-        index = ops.cast(ops.floor(ops.cast(src, "float32") * scale), "int32")
-        index = ops.minimum(index, in_size - 1)
-        return ops.cast(pixels[None] == index[:, None], "float32")
-    # bilinear, align_corners=True: src = dst * (in - 1) / (out - 1)
-    scale = ops.cast(in_size - 1, "float32") / ops.cast(ops.maximum(out_size - 1, 1), "float32")
-    position = ops.cast(src, "float32") * scale
-    low = ops.cast(position, "int32")
-    high = ops.minimum(low + 1, in_size - 1)
-    frac = (position - ops.cast(low, "float32"))[:, None]
-    return (1.0 - frac) * ops.cast(pixels[None] == low[:, None], "float32") + frac * ops.cast(
-        pixels[None] == high[:, None], "float32"
-    )
-
-
-@keras.saving.register_keras_serializable(package="kpose")
-class Resample(keras.layers.Layer):
-    """``x`` resampled to the height and width of ``like`` the way PyTorch does it.
-
-    ``mode``: ``"adaptive_avg"`` (``F.adaptive_avg_pool2d``: possibly overlapping bins when
-    the sizes do not divide), ``"nearest"`` (``F.interpolate(size=..., mode="nearest")``) or
-    ``"bilinear"`` (``F.interpolate(..., mode="bilinear", align_corners=True)``). Each axis is
-    a ``(out, in)`` weight matrix built from the runtime sizes.
-    Shapes: ``[(B, h, w, C), (B, H, W, *)] -> (B, H, W, C)``.
-    """
-
-    def __init__(self, mode: str, **kwargs):
-        super().__init__(**kwargs)
-        if mode not in ("adaptive_avg", "nearest", "bilinear"):
-            raise ValueError(f"{self.name}: unknown resampling mode {mode!r}")
-        self.mode = mode
-
-    def call(self, inputs):
-        x, like = inputs
-        in_h, in_w = ops.shape(x)[1], ops.shape(x)[2]
-        out_h, out_w = ops.shape(like)[1], ops.shape(like)[2]
-        rows = ops.cast(_axis_matrix(self.mode, in_h, out_h), x.dtype)
-        cols = ops.cast(_axis_matrix(self.mode, in_w, out_w), x.dtype)
-        x = ops.einsum("oh,bhwc->bowc", rows, x)
-        return ops.einsum("pw,bowc->bopc", cols, x)
-
-    def compute_output_shape(self, input_shape):
-        x_shape, like_shape = input_shape
-        return (x_shape[0], like_shape[1], like_shape[2], x_shape[3])
-
-    def get_config(self):
-        return {**super().get_config(), "mode": self.mode}
 
 
 def _halves(x, name: str) -> list:
@@ -108,39 +56,22 @@ def _halves(x, name: str) -> list:
     return ChannelSplit([channels // 2] * 2, name=f"{name}_split")(x)
 
 
-def _depthwise_bn(x, conv_name: str, bn_name: str, stride: int = 1):
-    """3x3 depthwise conv (padding 1, PyTorch's grid for stride 2) + BN."""
-    padding = "same"
-    if stride != 1:
-        x = keras.layers.ZeroPadding2D(1, name=f"{conv_name}_pad")(x)
-        padding = "valid"
-    x = keras.layers.DepthwiseConv2D(
-        3, strides=stride, padding=padding, use_bias=False,
-        depthwise_initializer=_init(), name=conv_name,
-    )(x)  # fmt: skip
-    return batch_norm(x, bn_name)
-
-
 def _conv_module(x, name: str, filters: int | None = None, stride: int = 1, act=None):
-    """mmcv's ``ConvModule`` with BN: a 1x1 conv to ``filters`` channels (without ``filters``: a
-    3x3 depthwise conv) ``name.conv``, BN ``name.bn`` [+ ReLU / sigmoid ``name.activate``]."""
+    """mmcv's ``ConvModule`` with BN and LiteHRNet's init: a 1x1 conv to ``filters`` channels
+    (without ``filters``: a 3x3 depthwise conv) ``name.conv``, BN ``name.bn`` [+ ReLU / sigmoid
+    ``name.activate``]."""
     if filters is None:
-        x = _depthwise_bn(x, f"{name}.conv", f"{name}.bn", stride)
-    else:
-        x = conv2d(x, filters, 1, f"{name}.conv", kernel_initializer=_init())
-        x = batch_norm(x, f"{name}.bn")
-    if act is not None:
-        x = keras.layers.Activation(act, name=f"{name}.activate")(x)
-    return x
+        channels = int(x.shape[-1])
+        return conv_module(x, channels, 3, name, stride, groups=channels, act=act,
+                           kernel_initializer=_init())  # fmt: skip
+    return conv_module(x, filters, 1, name, act=act, kernel_initializer=_init())
 
 
 def _separable(x, filters: int, name: str, stride: int = 1, act: bool = True):
-    """``nn.Sequential`` of 3x3 depthwise conv (``name.0``) + BN (``.1``) + 1x1 conv (``.2``) +
-    BN (``.3``) [+ ReLU (``.4``)]: the transitions' and fuse layers' downsampling."""
-    x = _depthwise_bn(x, f"{name}.0", f"{name}.1", stride)
-    x = conv2d(x, filters, 1, f"{name}.2", kernel_initializer=_init())
-    x = batch_norm(x, f"{name}.3")
-    return relu(x, f"{name}.4") if act else x
+    """``separable_conv_bn`` with LiteHRNet's init: the transitions' and fuse layers' unit."""
+    return separable_conv_bn(
+        x, filters, name, stride, act, depthwise_initializer=_init(), pointwise_initializer=_init()
+    )
 
 
 def _concat_shuffle(parts: list, name: str):
@@ -150,9 +81,7 @@ def _concat_shuffle(parts: list, name: str):
 
 def stem(x, stem_channels: int, out_channels: int, expand_ratio: float, name: str):
     """MMPose's ``Stem``: ``(B, H, W, C) -> (B, H / 4, W / 4, out_channels)``."""
-    x = conv2d(x, stem_channels, 3, f"{name}.conv1.conv", stride=2, padding=1,
-               kernel_initializer=_init())  # fmt: skip
-    x = relu(batch_norm(x, f"{name}.conv1.bn"), f"{name}.conv1.activate")
+    x = conv_module(x, stem_channels, 3, f"{name}.conv1", 2, kernel_initializer=_init())
     x1, x2 = _halves(x, name)
     branch_channels = stem_channels // 2
     same = stem_channels == out_channels
@@ -232,8 +161,8 @@ def _fuse(xs: list, name: str) -> list:
             if j == 0 and i > 0:
                 x = first_sum
             if j > i:  # lower resolution: 1x1 conv + BN, nearest upsampling
-                x = conv2d(x, channels[i], 1, f"{prefix}.0", kernel_initializer=_init())
-                x = batch_norm(x, f"{prefix}.1")
+                x = conv_module(x, channels[i], 1, prefix, act=None, kernel_initializer=_init(),
+                                names=("0", "1", "2"))  # fmt: skip
                 x = keras.layers.UpSampling2D(
                     2 ** (j - i), interpolation="nearest", name=f"{prefix}.2"
                 )(x)
@@ -267,25 +196,6 @@ def lite_hr_module(
             branches.append(x)
         xs = branches
     return _fuse(xs, name) if with_fuse else xs
-
-
-def _transition(xs: list, channels: Sequence[int], name: str) -> list:
-    """Branches of the next stage: a width change is a depthwise-separable conv + ReLU, each new
-    branch a chain of depthwise-separable stride-2 convs from the lowest-resolution branch."""
-    pre_channels = [int(x.shape[-1]) for x in xs]
-    out = []
-    for i, ch in enumerate(channels):
-        if i < len(xs):
-            y = xs[i]
-            if pre_channels[i] != ch:
-                y = _separable(y, ch, f"{name}.{i}")
-        else:
-            y = xs[-1]
-            steps = i + 1 - len(xs)
-            for j in range(steps):
-                y = _separable(y, ch if j == steps - 1 else pre_channels[-1], f"{name}.{i}.{j}", 2)
-        out.append(y)
-    return out
 
 
 def iterative_head(xs: list, name: str):
@@ -356,7 +266,7 @@ def litehrnet(
     inputs = keras.Input((None, None, in_channels), name=f"{name}_input")
     xs = [stem(inputs, stem_channels, stem_out_channels, expand_ratio, f"{name}.stem")]
     for i in range(num_stages):
-        xs = _transition(xs, num_channels[i], f"{name}.transition{i}")
+        xs = transition(xs, num_channels[i], f"{name}.transition{i}", _separable)
         for m in range(num_modules[i]):
             xs = lite_hr_module(
                 xs,
@@ -372,9 +282,11 @@ def litehrnet(
 
 def litehrnet_18(**kwargs) -> keras.Model:
     """LiteHRNet-18 of ``coco/td-hm_litehrnet-18_8xb64-210e_coco-256x192.py``."""
-    return litehrnet(**{"num_modules": (2, 4, 2), **kwargs})
+    kwargs.setdefault("num_modules", (2, 4, 2))
+    return litehrnet(**kwargs)
 
 
 def litehrnet_30(**kwargs) -> keras.Model:
     """LiteHRNet-30 of ``coco/td-hm_litehrnet-30_8xb64-210e_coco-256x192.py``."""
-    return litehrnet(**{"num_modules": (3, 8, 3), **kwargs})
+    kwargs.setdefault("num_modules", (3, 8, 3))
+    return litehrnet(**kwargs)

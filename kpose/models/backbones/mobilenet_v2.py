@@ -8,8 +8,7 @@ projections) ReLU6. ``widen_factor`` scales the stage widths, rounded by ``make_
 ``out_indices`` counts the seven stages and the final conv (7, the configs' choice): stride 32,
 1280 channels for ``widen_factor <= 1``. Depthwise convs are ``DepthwiseConv2D`` layers (PyTorch
 ``Conv2d(groups=C)``, weight ``(C, 1, 3, 3)``). Layer names are MMPose's state-dict paths
-(``backbone.layer2.1.conv.1.conv``, ...). ``make_divisible`` and ``conv_module`` (mmcv's
-``ConvModule``: conv + BN + activation) are shared with the ShuffleNets.
+(``backbone.layer2.1.conv.1.conv``, ...).
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from collections.abc import Sequence
 import keras
 
 from kpose.errors import ModelError
-from kpose.models.layers import batch_norm, conv2d
+from kpose.models.layers import conv_module, make_divisible
 
 # (expand_ratio, channels, num_blocks, stride) of layer1 .. layer7
 ARCH_SETTINGS = (
@@ -33,84 +32,6 @@ ARCH_SETTINGS = (
 )
 
 
-def make_divisible(
-    value: float, divisor: int, min_value: int | None = None, min_ratio: float = 0.9
-) -> int:
-    """``value`` rounded to the nearest multiple of ``divisor`` (at least ``min_value``,
-    default ``divisor``), one ``divisor`` more if rounding lost over ``1 - min_ratio``."""
-    min_value = divisor if min_value is None else min_value
-    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
-    return rounded + divisor if rounded < min_ratio * value else rounded
-
-
-def depthwise_conv2d(
-    x,
-    kernel_size: int,
-    name: str,
-    stride: int = 1,
-    padding: int = 0,
-    kernel_initializer: keras.initializers.Initializer | None = None,
-):
-    """``torch.nn.Conv2d(C, C, kernel_size, stride, padding, groups=C, bias=False)`` on NHWC,
-    padded like ``layers.conv2d``. ``kernel_initializer`` defaults to mmcv's Kaiming fan-out
-    init: PyTorch's fan-out of a depthwise kernel ``(C, 1, k, k)`` is ``C * k * k``, which is
-    Keras' fan-in of ``(k, k, C, 1)``."""
-    if padding and not (stride == 1 and 2 * padding == kernel_size - 1):
-        x = keras.layers.ZeroPadding2D(padding, name=f"{name}_pad")(x)
-        mode = "valid"
-    else:
-        mode = "same" if padding else "valid"
-    if kernel_initializer is None:
-        kernel_initializer = keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal")
-    return keras.layers.DepthwiseConv2D(
-        kernel_size,
-        strides=stride,
-        padding=mode,
-        use_bias=False,
-        depthwise_initializer=kernel_initializer,
-        name=name,
-    )(x)
-
-
-def conv_module(
-    x,
-    filters: int,
-    kernel_size: int,
-    name: str,
-    stride: int = 1,
-    padding: int = 0,
-    groups: int = 1,
-    activation: str | None = "relu6",
-    kernel_initializer: keras.initializers.Initializer | None = None,
-):
-    """mmcv's ``ConvModule``: bias-free conv (``name.conv``), BN (``name.bn``), then
-    ``activation`` (``"relu"``, ``"relu6"`` or None; ``name.activate``).
-
-    ``groups`` equal to the input and output width makes the conv depthwise.
-    """
-    in_channels = int(x.shape[-1])
-    if groups > 1 and groups == in_channels == filters:
-        x = depthwise_conv2d(x, kernel_size, f"{name}.conv", stride, padding, kernel_initializer)
-    else:
-        x = conv2d(
-            x,
-            filters,
-            kernel_size,
-            f"{name}.conv",
-            stride=stride,
-            padding=padding,
-            groups=groups,
-            kernel_initializer=kernel_initializer,
-        )
-    x = batch_norm(x, f"{name}.bn")
-    if activation is None:
-        return x
-    if activation not in ("relu", "relu6"):
-        raise ModelError(f"{name}: activation must be 'relu', 'relu6' or None, got {activation!r}")
-    max_value = 6.0 if activation == "relu6" else None
-    return keras.layers.ReLU(max_value=max_value, name=f"{name}.activate")(x)
-
-
 def inverted_residual(x, out_channels: int, stride: int, expand_ratio: float, name: str):
     """1x1 expansion to ``round(C * expand_ratio)`` (left out for ratio 1) -> 3x3 depthwise
     (stride) -> linear 1x1 projection, each with BN, ReLU6 after the first two; the input is
@@ -120,10 +41,10 @@ def inverted_residual(x, out_channels: int, stride: int, expand_ratio: float, na
     hidden = int(round(in_channels * expand_ratio))
     y, index = x, 0
     if expand_ratio != 1:
-        y = conv_module(y, hidden, 1, f"{name}.conv.0")
+        y = conv_module(y, hidden, 1, f"{name}.conv.0", act="relu6")
         index = 1
-    y = conv_module(y, hidden, 3, f"{name}.conv.{index}", stride=stride, padding=1, groups=hidden)
-    y = conv_module(y, out_channels, 1, f"{name}.conv.{index + 1}", activation=None)
+    y = conv_module(y, hidden, 3, f"{name}.conv.{index}", stride, groups=hidden, act="relu6")
+    y = conv_module(y, out_channels, 1, f"{name}.conv.{index + 1}", act=None)
     if stride == 1 and in_channels == out_channels:
         y = keras.layers.Add(name=f"{name}_add")([x, y])
     return y
@@ -150,7 +71,7 @@ def mobilenet_v2(
         raise ModelError(f"MobileNetV2: out_indices {out_indices} must be in 0..7")
     inputs = keras.Input((None, None, in_channels), name=f"{name}_input")
     x = conv_module(
-        inputs, make_divisible(32 * widen_factor, 8), 3, f"{name}.conv1", stride=2, padding=1
+        inputs, make_divisible(32 * widen_factor, 8), 3, f"{name}.conv1", 2, act="relu6"
     )
     outputs = []
     for i, (expand_ratio, channels, num_blocks, stride) in enumerate(ARCH_SETTINGS):
@@ -165,5 +86,5 @@ def mobilenet_v2(
             outputs.append(x)
     if 7 in out_indices:
         last = int(1280 * widen_factor) if widen_factor > 1.0 else 1280
-        outputs.append(conv_module(x, last, 1, f"{name}.conv2"))
+        outputs.append(conv_module(x, last, 1, f"{name}.conv2", act="relu6"))
     return keras.Model(inputs, outputs[0] if len(outputs) == 1 else outputs, name=name)

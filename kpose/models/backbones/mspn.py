@@ -20,87 +20,25 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import keras
-from keras import ops
 
 from kpose.errors import ModelError
-from kpose.models.layers import batch_norm, conv2d, relu
+from kpose.models.layers import (
+    ResizeAlignCorners,
+    batch_norm,
+    conv2d,
+    conv_module,
+    max_pool2d,
+    relu,
+)
 
 EXPANSION = 4  # MSPN's bottleneck: out_channels * 4 channels out
-
-
-@keras.saving.register_keras_serializable(package="kpose")
-class ResizeAlignCorners(keras.layers.Layer):
-    """``F.interpolate(x, size, mode="bilinear", align_corners=True)`` on NHWC maps.
-
-    Output pixel ``o`` samples input position ``o * (n_in - 1) / (n_out - 1)`` (corner pixels
-    coincide), interpolating the width first, then the height, as PyTorch's CPU kernel does.
-    With ``size = (h, w)`` the output has that fixed size; without, the layer takes
-    ``[x, like]`` and resizes ``x`` to ``like``'s height and width (dynamic shapes work).
-    ``(B, h, w, C) -> (B, H, W, C)``.
-
-    Example:
-        >>> ResizeAlignCorners((64, 48))(features)           # (B, 8, 6, C) -> (B, 64, 48, C)
-        >>> ResizeAlignCorners()([coarse, fine])             # coarse resized to fine's size
-    """
-
-    def __init__(self, size: Sequence[int] | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.size = None if size is None else (int(size[0]), int(size[1]))
-
-    @staticmethod
-    def _resize_axis(x, out_size, axis: int):
-        in_size = ops.shape(x)[axis]
-        in_last = ops.cast(in_size - 1, "float32")
-        out_last = ops.cast(out_size - 1, "float32")
-        scale = ops.where(out_last > 0, in_last / ops.maximum(out_last, 1.0), 0.0)
-        source = ops.arange(out_size, dtype="float32") * scale  # (out,)
-        lower = ops.minimum(ops.cast(ops.floor(source), "int32"), in_size - 1)
-        upper = ops.minimum(lower + 1, in_size - 1)
-        frac = source - ops.cast(lower, "float32")
-        shape = [1, 1, 1, 1]
-        shape[axis] = -1
-        frac = ops.reshape(ops.cast(frac, x.dtype), shape)
-        return ops.take(x, lower, axis=axis) * (1 - frac) + ops.take(x, upper, axis=axis) * frac
-
-    def call(self, inputs):
-        if self.size is None:
-            x, like = inputs
-            height, width = ops.shape(like)[1], ops.shape(like)[2]
-        else:
-            x = inputs
-            height, width = self.size
-        x = ops.cast(x, self.compute_dtype)
-        x = self._resize_axis(x, width, 2)
-        return self._resize_axis(x, height, 1)
-
-    def compute_output_shape(self, input_shape):
-        if self.size is None:
-            shape, like = input_shape
-            return (shape[0], like[1], like[2], shape[3])
-        return (input_shape[0], *self.size, input_shape[3])
-
-    def get_config(self):
-        return {**super().get_config(), "size": None if self.size is None else list(self.size)}
-
-
-def conv_module(
-    x, filters: int, name: str, kernel_size: int = 1, stride: int = 1, act: bool = True
-):
-    """mmcv's ``ConvModule`` with BN: conv (no bias, padding ``kernel_size // 2``) ``name.conv``
-    + BN ``name.bn`` (+ ReLU when ``act``)."""
-    x = conv2d(x, filters, kernel_size, f"{name}.conv", stride=stride, padding=kernel_size // 2)
-    x = batch_norm(x, f"{name}.bn")
-    return relu(x, f"{name}.activate") if act else x
 
 
 def resnet_top(x, name: str, channels: int = 64):
     """MSPN/RSN's ``ResNetTop``: 7x7 stride-2 ConvModule (``name.top.0``) and a 3x3 stride-2
     max pool (padding 1): ``(B, H, W, 3) -> (B, H / 4, W / 4, channels)``."""
-    x = conv2d(x, channels, 7, f"{name}.top.0.conv", stride=2, padding=3)
-    x = relu(batch_norm(x, f"{name}.top.0.bn"), f"{name}.top.0.activate")
-    # PyTorch pads the max pool with -inf; after the ReLU zeros give the same maxima.
-    x = keras.layers.ZeroPadding2D(1, name=f"{name}.top.1_pad")(x)
-    return keras.layers.MaxPooling2D(3, strides=2, name=f"{name}.top.1")(x)
+    x = conv_module(x, channels, 7, f"{name}.top.0", 2)
+    return max_pool2d(x, f"{name}.top.1")
 
 
 def bottleneck(x, channels: int, name: str, stride: int = 1):
@@ -110,11 +48,9 @@ def bottleneck(x, channels: int, name: str, stride: int = 1):
     out_channels = channels * EXPANSION
     shortcut = x
     if stride != 1 or x.shape[-1] != out_channels:
-        shortcut = conv_module(x, out_channels, f"{name}.downsample", stride=stride, act=False)
-    y = conv2d(x, channels, 1, f"{name}.conv1")
-    y = relu(batch_norm(y, f"{name}.bn1"), f"{name}.bn1_relu")
-    y = conv2d(y, channels, 3, f"{name}.conv2", stride=stride, padding=1)
-    y = relu(batch_norm(y, f"{name}.bn2"), f"{name}.bn2_relu")
+        shortcut = conv_module(x, out_channels, 1, f"{name}.downsample", stride, act=None)
+    y = conv_module(x, channels, 1, name, names=("conv1", "bn1", "bn1_relu"))
+    y = conv_module(y, channels, 3, name, stride, names=("conv2", "bn2", "bn2_relu"))
     y = conv2d(y, out_channels, 1, f"{name}.conv3")
     y = batch_norm(y, f"{name}.bn3")
     y = keras.layers.Add(name=f"{name}_add")([y, shortcut])
@@ -154,19 +90,19 @@ def upsample_module(
     outs, skip1, skip2 = [], [], []
     for i, x in enumerate(feats):
         unit = f"{name}.up{i + 1}"
-        out = conv_module(x, unit_channels, f"{unit}.in_skip", act=False)
+        out = conv_module(x, unit_channels, 1, f"{unit}.in_skip", act=None)
         if i > 0:
             up = ResizeAlignCorners(name=f"{unit}.interpolate")([outs[-1], out])
-            up = conv_module(up, unit_channels, f"{unit}.up_conv", act=False)
+            up = conv_module(up, unit_channels, 1, f"{unit}.up_conv", act=None)
             out = keras.layers.Add(name=f"{unit}_add")([out, up])
         out = relu(out, f"{unit}.relu")
         if gen_skip:
-            skip1.append(conv_module(x, int(x.shape[-1]), f"{unit}.out_skip1"))
-            skip2.append(conv_module(out, int(x.shape[-1]), f"{unit}.out_skip2"))
+            skip1.append(conv_module(x, int(x.shape[-1]), 1, f"{unit}.out_skip1"))
+            skip2.append(conv_module(out, int(x.shape[-1]), 1, f"{unit}.out_skip2"))
         outs.append(out)
     cross = None
     if gen_cross_conv:
-        cross = conv_module(outs[-1], cross_channels, f"{name}.up{len(feats)}.cross_conv")
+        cross = conv_module(outs[-1], cross_channels, 1, f"{name}.up{len(feats)}.cross_conv")
     skips = (skip1[::-1], skip2[::-1]) if gen_skip else None
     return outs, skips, cross
 

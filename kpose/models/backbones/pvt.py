@@ -40,23 +40,18 @@ import numpy as np
 from keras import ops
 
 from kpose.errors import ModelError
-from kpose.models.backbones.vit import DropPath, PositionEmbedding, gelu, layer_norm
-from kpose.models.layers import conv2d, kaiming_fan_out
-
-
-def bilinear_matrix(in_size: int, out_size: int) -> np.ndarray:
-    """``(out_size, in_size)`` weights of PyTorch's 1-D linear interpolation with
-    ``align_corners=False`` and no antialiasing: output ``o`` samples the input at
-    ``max((o + 0.5) * in / out - 0.5, 0)`` between its two neighbours (the last one clamped)."""
-    src = np.maximum((np.arange(out_size) + 0.5) * (in_size / out_size) - 0.5, 0.0)
-    low = np.floor(src).astype(np.int64)
-    high = np.minimum(low + 1, in_size - 1)
-    frac = src - low
-    matrix = np.zeros((out_size, in_size), np.float64)
-    rows = np.arange(out_size)
-    np.add.at(matrix, (rows, low), 1.0 - frac)
-    np.add.at(matrix, (rows, high), frac)
-    return matrix.astype(np.float32)
+from kpose.models.layers import (
+    DropPath,
+    PositionEmbedding,
+    bilinear_matrix,
+    conv2d,
+    dense,
+    depthwise_conv2d,
+    gelu,
+    kaiming_fan_out,
+    layer_norm,
+    multi_head_attention,
+)
 
 
 @keras.saving.register_keras_serializable(package="kpose")
@@ -119,9 +114,7 @@ class PackedMultiheadAttention(keras.layers.Layer):
         q = ops.transpose(ops.reshape(q, (-1, n, heads, d)), (0, 2, 1, 3))  # (B, heads, N, d)
         kv = ops.transpose(ops.reshape(kv, (-1, m, 2, heads, d)), (2, 0, 3, 1, 4))
         k, v = kv[0], kv[1]  # (B, heads, M, d)
-        attn = ops.matmul(q * (d**-0.5), ops.transpose(k, (0, 1, 3, 2)))  # (B, heads, N, M)
-        attn = ops.softmax(attn, axis=-1)
-        out = ops.transpose(ops.matmul(attn, v), (0, 2, 1, 3))  # (B, N, heads, d)
+        out = multi_head_attention(q, k, v)  # (B, N, heads, d)
         return ops.reshape(out, (-1, height, width, c))
 
     def compute_output_shape(self, input_shape):
@@ -155,11 +148,7 @@ def spatial_reduction_attention(x, num_heads: int, sr_ratio: int, name: str):
         context = conv2d(x, c, sr_ratio, f"{name}.sr", stride=sr_ratio, use_bias=True)
         context = layer_norm(context, f"{name}.norm")
     y = PackedMultiheadAttention(num_heads, name=f"{name}.attn")([x, context])
-    return keras.layers.Dense(
-        c,
-        kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-        name=f"{name}.attn.out_proj",
-    )(y)
+    return dense(y, c, f"{name}.attn.out_proj")
 
 
 def mix_ffn(x, feedforward_channels: int, use_conv: bool, name: str):
@@ -169,9 +158,9 @@ def mix_ffn(x, feedforward_channels: int, use_conv: bool, name: str):
     c = int(x.shape[-1])
     y = conv2d(x, feedforward_channels, 1, f"{name}.layers.0", use_bias=True)
     if use_conv:
-        y = keras.layers.DepthwiseConv2D(
-            3, padding="same", depthwise_initializer=kaiming_fan_out(), name=f"{name}.layers.1"
-        )(y)
+        y = depthwise_conv2d(
+            y, 3, f"{name}.layers.1", padding=1, use_bias=True, kernel_initializer=kaiming_fan_out()
+        )
     y = keras.layers.Activation(gelu, name=f"{name}.layers.{2 if use_conv else 1}")(y)
     return conv2d(y, c, 1, f"{name}.layers.{4 if use_conv else 3}", use_bias=True)
 

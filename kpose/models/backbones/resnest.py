@@ -20,9 +20,17 @@ from collections.abc import Sequence
 import keras
 from keras import ops
 
-from kpose.errors import ModelError
-from kpose.models.backbones.resnet import EXPANSION, _downsample, res_layer, stem
-from kpose.models.layers import batch_norm, conv2d, relu
+from kpose.models.backbones.resnet import (
+    EXPANSION,
+    add_residual,
+    bottleneck_width,
+    check_arch,
+    downsample,
+    res_stages,
+    stem,
+    style_strides,
+)
+from kpose.models.layers import batch_norm, conv2d, conv_module
 
 # depth -> bottlenecks per stage
 ARCH_SETTINGS = {
@@ -102,14 +110,14 @@ def split_attention_conv2d(
     ``(B, H / stride, W / stride, channels)``; the squeeze width is
     ``max(C_in * radix / reduction_factor, 32)``."""
     inter_channels = max(int(x.shape[-1]) * radix // reduction_factor, 32)
-    x = conv2d(
-        x, channels * radix, 3, f"{name}.conv", stride=stride, padding=1, groups=groups * radix
-    )
-    x = relu(batch_norm(x, f"{name}.bn0"), f"{name}.relu")  # (B, h, w, radix * C)
+    x = conv_module(
+        x, channels * radix, 3, name, stride, groups=groups * radix, names=("conv", "bn0", "relu")
+    )  # (B, h, w, radix * C)
     gap = RadixSum(radix, name=f"{name}.splits_sum")(x) if radix > 1 else x
     gap = keras.layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}.gap")(gap)
-    gap = conv2d(gap, inter_channels, 1, f"{name}.fc1", use_bias=True, groups=groups)
-    gap = relu(batch_norm(gap, f"{name}.bn1"), f"{name}.bn1_relu")
+    gap = conv_module(
+        gap, inter_channels, 1, name, groups=groups, use_bias=True, names=("fc1", "bn1", "bn1_relu")
+    )
     atten = conv2d(gap, channels * radix, 1, f"{name}.fc2", use_bias=True, groups=groups)
     atten = RadixSoftmax(radix, groups, name=f"{name}.rsoftmax")(atten)  # (B, 1, 1, radix * C)
     out = keras.layers.Multiply(name=f"{name}_weigh")([x, atten])
@@ -133,18 +141,13 @@ def resnest_bottleneck(
     """ResNeSt's bottleneck: 1x1 conv + BN + ReLU -> split-attention 3x3 conv (-> 3x3 average
     pool that strides, with ``avg_down_stride``) -> 1x1 conv + BN, plus the average-pool
     shortcut, then ReLU. ``(B, H, W, C) -> (B, H / stride, W / stride, out_channels)``."""
-    if style not in ("pytorch", "caffe"):
-        raise ModelError(f"{name}: style must be 'pytorch' or 'caffe', got {style!r}")
-    mid = out_channels // EXPANSION["bottleneck"]
-    if groups != 1:
-        mid = groups * width_per_group * mid // base_channels
-    stride1, stride2 = (1, stride) if style == "pytorch" else (stride, 1)
+    stride1, stride2 = style_strides(style, stride, name)
+    mid = bottleneck_width(out_channels, groups, width_per_group, base_channels)
     avd = avg_down_stride and stride2 > 1
     shortcut = x
     if stride != 1 or x.shape[-1] != out_channels:
-        shortcut = _downsample(x, out_channels, stride, name, avg_down=True)
-    y = conv2d(x, mid, 1, f"{name}.conv1", stride=stride1)
-    y = relu(batch_norm(y, f"{name}.bn1"), f"{name}.bn1_relu")
+        shortcut = downsample(x, out_channels, stride, name, avg_down=True)
+    y = conv_module(x, mid, 1, name, stride1, names=("conv1", "bn1", "bn1_relu"))
     y = split_attention_conv2d(
         y,
         mid,
@@ -159,8 +162,7 @@ def resnest_bottleneck(
         y = keras.layers.AveragePooling2D(3, strides=stride2, name=f"{name}.avd_layer")(y)
     y = conv2d(y, out_channels, 1, f"{name}.conv3")
     y = batch_norm(y, f"{name}.bn3", "zeros" if zero_init_residual else "ones")
-    y = keras.layers.Add(name=f"{name}_add")([y, shortcut])
-    return relu(y, f"{name}_relu")
+    return add_residual(y, shortcut, name)
 
 
 def resnest(
@@ -190,12 +192,7 @@ def resnest(
     Example:
         >>> backbone = resnest(50)          # (B, 256, 192, 3) -> (B, 8, 6, 2048)
     """
-    if depth not in ARCH_SETTINGS:
-        raise ModelError(f"ResNeSt depth must be one of {sorted(ARCH_SETTINGS)}, got {depth}")
-    if not 1 <= num_stages <= 4 or len(strides) < num_stages:
-        raise ModelError(
-            f"ResNeSt: num_stages must be 1..4 with one stride each, got {num_stages} / {strides}"
-        )
+    check_arch("ResNeSt", depth, ARCH_SETTINGS, num_stages, strides)
     inputs = keras.Input((None, None, in_channels), name=f"{name}_input")
     x = stem(inputs, stem_channels, True, name)
     out_channels = base_channels * EXPANSION["bottleneck"]
@@ -209,17 +206,10 @@ def resnest(
         reduction_factor=reduction_factor,
         avg_down_stride=avg_down_stride,
     )
-    for i in range(num_stages):
-        x = res_layer(
-            x,
-            block,
-            ARCH_SETTINGS[depth][i],
-            out_channels,
-            f"{name}.layer{i + 1}",
-            stride=strides[i],
-            zero_init_residual=zero_init_residual,
-        )
-        out_channels *= 2
+    x = res_stages(
+        x, block, ARCH_SETTINGS[depth][:num_stages], out_channels, strides, name,
+        zero_init_residual,
+    )  # fmt: skip
     return keras.Model(inputs, x, name=name)
 
 

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import keras
 
 from kpose.errors import ModelError
-from kpose.models.layers import batch_norm, conv2d, relu
+from kpose.models.layers import batch_norm, conv2d, conv_module, max_pool2d, relu, se_layer
 
 # depth -> (block, blocks per stage)
 ARCH_SETTINGS = {
@@ -34,29 +34,30 @@ ARCH_SETTINGS = {
 EXPANSION = {"basic": 1, "bottleneck": 4}
 
 
-def _downsample(x, out_channels: int, stride: int, name: str, avg_down: bool = False):
-    """MMPose's shortcut: 1x1 conv (stride) + BN, or with ``avg_down`` a stride x stride average
-    pool (ceil mode, padding not counted: TF's "same" pooling) before a stride-1 conv."""
+def downsample(x, out_channels: int, stride: int, name: str, avg_down: bool = False):
+    """MMPose's ResNet shortcut ``name.downsample``: 1x1 conv (stride) + BN, or with
+    ``avg_down`` a stride x stride average pool (ceil mode, padding not counted: TF's "same"
+    pooling) before a stride-1 conv."""
     index = 0
     if avg_down and stride != 1:
         x = keras.layers.AveragePooling2D(
             stride, strides=stride, padding="same", name=f"{name}.downsample.0"
         )(x)
         index, stride = 1, 1
-    x = conv2d(x, out_channels, 1, f"{name}.downsample.{index}", stride=stride)
-    return batch_norm(x, f"{name}.downsample.{index + 1}")
+    names = (str(index), str(index + 1), "")
+    return conv_module(x, out_channels, 1, f"{name}.downsample", stride, act=None, names=names)
 
 
-def se_layer(x, ratio: int, name: str):
-    """MMPose's ``SELayer``: global average -> 1x1 conv (C / ratio, bias) + ReLU -> 1x1 conv (C,
-    bias) + sigmoid, scaling the input channels (``name.conv1.conv``, ``name.conv2.conv``)."""
-    channels = int(x.shape[-1])
-    y = keras.layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}.global_avgpool")(x)
-    y = conv2d(y, int(channels / ratio), 1, f"{name}.conv1.conv", use_bias=True)
-    y = relu(y, f"{name}.conv1.activate")
-    y = conv2d(y, channels, 1, f"{name}.conv2.conv", use_bias=True)
-    y = keras.layers.Activation("sigmoid", name=f"{name}.conv2.activate")(y)
-    return keras.layers.Multiply(name=f"{name}_scale")([x, y])
+def _conv_bn(x, filters: int, kernel_size: int, name: str, index: int, stride=1, groups=1):
+    """A block's ``conv{index}`` + ``bn{index}`` + ReLU (``bn{index}_relu``)."""
+    names = (f"conv{index}", f"bn{index}", f"bn{index}_relu")
+    return conv_module(x, filters, kernel_size, name, stride, groups=groups, names=names)
+
+
+def add_residual(y, shortcut, name: str):
+    """The end of every ResNet-style block: ``relu(y + shortcut)`` (``name_add``, ``name_relu``)."""
+    y = keras.layers.Add(name=f"{name}_add")([y, shortcut])
+    return relu(y, f"{name}_relu")
 
 
 def basic_block(x, out_channels: int, name: str, stride: int = 1, zero_init_residual=False):
@@ -67,13 +68,28 @@ def basic_block(x, out_channels: int, name: str, stride: int = 1, zero_init_resi
     """
     shortcut = x
     if stride != 1 or x.shape[-1] != out_channels:
-        shortcut = _downsample(x, out_channels, stride, name)
-    y = conv2d(x, out_channels, 3, f"{name}.conv1", stride=stride, padding=1)
-    y = relu(batch_norm(y, f"{name}.bn1"), f"{name}.bn1_relu")
+        shortcut = downsample(x, out_channels, stride, name)
+    y = _conv_bn(x, out_channels, 3, name, 1, stride)
     y = conv2d(y, out_channels, 3, f"{name}.conv2", padding=1)
     y = batch_norm(y, f"{name}.bn2", "zeros" if zero_init_residual else "ones")
-    y = keras.layers.Add(name=f"{name}_add")([y, shortcut])
-    return relu(y, f"{name}_relu")
+    return add_residual(y, shortcut, name)
+
+
+def bottleneck_width(
+    out_channels: int, groups: int = 1, width_per_group: int = 4, base_channels: int = 64
+) -> int:
+    """The inside width of a bottleneck of ``out_channels``: ``out_channels / 4``, for ResNeXt
+    (``groups > 1``) ``groups * width_per_group * (out_channels / 4) / base_channels``."""
+    mid = out_channels // EXPANSION["bottleneck"]
+    return groups * width_per_group * mid // base_channels if groups != 1 else mid
+
+
+def style_strides(style: str, stride: int, name: str) -> tuple[int, int]:
+    """The strides of a bottleneck's first and middle conv: ``style="pytorch"`` strides the 3x3
+    conv, ``"caffe"`` the first 1x1 conv."""
+    if style not in ("pytorch", "caffe"):
+        raise ModelError(f"{name}: style must be 'pytorch' or 'caffe', got {style!r}")
+    return (1, stride) if style == "pytorch" else (stride, 1)
 
 
 def bottleneck(
@@ -90,33 +106,24 @@ def bottleneck(
     se_ratio: int | None = None,
 ):
     """1x1 -> 3x3 -> 1x1 convolutions (each with BN, ReLU after the first two), width
-    ``out_channels / 4`` inside, plus the shortcut, then ReLU.
+    ``bottleneck_width(...)`` inside, plus the shortcut, then ReLU.
 
-    ``style="pytorch"`` strides the 3x3 conv, ``"caffe"`` the first 1x1 conv. ResNeXt
-    (``groups > 1``): the 3x3 conv is grouped and the inside width is
-    ``groups * width_per_group * (out_channels / 4) / base_channels``. ``se_ratio``: SEResNet's
-    squeeze-and-excitation on the block's output before the shortcut is added.
-    ``(B, H, W, C) -> (B, H / stride, W / stride, out_channels)``.
+    ``style``: see ``style_strides``. ResNeXt (``groups > 1``): the 3x3 conv is grouped.
+    ``se_ratio``: SEResNet's squeeze-and-excitation on the block's output before the shortcut
+    is added. ``(B, H, W, C) -> (B, H / stride, W / stride, out_channels)``.
     """
-    if style not in ("pytorch", "caffe"):
-        raise ModelError(f"{name}: style must be 'pytorch' or 'caffe', got {style!r}")
-    mid = out_channels // EXPANSION["bottleneck"]
-    if groups != 1:
-        mid = groups * width_per_group * mid // base_channels
-    stride1, stride2 = (1, stride) if style == "pytorch" else (stride, 1)
+    stride1, stride2 = style_strides(style, stride, name)
+    mid = bottleneck_width(out_channels, groups, width_per_group, base_channels)
     shortcut = x
     if stride != 1 or x.shape[-1] != out_channels:
-        shortcut = _downsample(x, out_channels, stride, name, avg_down)
-    y = conv2d(x, mid, 1, f"{name}.conv1", stride=stride1)
-    y = relu(batch_norm(y, f"{name}.bn1"), f"{name}.bn1_relu")
-    y = conv2d(y, mid, 3, f"{name}.conv2", stride=stride2, padding=1, groups=groups)
-    y = relu(batch_norm(y, f"{name}.bn2"), f"{name}.bn2_relu")
+        shortcut = downsample(x, out_channels, stride, name, avg_down)
+    y = _conv_bn(x, mid, 1, name, 1, stride1)
+    y = _conv_bn(y, mid, 3, name, 2, stride2, groups)
     y = conv2d(y, out_channels, 1, f"{name}.conv3")
     y = batch_norm(y, f"{name}.bn3", "zeros" if zero_init_residual else "ones")
     if se_ratio:
         y = se_layer(y, se_ratio, f"{name}.se_layer")
-    y = keras.layers.Add(name=f"{name}_add")([y, shortcut])
-    return relu(y, f"{name}_relu")
+    return add_residual(y, shortcut, name)
 
 
 def stem(x, stem_channels: int, deep_stem: bool, name: str):
@@ -127,14 +134,10 @@ def stem(x, stem_channels: int, deep_stem: bool, name: str):
         for i, (channels, stride) in enumerate(
             ((stem_channels // 2, 2), (stem_channels // 2, 1), (stem_channels, 1))
         ):
-            x = conv2d(x, channels, 3, f"{name}.stem.{i}.conv", stride=stride, padding=1)
-            x = relu(batch_norm(x, f"{name}.stem.{i}.bn"), f"{name}.stem.{i}.activate")
+            x = conv_module(x, channels, 3, f"{name}.stem.{i}", stride)
     else:
-        x = conv2d(x, stem_channels, 7, f"{name}.conv1", stride=2, padding=3)
-        x = relu(batch_norm(x, f"{name}.bn1"), f"{name}.relu")
-    # PyTorch pads the max pool with -inf; after the ReLU zeros give the same maxima.
-    x = keras.layers.ZeroPadding2D(1, name=f"{name}.maxpool_pad")(x)
-    return keras.layers.MaxPooling2D(3, strides=2, name=f"{name}.maxpool")(x)
+        x = conv_module(x, stem_channels, 7, name, 2, names=("conv1", "bn1", "relu"))
+    return max_pool2d(x, f"{name}.maxpool")
 
 
 def res_layer(
@@ -172,6 +175,40 @@ def res_layer(
     return x
 
 
+def check_arch(
+    family: str, depth: int, arch_settings: dict, num_stages: int, strides: Sequence[int]
+) -> None:
+    """The ``depth`` / ``num_stages`` / ``strides`` checks of MMPose's ResNet and its
+    subclasses (ResNeSt, SCNet): a known depth, 1..4 stages with one stride each."""
+    if depth not in arch_settings:
+        raise ModelError(f"{family} depth must be one of {sorted(arch_settings)}, got {depth}")
+    if not 1 <= num_stages <= 4 or len(strides) < num_stages:
+        raise ModelError(
+            f"{family}: num_stages must be 1..4 with one stride each, got {num_stages} / {strides}"
+        )
+
+
+def res_stages(
+    x,
+    block,
+    stage_blocks: Sequence[int],
+    out_channels: int,
+    strides: Sequence[int],
+    name: str,
+    zero_init_residual: bool,
+    **block_args,
+):
+    """ResNet's stages ``name.layer{i + 1}``: ``res_layer`` of ``stage_blocks[i]`` blocks with
+    ``strides[i]``, the width doubling from ``out_channels`` at each stage."""
+    for i, num_blocks in enumerate(stage_blocks):
+        x = res_layer(
+            x, block, num_blocks, out_channels, f"{name}.layer{i + 1}", stride=strides[i],
+            zero_init_residual=zero_init_residual, **block_args,
+        )  # fmt: skip
+        out_channels *= 2
+    return x
+
+
 def resnet(
     depth: int = 50,
     in_channels: int = 3,
@@ -183,47 +220,37 @@ def resnet(
     zero_init_residual: bool = True,
     deep_stem: bool = False,
     avg_down: bool = False,
+    groups: int = 1,
+    width_per_group: int = 4,
+    se_ratio: int | None = None,
     name: str = "backbone",
-    **block_args,
 ) -> keras.Model:
     """MMPose's ``ResNet(depth, ...)``: ``(B, H, W, in_channels)`` -> the last stage's map
     ``(B, H / 32, W / 32, base_channels * expansion * 2 ** (num_stages - 1))``.
 
     Arguments mirror MMPose's; ``zero_init_residual`` starts each block's last BN at gamma 0 (as
     MMPose initialises training from scratch); ``deep_stem`` / ``avg_down`` make ResNetV1d;
-    ``block_args`` (``groups``, ``width_per_group``, ``se_ratio``) go to every bottleneck.
+    ``groups`` / ``width_per_group`` (ResNeXt) and ``se_ratio`` (SEResNet) go to every
+    bottleneck (BasicBlocks ignore them).
     Inputs are normalised images (see ``kpose.models.build``).
 
     Example:
         >>> backbone = resnet(50)           # (B, 256, 192, 3) -> (B, 8, 6, 2048)
     """
-    if depth not in ARCH_SETTINGS:
-        raise ModelError(f"ResNet depth must be one of {sorted(ARCH_SETTINGS)}, got {depth}")
-    if not 1 <= num_stages <= 4 or len(strides) < num_stages:
-        raise ModelError(
-            f"ResNet: num_stages must be 1..4 with one stride each, got {num_stages} / {strides}"
-        )
+    check_arch("ResNet", depth, ARCH_SETTINGS, num_stages, strides)
     block, stage_blocks = ARCH_SETTINGS[depth]
     inputs = keras.Input((None, None, in_channels), name=f"{name}_input")
     x = stem(inputs, stem_channels, deep_stem, name)
-    out_channels = base_channels * EXPANSION[block]
-    for i in range(num_stages):
-        x = res_layer(
-            x,
-            block,
-            stage_blocks[i],
-            out_channels,
-            f"{name}.layer{i + 1}",
-            stride=strides[i],
-            style=style,
-            zero_init_residual=zero_init_residual,
-            **(
-                {"avg_down": avg_down, "base_channels": base_channels, **block_args}
-                if block == "bottleneck"
-                else {}
-            ),
-        )
-        out_channels *= 2
+    block_args = {}
+    if block == "bottleneck":
+        block_args = {
+            "style": style, "avg_down": avg_down, "base_channels": base_channels,
+            "groups": groups, "width_per_group": width_per_group, "se_ratio": se_ratio,
+        }  # fmt: skip
+    x = res_stages(
+        x, block, stage_blocks[:num_stages], base_channels * EXPANSION[block], strides, name,
+        zero_init_residual, **block_args,
+    )  # fmt: skip
     return keras.Model(inputs, x, name=name)
 
 

@@ -20,8 +20,8 @@ from functools import partial
 import keras
 
 from kpose.errors import ModelError
-from kpose.models.backbones.mspn import conv_module, multi_stage_network
-from kpose.models.layers import relu
+from kpose.models.backbones.mspn import multi_stage_network
+from kpose.models.layers import conv_module, relu
 
 
 def residual_steps_block(
@@ -42,8 +42,8 @@ def residual_steps_block(
     branch = in_channels * expand_times // res_top_channels
     shortcut = x
     if stride != 1 or in_channels != out_channels:
-        shortcut = conv_module(x, out_channels, f"{name}.downsample", stride=stride, act=False)
-    y = conv_module(x, num_steps * branch, f"{name}.conv_bn_relu1", stride=stride)
+        shortcut = conv_module(x, out_channels, 1, f"{name}.downsample", stride, act=None)
+    y = conv_module(x, num_steps * branch, 1, f"{name}.conv_bn_relu1", stride)
     previous, lasts = [], []
     for i in range(num_steps):
         start = y[..., i * branch : (i + 1) * branch]  # torch.split into num_steps branches
@@ -52,11 +52,11 @@ def residual_steps_block(
             z = start if j == 0 else steps[-1]
             if j < i:  # branch i - 1 has steps 0..i-1
                 z = keras.layers.Add(name=f"{name}.step_{i + 1}_{j + 1}_add")([z, previous[j]])
-            steps.append(conv_module(z, branch, f"{name}.conv_bn_relu2_{i + 1}_{j + 1}", 3))
+            steps.append(conv_module(z, branch, 3, f"{name}.conv_bn_relu2_{i + 1}_{j + 1}"))
         previous = steps
         lasts.append(steps[-1])
     y = keras.layers.Concatenate(name=f"{name}.concat")(lasts)
-    y = conv_module(y, out_channels, f"{name}.conv_bn3", act=False)
+    y = conv_module(y, out_channels, 1, f"{name}.conv_bn3", act=None)
     y = keras.layers.Add(name=f"{name}_add")([y, shortcut])
     return relu(y, f"{name}.relu")
 

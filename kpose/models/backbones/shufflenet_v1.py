@@ -9,7 +9,7 @@ PyTorch's ``AvgPool2d`` default) after the ReLU of its branch, whose width is th
 minus the input width; the others add their input, then ReLU. The very first unit's
 compressing 1x1 conv is not grouped (the stem has only 24 channels). The shuffle is PyTorch's
 ``view(B, g, C / g, H, W).transpose(1, 2)``: output channel ``j * g + i`` is input channel
-``i * C / g + j`` (LiteHRNet's ``ChannelShuffle`` layer). ``groups`` picks the widths (3:
+``i * C / g + j`` (``layers.ChannelShuffle``). ``groups`` picks the widths (3:
 240, 480, 960), ``widen_factor`` scales them; the configs take the last stage
 (``out_indices=(2,)``), stride 32. Layer names are MMPose's state-dict paths
 (``backbone.layers.1.0.g_conv_1x1_compress.conv``, ...).
@@ -22,8 +22,7 @@ from collections.abc import Sequence
 import keras
 
 from kpose.errors import ModelError
-from kpose.models.backbones.mobilenet_v2 import conv_module, make_divisible
-from kpose.models.layers import ChannelShuffle
+from kpose.models.layers import ChannelShuffle, conv_module, make_divisible, max_pool2d
 
 # groups -> output widths of the three stages
 CHANNELS = {
@@ -36,31 +35,23 @@ CHANNELS = {
 STAGE_BLOCKS = (4, 8, 4)
 
 
-def shufflenet_conv_module(
+def conv_unit(
     x,
     filters: int,
     kernel_size: int,
     name: str,
     stride: int = 1,
     groups: int = 1,
-    activation: str | None = "relu",
+    act: str | None = "relu",
     stddev: float | None = None,
 ):
-    """``conv_module`` with ``kernel_size // 2`` padding and MMPose's ShuffleNet init from
-    scratch: normal weights of std ``1 / (in / groups)`` (1 for depthwise convs; the stem's
-    ``stddev`` is 0.01)."""
+    """``conv_module`` with MMPose's ShuffleNet init from scratch: normal weights of std
+    ``1 / (in / groups)`` (1 for depthwise convs; the stem's ``stddev`` is 0.01). ShuffleNetV2
+    initialises the same way."""
     stddev = stddev or groups / int(x.shape[-1])
-    return conv_module(
-        x,
-        filters,
-        kernel_size,
-        name,
-        stride=stride,
-        padding=kernel_size // 2,
-        groups=groups,
-        activation=activation,
-        kernel_initializer=keras.initializers.RandomNormal(stddev=stddev),
-    )
+    init = keras.initializers.RandomNormal(stddev=stddev)
+    return conv_module(x, filters, kernel_size, name, stride, groups=groups, act=act,
+                       kernel_initializer=init)  # fmt: skip
 
 
 def shuffle_unit(x, out_channels: int, groups: int, first_block: bool, combine: str, name: str):
@@ -80,12 +71,12 @@ def shuffle_unit(x, out_channels: int, groups: int, first_block: bool, combine: 
         stride, branch_channels = 2, out_channels - in_channels
     else:
         raise ModelError(f"{name}: combine must be 'add' or 'concat', got {combine!r}")
-    conv = shufflenet_conv_module
+    conv = conv_unit
     y = conv(x, bottleneck, 1, f"{name}.g_conv_1x1_compress", groups=1 if first_block else groups)
     y = conv(y, bottleneck, 3, f"{name}.depthwise_conv3x3_bn", stride, bottleneck, None)
     if groups > 1:
         y = ChannelShuffle(groups, name=f"{name}_shuffle")(y)
-    y = conv(y, branch_channels, 1, f"{name}.g_conv_1x1_expand", groups=groups, activation=None)
+    y = conv(y, branch_channels, 1, f"{name}.g_conv_1x1_expand", groups=groups, act=None)
     if combine == "concat":
         # AvgPool2d(3, 2, padding=1) counts the zero padding: pad, then a valid pool.
         shortcut = keras.layers.ZeroPadding2D(1, name=f"{name}.avgpool_pad")(x)
@@ -118,12 +109,8 @@ def shufflenet_v1(
         raise ModelError(f"ShuffleNetV1: out_indices {out_indices} must be in 0..2")
     channels = [make_divisible(c * widen_factor, 8) for c in CHANNELS[groups]]
     inputs = keras.Input((None, None, in_channels), name=f"{name}_input")
-    x = shufflenet_conv_module(
-        inputs, int(24 * widen_factor), 3, f"{name}.conv1", stride=2, stddev=0.01
-    )
-    # PyTorch pads the max pool with -inf; after the ReLU zeros give the same maxima.
-    x = keras.layers.ZeroPadding2D(1, name=f"{name}.maxpool_pad")(x)
-    x = keras.layers.MaxPooling2D(3, strides=2, name=f"{name}.maxpool")(x)
+    x = conv_unit(inputs, int(24 * widen_factor), 3, f"{name}.conv1", stride=2, stddev=0.01)
+    x = max_pool2d(x, f"{name}.maxpool")
     outputs = []
     for i in range(out_indices[-1] + 1):
         for j in range(STAGE_BLOCKS[i]):

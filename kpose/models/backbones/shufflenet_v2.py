@@ -7,7 +7,7 @@ is 1x1 conv (BN, ReLU) -> 3x3 depthwise (BN) -> 1x1 conv (BN, ReLU), half the ou
 The first unit of a stage has stride 2 and a branch 1 on the whole input (3x3 depthwise stride
 2 (BN) -> 1x1 conv (BN, ReLU)); the others split the channels in two halves, keep the first
 and feed the second to branch 2. Both halves are concatenated (branch 1 first) and shuffled in
-two groups as PyTorch's ``channel_shuffle`` does (LiteHRNet's ``ChannelShuffle`` layer).
+two groups as PyTorch's ``channel_shuffle`` does (``layers.ChannelShuffle``).
 ``widen_factor`` picks the widths (1.0: 116, 232, 464, final 1024); the configs take the final
 conv (``out_indices=(3,)``), stride 32. Layer names are MMPose's state-dict paths
 (``backbone.layers.0.0.branch2.1.conv``, ...).
@@ -20,8 +20,7 @@ from collections.abc import Sequence
 import keras
 
 from kpose.errors import ModelError
-from kpose.models.backbones.shufflenet_v1 import shufflenet_conv_module
-from kpose.models.layers import ChannelShuffle, ChannelSplit
+from kpose.models.layers import ChannelShuffle, ChannelSplit, conv_module, max_pool2d
 
 # widen_factor -> widths of the three stages and of the final 1x1 conv
 CHANNELS = {
@@ -34,6 +33,14 @@ STAGE_BLOCKS = (4, 8, 4)
 STEM_CHANNELS = 24
 
 
+def _conv(x, filters, kernel_size, name, stride=1, groups=1, act="relu", stddev=None):
+    """``conv_module`` with MMPose's ShuffleNet init from scratch: normal weights of std
+    ``groups / in_channels`` (the stem's ``stddev`` is 0.01)."""
+    init = keras.initializers.RandomNormal(stddev=stddev or groups / int(x.shape[-1]))
+    return conv_module(x, filters, kernel_size, name, stride, groups=groups, act=act,
+                       kernel_initializer=init)  # fmt: skip
+
+
 def inverted_residual(x, out_channels: int, stride: int, name: str):
     """MMPose's ShuffleNetV2 ``InvertedResidual``: ``(B, H, W, C) -> (B, H / stride,
     W / stride, out_channels)``; stride 1 needs ``C == out_channels``."""
@@ -41,7 +48,7 @@ def inverted_residual(x, out_channels: int, stride: int, name: str):
     branch = out_channels // 2
     if stride == 1 and in_channels != 2 * branch:
         raise ModelError(f"{name}: stride 1 needs {2 * branch} input channels, got {in_channels}")
-    conv = shufflenet_conv_module
+    conv = _conv
     if stride > 1:
         left = conv(x, in_channels, 3, f"{name}.branch1.0", stride, in_channels, None)
         left = conv(left, branch, 1, f"{name}.branch1.1")
@@ -79,10 +86,8 @@ def shufflenet_v2(
         raise ModelError(f"ShuffleNetV2: out_indices {out_indices} must be in 0..3")
     channels = CHANNELS[widen_factor]
     inputs = keras.Input((None, None, in_channels), name=f"{name}_input")
-    x = shufflenet_conv_module(inputs, STEM_CHANNELS, 3, f"{name}.conv1", stride=2, stddev=0.01)
-    # PyTorch pads the max pool with -inf; after the ReLU zeros give the same maxima.
-    x = keras.layers.ZeroPadding2D(1, name=f"{name}.maxpool_pad")(x)
-    x = keras.layers.MaxPooling2D(3, strides=2, name=f"{name}.maxpool")(x)
+    x = _conv(inputs, STEM_CHANNELS, 3, f"{name}.conv1", stride=2, stddev=0.01)
+    x = max_pool2d(x, f"{name}.maxpool")
     outputs = []
     for i in range(min(out_indices[-1] + 1, len(STAGE_BLOCKS))):
         for j in range(STAGE_BLOCKS[i]):
@@ -90,5 +95,5 @@ def shufflenet_v2(
         if i in out_indices:
             outputs.append(x)
     if 3 in out_indices:
-        outputs.append(shufflenet_conv_module(x, channels[3], 1, f"{name}.layers.3"))
+        outputs.append(_conv(x, channels[3], 1, f"{name}.layers.3"))
     return keras.Model(inputs, outputs[0] if len(outputs) == 1 else outputs, name=name)

@@ -29,10 +29,9 @@ import numpy as np
 from keras import ops
 
 from kpose.errors import ModelError
-from kpose.models.backbones.vit import DropPath, gelu
+from kpose.models.layers import DropPath, WindowAttention, dense, ffn, layer_norm, pad_bottom_right
 
 LN_EPSILON = 1e-5  # mmcv's LN
-MASK_VALUE = -100.0  # MMPose's logit for token pairs from different shifted regions
 # arch -> (embed_dims, depths, num_heads)
 ARCHS = {
     "tiny": (96, (2, 2, 6, 2), (3, 6, 12, 24)),
@@ -40,152 +39,6 @@ ARCHS = {
     "base": (128, (2, 2, 18, 2), (4, 8, 16, 32)),
     "large": (192, (2, 2, 18, 2), (6, 12, 24, 48)),
 }
-
-
-def relative_position_index(window_size: int) -> np.ndarray:
-    """MMPose's ``relative_position_index`` buffer ``(N, N)``, ``N = window_size ** 2``: for
-    tokens ``a = (i1, j1)`` and ``b = (i2, j2)`` of a window, the row of the bias table,
-    ``(i1 - i2 + w - 1) * (2w - 1) + (j1 - j2 + w - 1)``."""
-    w = window_size
-    i, j = np.divmod(np.arange(w * w), w)
-    return (i[:, None] - i[None, :] + w - 1) * (2 * w - 1) + (j[:, None] - j[None, :] + w - 1)
-
-
-def shifted_window_mask(height: int, width: int, window_size: int, shift: int) -> np.ndarray:
-    """MMPose's shifted-window attention mask ``(num_windows, N, N)`` for a padded
-    ``height x width`` map rolled by ``-shift``: 0 for token pairs from the same region, -100
-    otherwise. Regions split each axis at ``size - window_size`` and ``size - shift``."""
-
-    def regions(size):
-        return np.searchsorted([size - window_size, size - shift], np.arange(size), "right")
-
-    labels = regions(height)[:, None] * 3 + regions(width)[None, :]  # (H, W)
-    w = window_size
-    windows = labels.reshape(height // w, w, width // w, w).transpose(0, 2, 1, 3)
-    windows = windows.reshape(-1, w * w)  # (nW, N)
-    same = windows[:, :, None] == windows[:, None, :]
-    return np.where(same, 0.0, MASK_VALUE).astype(np.float32)
-
-
-def relative_position_tensors(layer) -> list:
-    """The weight-mapper entries of a window attention layer's relative position bias: its
-    ``relative_position_bias_table`` and the ``relative_position_index`` buffer (int64 in
-    PyTorch, checked to index inside the table)."""
-    rows = int(layer.relative_position_bias_table.shape[0])
-
-    def index_to_keras(array):
-        array = np.asarray(array)
-        if array.size and (array.min() < 0 or array.max() >= rows):
-            raise ModelError(
-                f"{layer.name}.relative_position_index: values outside the bias table's {rows} rows"
-            )
-        return array.astype(np.int32)
-
-    return [
-        ("relative_position_bias_table", layer.relative_position_bias_table,
-         lambda a: a, lambda a: a),
-        ("relative_position_index", layer.relative_position_index,
-         index_to_keras, lambda a: np.asarray(a).astype(np.int64)),
-    ]  # fmt: skip
-
-
-@keras.saving.register_keras_serializable(package="kpose")
-class WindowAttention(keras.layers.Layer):
-    """MMPose's ``ShiftWindowMSA`` without its two linear layers: packed q, k, v of a padded
-    map ``(B, Hp, Wp, 3C)`` (the ``qkv`` projection's output, head-major) -> ``(B, Hp, Wp, C)``.
-
-    The map is rolled by ``-shift_size`` (when shifting), cut into ``window_size`` windows;
-    per window and head, ``softmax(q k^T / sqrt(d) + bias + mask) v``; windows are put back and
-    the roll undone. Owns ``relative_position_bias_table`` ``((2w - 1)^2, heads)`` and claims
-    the ``relative_position_index`` buffer as a non-trainable weight (the table row of each
-    token pair; loaded from the checkpoint like PyTorch does).
-    """
-
-    def __init__(self, num_heads: int, window_size: int = 7, shift_size: int = 0, **kwargs):
-        super().__init__(**kwargs)
-        self.num_heads = int(num_heads)
-        self.window_size = int(window_size)
-        self.shift_size = int(shift_size)
-        if not 0 <= self.shift_size < self.window_size:
-            raise ModelError(f"{self.name}: shift_size {shift_size} must be in [0, {window_size})")
-
-    def build(self, input_shape):
-        height, width = int(input_shape[1]), int(input_shape[2])
-        w = self.window_size
-        if height % w or width % w:
-            raise ModelError(
-                f"{self.name}: a {height}x{width} map is not padded to multiples of the window {w}"
-            )
-        self.relative_position_bias_table = self.add_weight(
-            name="relative_position_bias_table",
-            shape=((2 * w - 1) ** 2, self.num_heads),
-            initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-        )
-        self.relative_position_index = self.add_weight(
-            name="relative_position_index",
-            shape=(w * w, w * w),
-            dtype="int32",
-            initializer=keras.initializers.Constant(relative_position_index(w)),
-            trainable=False,
-        )
-        self.mask = (
-            shifted_window_mask(height, width, w, self.shift_size) if self.shift_size else None
-        )
-
-    def _roll(self, x, shift):  # torch.roll over H and W
-        s = shift % int(x.shape[1])
-        x = ops.concatenate([x[:, s:], x[:, :s]], axis=1) if s else x
-        s = shift % int(x.shape[2])
-        return ops.concatenate([x[:, :, s:], x[:, :, :s]], axis=2) if s else x
-
-    def call(self, qkv):
-        height, width, c3 = int(qkv.shape[1]), int(qkv.shape[2]), int(qkv.shape[3])
-        w, heads = self.window_size, self.num_heads
-        c = c3 // 3
-        head_dim = c // heads
-        n = w * w
-        nh, nw = height // w, width // w
-        if self.shift_size:
-            qkv = self._roll(qkv, self.shift_size)
-        x = ops.reshape(qkv, (-1, nh, w, nw, w, c3))
-        x = ops.transpose(x, (0, 1, 3, 2, 4, 5))  # (B, nh, nw, w, w, 3C)
-        x = ops.reshape(x, (-1, n, 3, heads, head_dim))
-        x = ops.transpose(x, (2, 0, 3, 1, 4))  # (3, B * nW, heads, N, d)
-        q, k, v = x[0], x[1], x[2]
-        attn = ops.matmul(q * (head_dim**-0.5), ops.transpose(k, (0, 1, 3, 2)))
-        index = ops.reshape(self.relative_position_index, (-1,))
-        table = ops.cast(self.relative_position_bias_table, attn.dtype)
-        bias = ops.transpose(
-            ops.reshape(ops.take(table, index, axis=0), (n, n, heads)), (2, 0, 1)
-        )  # (heads, N, N)
-        attn = attn + bias[None]
-        if self.mask is not None:
-            attn = ops.reshape(attn, (-1, nh * nw, heads, n, n))
-            attn = attn + ops.cast(self.mask[None, :, None], attn.dtype)
-            attn = ops.reshape(attn, (-1, heads, n, n))
-        attn = ops.softmax(attn, axis=-1)
-        out = ops.transpose(ops.matmul(attn, v), (0, 2, 1, 3))  # (B * nW, N, heads, d)
-        out = ops.reshape(out, (-1, nh, nw, w, w, c))
-        out = ops.transpose(out, (0, 1, 3, 2, 4, 5))
-        out = ops.reshape(out, (-1, height, width, c))  # (B, Hp, Wp, C)
-        if self.shift_size:
-            out = self._roll(out, -self.shift_size)
-        return out
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], input_shape[-1] // 3)
-
-    def torch_tensors(self):
-        """``(suffix, variable, torch->keras, keras->torch)`` for the weight mapper."""
-        return relative_position_tensors(self)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "num_heads": self.num_heads,
-            "window_size": self.window_size,
-            "shift_size": self.shift_size,
-        }
 
 
 @keras.saving.register_keras_serializable(package="kpose")
@@ -209,25 +62,7 @@ class PatchMergingUnfold(keras.layers.Layer):
 
 
 def _layer_norm(x, name: str):
-    return keras.layers.LayerNormalization(epsilon=LN_EPSILON, name=name)(x)
-
-
-def _dense(x, units: int, name: str, use_bias: bool = True):
-    return keras.layers.Dense(
-        units,
-        use_bias=use_bias,
-        kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-        name=name,
-    )(x)
-
-
-def _pad_bottom_right(x, multiple: int, name: str):
-    """Zero-pad ``(B, H, W, C)`` at the bottom / right to multiples of ``multiple``."""
-    height, width = int(x.shape[1]), int(x.shape[2])
-    pad_b, pad_r = -height % multiple, -width % multiple
-    if not pad_b and not pad_r:
-        return x
-    return keras.layers.ZeroPadding2D(((0, pad_b), (0, pad_r)), name=name)(x)
+    return layer_norm(x, name, LN_EPSILON)
 
 
 def swin_block(
@@ -240,12 +75,12 @@ def swin_block(
     """
     height, width, c = (int(s) for s in x.shape[1:])
     y = _layer_norm(x, f"{name}.norm1")
-    y = _pad_bottom_right(y, window_size, f"{name}.attn_pad")  # (B, Hp, Wp, C)
-    y = _dense(y, 3 * c, f"{name}.attn.w_msa.qkv")
+    y = pad_bottom_right(y, window_size, f"{name}.attn_pad")  # (B, Hp, Wp, C)
+    y = dense(y, 3 * c, f"{name}.attn.w_msa.qkv")
     y = WindowAttention(
         num_heads, window_size, window_size // 2 if shift else 0, name=f"{name}.attn.w_msa"
     )(y)
-    y = _dense(y, c, f"{name}.attn.w_msa.proj")
+    y = dense(y, c, f"{name}.attn.w_msa.proj")
     if y.shape[1] != height or y.shape[2] != width:
         y = keras.layers.Cropping2D(
             ((0, int(y.shape[1]) - height), (0, int(y.shape[2]) - width)), name=f"{name}.attn_crop"
@@ -253,10 +88,7 @@ def swin_block(
     y = DropPath(drop_path, name=f"{name}.attn.drop")(y)
     x = keras.layers.Add(name=f"{name}.attn_add")([x, y])
     y = _layer_norm(x, f"{name}.norm2")
-    y = _dense(y, int(mlp_ratio * c), f"{name}.ffn.layers.0.0")
-    y = keras.layers.Activation(gelu, name=f"{name}.ffn.layers.0.1")(y)
-    y = _dense(y, c, f"{name}.ffn.layers.1")
-    y = DropPath(drop_path, name=f"{name}.ffn.dropout_layer")(y)
+    y = ffn(y, int(mlp_ratio * c), drop_path, f"{name}.ffn")
     return keras.layers.Add(name=f"{name}.ffn_add")([x, y])
 
 
@@ -265,7 +97,7 @@ def patch_merging(x, name: str):
     c = int(x.shape[-1])
     x = PatchMergingUnfold(name=f"{name}.sampler")(x)
     x = _layer_norm(x, f"{name}.norm")
-    return _dense(x, 2 * c, f"{name}.reduction", use_bias=False)
+    return dense(x, 2 * c, f"{name}.reduction", use_bias=False)
 
 
 def _arch(arch: str | Mapping) -> tuple[int, tuple[int, ...], tuple[int, ...]]:
@@ -321,7 +153,7 @@ def swin(
     height, width = (int(v) for v in img_size)
 
     inputs = keras.Input((height, width, in_channels), name=f"{name}_input")
-    x = _pad_bottom_right(inputs, patch_size, f"{name}.patch_embed_pad")
+    x = pad_bottom_right(inputs, patch_size, f"{name}.patch_embed_pad")
     x = keras.layers.Conv2D(
         embed_dims,
         patch_size,

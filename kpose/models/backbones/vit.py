@@ -22,8 +22,16 @@ import numpy as np
 from keras import ops
 
 from kpose.errors import ModelError
+from kpose.models.layers import (
+    DropPath,
+    PositionEmbedding,
+    dense,
+    ffn,
+    layer_norm,
+    multi_head_attention,
+    split_qkv,
+)
 
-LN_EPSILON = 1e-6
 # arch -> (embed_dims, num_layers, num_heads, feedforward_channels); ViTPose-S has 12 heads.
 ARCHS = {
     "small": (384, 12, 12, 1536),
@@ -31,94 +39,6 @@ ARCHS = {
     "large": (1024, 24, 16, 4096),
     "huge": (1280, 32, 16, 5120),
 }
-
-
-def _cubic_weights(t: np.ndarray, a: float = -0.75) -> np.ndarray:
-    """PyTorch's cubic-convolution weights of the 4 taps around a fractional offset ``t``."""
-
-    def near(x):  # |x| <= 1
-        return ((a + 2) * x - (a + 3)) * x * x + 1
-
-    def far(x):  # 1 < |x| < 2
-        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
-
-    return np.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], axis=-1)
-
-
-def _resize_axis(x: np.ndarray, out_size: int, axis: int) -> np.ndarray:
-    """Bicubic resampling of one axis, ``align_corners=False``, borders clamped (PyTorch)."""
-    in_size = x.shape[axis]
-    scale = in_size / out_size
-    src = (np.arange(out_size) + 0.5) * scale - 0.5
-    base = np.floor(src).astype(np.int64)
-    weights = _cubic_weights((src - base).astype(np.float32))  # (out, 4)
-    taps = np.clip(base[:, None] + np.arange(-1, 3)[None], 0, in_size - 1)  # (out, 4)
-    moved = np.moveaxis(x, axis, -1)  # (..., in)
-    out = np.sum(moved[..., taps] * weights, axis=-1)  # (..., out)
-    return np.moveaxis(out, -1, axis)
-
-
-def resize_pos_embed(pos_embed: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
-    """A checkpoint's ``(1, L, C)`` position embedding for a ``grid = (h, w)`` token grid.
-
-    A leading class-token slot (``L = h * w + 1``, or a square grid + 1) is dropped; a square
-    source grid of another size is resized bicubically, as mmpretrain's ``resize_pos_embed``.
-    """
-    h, w = grid
-    tokens = pos_embed.shape[1]
-    if tokens == h * w:
-        return pos_embed
-    if tokens == h * w + 1:
-        return pos_embed[:, 1:]
-    side = int(round(np.sqrt(tokens - 1))) if tokens - 1 > 0 else 0
-    if side * side == tokens - 1:
-        pos_embed = pos_embed[:, 1:]
-    else:
-        side = int(round(np.sqrt(tokens)))
-        if side * side != tokens:
-            raise ModelError(
-                f"pos_embed with {tokens} tokens is not a square grid (+1 class "
-                f"token); the model needs {h}x{w}"
-            )
-    c = pos_embed.shape[-1]
-    src = pos_embed.reshape(side, side, c).astype(np.float32)
-    out = _resize_axis(_resize_axis(src, h, 0), w, 1)
-    return out.reshape(1, h * w, c).astype(pos_embed.dtype)
-
-
-@keras.saving.register_keras_serializable(package="kpose")
-class PositionEmbedding(keras.layers.Layer):
-    """Adds a learned position embedding ``(1, N, C)`` to ``(B, N, C)`` tokens.
-
-    Its weight is mmpretrain's ``backbone.pos_embed`` (the layer's own name); checkpoints on
-    another grid are adapted by ``resize_pos_embed`` when loaded.
-    """
-
-    def __init__(self, grid: Sequence[int], **kwargs):
-        super().__init__(**kwargs)
-        self.grid = (int(grid[0]), int(grid[1]))
-
-    def build(self, input_shape):
-        self.pos_embed = self.add_weight(
-            name="pos_embed",
-            shape=(1, self.grid[0] * self.grid[1], int(input_shape[-1])),
-            initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-        )
-
-    def call(self, tokens):
-        return tokens + ops.cast(self.pos_embed, tokens.dtype)
-
-    def torch_tensors(self):
-        """``(suffix, variable, torch->keras, keras->torch)``; the empty suffix means the
-        state-dict key is the layer name itself."""
-
-        def to_keras(array):
-            return resize_pos_embed(np.asarray(array), self.grid)
-
-        return [("", self.pos_embed, to_keras, lambda a: a)]
-
-    def get_config(self):
-        return {**super().get_config(), "grid": list(self.grid)}
 
 
 @keras.saving.register_keras_serializable(package="kpose")
@@ -132,15 +52,8 @@ class SelfAttention(keras.layers.Layer):
         self.num_heads = int(num_heads)
 
     def call(self, qkv):
-        n, c3 = ops.shape(qkv)[1], qkv.shape[-1]
-        c = c3 // 3
-        head_dim = c // self.num_heads
-        qkv = ops.reshape(qkv, (-1, n, 3, self.num_heads, head_dim))
-        qkv = ops.transpose(qkv, (2, 0, 3, 1, 4))  # (3, B, heads, N, d)
-        q, k, v = qkv[0], qkv[1], qkv[2]
-        attn = ops.matmul(q * (head_dim**-0.5), ops.transpose(k, (0, 1, 3, 2)))  # (B, h, N, N)
-        attn = ops.softmax(attn, axis=-1)
-        out = ops.transpose(ops.matmul(attn, v), (0, 2, 1, 3))  # (B, N, heads, d)
+        n, c = ops.shape(qkv)[1], int(qkv.shape[-1]) // 3
+        out = multi_head_attention(*split_qkv(qkv, self.num_heads))  # (B, N, heads, d)
         return ops.reshape(out, (-1, n, c))
 
     def compute_output_shape(self, input_shape):
@@ -148,47 +61,6 @@ class SelfAttention(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads}
-
-
-@keras.saving.register_keras_serializable(package="kpose")
-class DropPath(keras.layers.Layer):
-    """Stochastic depth: in training, zero a sample's residual branch with probability
-    ``rate`` and scale the kept ones by ``1 / (1 - rate)``; identity at inference."""
-
-    def __init__(self, rate: float = 0.0, **kwargs):
-        super().__init__(**kwargs)
-        self.rate = float(rate)
-        self.seed_generator = keras.random.SeedGenerator(0) if self.rate else None
-
-    def call(self, x, training=None):
-        if not training or not self.rate:
-            return x
-        keep = 1.0 - self.rate
-        shape = (ops.shape(x)[0],) + (1,) * (len(x.shape) - 1)
-        mask = ops.floor(keep + keras.random.uniform(shape, seed=self.seed_generator))
-        return x / keep * ops.cast(mask, x.dtype)
-
-    def get_config(self):
-        return {**super().get_config(), "rate": self.rate}
-
-
-@keras.saving.register_keras_serializable(package="kpose")
-def gelu(x):
-    """Exact GELU written as PyTorch's ``nn.GELU``: ``x / 2 * (1 + erf(x / sqrt(2)))`` (Keras'
-    TF version uses ``erfc``, which ONNX has no operator for)."""
-    return 0.5 * x * (1.0 + ops.erf(x * 0.7071067811865476))
-
-
-def layer_norm(x, name: str):
-    """LayerNorm with eps 1e-6 (mmpretrain's / MMPose's transformer norm_cfg)."""
-    return keras.layers.LayerNormalization(epsilon=LN_EPSILON, name=name)(x)
-
-
-def dense(x, units: int, name: str):
-    """``nn.Linear`` with the transformers' trunc-normal(0.02) init."""
-    return keras.layers.Dense(
-        units, kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02), name=name
-    )(x)
 
 
 def encoder_layer(x, num_heads: int, feedforward_channels: int, drop_path: float, name: str):
@@ -201,10 +73,7 @@ def encoder_layer(x, num_heads: int, feedforward_channels: int, drop_path: float
     y = DropPath(drop_path, name=f"{name}.attn.out_drop")(y)
     x = keras.layers.Add(name=f"{name}.attn_add")([x, y])
     y = layer_norm(x, f"{name}.ln2")
-    y = dense(y, feedforward_channels, f"{name}.ffn.layers.0.0")
-    y = keras.layers.Activation(gelu, name=f"{name}.ffn.layers.0.1")(y)
-    y = dense(y, c, f"{name}.ffn.layers.1")
-    y = DropPath(drop_path, name=f"{name}.ffn.dropout_layer")(y)
+    y = ffn(y, feedforward_channels, drop_path, f"{name}.ffn")
     return keras.layers.Add(name=f"{name}.ffn_add")([x, y])
 
 

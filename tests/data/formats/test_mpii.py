@@ -1,4 +1,4 @@
-"""MPII, JHMDB and PoseTrack18 converters: round trips on the samples, MMPose's conventions."""
+"""MPII and JHMDB converters: round trips on the samples, MMPose's conventions."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 from scipy.io import savemat
 
-from kpose.convert import convert_jhmdb, convert_mpii, main
 from kpose.data import pipeline
-from kpose.data.convert import read_meta, split_files
+from kpose.data.formats.mpii import convert_jhmdb, convert_mpii
 from kpose.data.metainfo import get_dataset_info
-from kpose.data.records import from_example
+from kpose.data.records import from_example, read_meta, split_files
 from kpose.errors import DataError
 
 
@@ -112,73 +111,3 @@ def test_jhmdb_shifts_to_zero_based(samples, tmp_path):
         x1, y1 = np.clip([x - 1, y - 1], 0, [iw - 1, ih - 1])
         x2, y2 = np.clip([x - 1 + w, y - 1 + h], 0, [iw - 1, ih - 1])
         assert rec.area[j] == pytest.approx(max((x2 - x1) * (y2 - y1) * 0.53, 1), rel=1e-5)
-
-
-def test_cli_subcommands(samples, tmp_path, capsys):
-    assert (
-        main(
-            [
-                "mpii",
-                "--annotations",
-                str(samples / "mpii/test_mpii.json"),
-                "--images",
-                str(samples / "mpii"),
-                "--out",
-                str(tmp_path / "m"),
-                "--split",
-                "val",
-            ]
-        )
-        == 0
-    )
-    assert "val: 5 images, 5 instances" in capsys.readouterr().out
-    assert (
-        main(
-            [
-                "jhmdb",
-                "--annotations",
-                str(samples / "jhmdb/test_jhmdb_sub1.json"),
-                "--images",
-                str(samples / "jhmdb"),
-                "--out",
-                str(tmp_path / "j"),
-            ]
-        )
-        == 0
-    )
-    assert "train: 3 images, 3 instances" in capsys.readouterr().out
-
-
-def test_posetrack18_video_ids_detections_and_per_video_gt(samples, tmp_path):
-    from kpose.convert import convert_posetrack18
-
-    root = samples / "posetrack18"
-    ann = root / "annotations" / "test_posetrack18_val.json"
-    dets = root / "annotations" / "test_posetrack18_human_detections.json"
-    data = json.loads(ann.read_text())
-    entry = convert_posetrack18(
-        ann,
-        root,
-        tmp_path,
-        split="val",
-        detections=dets,
-        det_score_thr=0.4,
-        shards=1,
-        progress=False,
-    )
-    assert entry["per_video_gt"]["videos"] == 3
-    assert sorted(p.name for p in (tmp_path / "posetrack18-gt-val").iterdir()) == sorted(
-        p.name for p in (root / "annotations" / "val").iterdir()
-    )
-    records = _records(tmp_path)
-    for img in data["images"]:
-        rec = records[img["id"]]
-        assert (rec.video_id, rec.frame_id) == (img["vid_id"], img["frame_id"])
-    kept = [
-        d
-        for d in json.loads(dets.read_text())
-        if d.get("category_id", 1) == 1 and d["score"] >= 0.4
-    ]
-    assert sum(len(r.det_score) for r in records.values()) == len(kept)
-    assert entry["report"]["detections_kept"] == len(kept)
-    assert min(min(r.det_score, default=1) for r in records.values()) >= 0.4

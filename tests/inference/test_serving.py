@@ -1,6 +1,7 @@
-"""Exports: the serving SavedModel (loaded in a fresh Python that never imports kpose, and by
-``saved_model_cli``) against ``PoseEstimator.predict``; ONNX and TFLite heatmap models against
-Keras, for a CNN and a transformer."""
+"""Exports (``kpose.inference.serving``, ``python -m kpose.export``): the serving SavedModel
+(loaded in a fresh Python that never imports kpose, and by ``saved_model_cli``) against
+``PoseEstimator.predict``; ONNX and TFLite heatmap models against Keras, for a CNN and a
+transformer."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ import numpy as np
 import pytest
 
 import kpose
-from kpose.export import export_onnx, export_saved_model, export_tflite, main
+from kpose.export import main
 from kpose.inference.estimator import PoseEstimator
+from kpose.inference.serving import export_onnx, export_saved_model, export_tflite
 from kpose.recipe import replace
 
-QUICKSTART = Path(__file__).parents[1] / "recipes" / "quickstart.yaml"
+QUICKSTART = Path(__file__).parents[2] / "recipes" / "quickstart.yaml"
 TINY_VIT = [
     "model.backbone=vit",
     "data.dataset=coco",

@@ -1,12 +1,12 @@
-"""Heads: backbone features -> one heatmap per keypoint.
+"""MMPose's single-stage heatmap head: backbone features -> one heatmap per keypoint.
 
 ``heatmap_head`` is MMPose's ``HeatmapHead`` (``mmpose/models/heads/heatmap_heads/
 heatmap_head.py``, the SimpleBaseline head): transposed convolutions that double the resolution
 (each + BN + ReLU), optional convolutions (each + BN + ReLU), then a final convolution to K
 channels. ``upsample_factor`` puts ViTPose's "simple" decoder in front of it (MMPose's
 ``FeatureMapProcessor(scale_factor, apply_relu=True)`` neck): ReLU, then bilinear upsampling
-with half-pixel centres (PyTorch's ``align_corners=False``). ``cpm_head`` is MMPose's
-multi-stage ``CPMHead`` (CPM, Hourglass): the same deconv stack and final conv, once per stage.
+with half-pixel centres (PyTorch's ``align_corners=False``). ``deconv_stack`` is shared with
+the multi-stage ``cpm_head`` (``heads/cpm.py``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from kpose.errors import ModelError
 from kpose.models.layers import batch_norm, conv2d, conv_transpose2d, relu
 
 
-def _head_init() -> keras.initializers.Initializer:
+def head_init() -> keras.initializers.Initializer:
     """MMPose's HeatmapHead init of Conv2d / ConvTranspose2d (biases start at zero)."""
     return keras.initializers.RandomNormal(stddev=0.001)
 
@@ -28,7 +28,7 @@ def _head_init() -> keras.initializers.Initializer:
 DECONV_PADDING = {4: (1, 0), 3: (1, 1), 2: (0, 0)}
 
 
-def _check_deconvs(channels: Sequence[int], kernels: Sequence[int], name: str) -> None:
+def check_deconvs(channels: Sequence[int], kernels: Sequence[int], name: str) -> None:
     if len(channels) != len(kernels):
         raise ModelError(
             f"{name}: deconv_out_channels {tuple(channels)} and deconv_kernel_sizes "
@@ -41,7 +41,7 @@ def _check_deconvs(channels: Sequence[int], kernels: Sequence[int], name: str) -
         )
 
 
-def _deconv_stack(x, channels: Sequence[int], kernels: Sequence[int], prefix: str):
+def deconv_stack(x, channels: Sequence[int], kernels: Sequence[int], prefix: str):
     """Stride-2 ConvTranspose2d (no bias) + BN + ReLU per entry: ``prefix.{3i}``,
     ``prefix.{3i+1}`` (BN); each doubles the resolution."""
     for i, (filters, kernel) in enumerate(zip(channels, kernels, strict=True)):
@@ -54,7 +54,7 @@ def _deconv_stack(x, channels: Sequence[int], kernels: Sequence[int], prefix: st
             stride=2,
             padding=padding,
             output_padding=output_padding,
-            kernel_initializer=_head_init(),
+            kernel_initializer=head_init(),
         )
         x = relu(batch_norm(x, f"{prefix}.{3 * i + 1}"), f"{prefix}.{3 * i + 2}")
     return x
@@ -82,7 +82,7 @@ def heatmap_head(
     Example:
         >>> head = heatmap_head(2048, 17)   # SimpleBaseline: (B, 8, 6, 2048) -> (B, 64, 48, 17)
     """
-    _check_deconvs(deconv_out_channels, deconv_kernel_sizes, name)
+    check_deconvs(deconv_out_channels, deconv_kernel_sizes, name)
     if len(conv_out_channels) != len(conv_kernel_sizes):
         raise ModelError(
             f"{name}: conv_out_channels {tuple(conv_out_channels)} and conv_kernel_sizes "
@@ -99,7 +99,7 @@ def heatmap_head(
         x = keras.layers.UpSampling2D(
             int(upsample_factor), interpolation="bilinear", name=f"{name}.input_upsample"
         )(x)
-    x = _deconv_stack(x, deconv_out_channels, deconv_kernel_sizes, f"{name}.deconv_layers")
+    x = deconv_stack(x, deconv_out_channels, deconv_kernel_sizes, f"{name}.deconv_layers")
     for i, (channels, kernel) in enumerate(zip(conv_out_channels, conv_kernel_sizes, strict=True)):
         prefix = f"{name}.conv_layers"
         x = conv2d(
@@ -109,7 +109,7 @@ def heatmap_head(
             f"{prefix}.{3 * i}",
             padding=(kernel - 1) // 2,
             use_bias=True,
-            kernel_initializer=_head_init(),
+            kernel_initializer=head_init(),
         )
         x = relu(batch_norm(x, f"{prefix}.{3 * i + 1}"), f"{prefix}.{3 * i + 2}")
     x = conv2d(
@@ -119,49 +119,6 @@ def heatmap_head(
         f"{name}.final_layer",
         padding=final_kernel_size // 2,
         use_bias=True,
-        kernel_initializer=_head_init(),
+        kernel_initializer=head_init(),
     )
     return keras.Model(inputs, x, name=name)
-
-
-def cpm_head(
-    in_channels: Sequence[int],
-    num_keypoints: int,
-    deconv_out_channels: Sequence[int] = (),
-    deconv_kernel_sizes: Sequence[int] = (),
-    final_kernel_size: int = 1,
-    name: str = "head",
-) -> keras.Model:
-    """MMPose's ``CPMHead`` (``heatmap_heads/cpm_head.py``) for a multi-stage backbone: per
-    stage ``s`` an optional deconv stack (``head.multi_deconv_layers.{s}.{3i}``) and a final
-    conv to K channels with bias and no padding (``head.multi_final_layers.{s}``;
-    ``final_kernel_size=0``: none, CPM's stages already output K channels).
-
-    ``in_channels`` has one entry per stage; the model maps the list of stage features to the
-    list of stage heatmaps (the last one is the prediction; all of them are supervised).
-
-    Example:
-        >>> head = cpm_head([256], 17)     # Hourglass52: one stack, 1x1 conv to 17 channels
-    """
-    _check_deconvs(deconv_out_channels, deconv_kernel_sizes, name)
-    inputs = [
-        keras.Input((None, None, int(c)), name=f"{name}_input_{s}")
-        for s, c in enumerate(in_channels)
-    ]
-    outputs = []
-    for s, x in enumerate(inputs):
-        x = _deconv_stack(
-            x, deconv_out_channels, deconv_kernel_sizes, f"{name}.multi_deconv_layers.{s}"
-        )
-        if final_kernel_size:
-            x = keras.layers.Conv2D(
-                num_keypoints,
-                final_kernel_size,
-                use_bias=True,
-                kernel_initializer=_head_init(),
-                name=f"{name}.multi_final_layers.{s}",
-            )(x)
-        else:  # MMPose's nn.Identity: a layer, so that no output of the head is its own input
-            x = keras.layers.Identity(name=f"{name}.multi_final_layers.{s}")(x)
-        outputs.append(x)
-    return keras.Model(inputs, outputs, name=name)

@@ -1,21 +1,30 @@
-"""``python -m kpose.evaluate`` on every converted sample dataset (random weights: mechanics)."""
+"""``python -m kpose.evaluate`` (``kpose.evaluation.evaluator.evaluate``) on every converted
+sample dataset, with weights as ``.weights.h5``, MMPose ``.pth`` and ``.keras`` (random weights:
+mechanics; the metric numbers against MMPose are in tests/parity/)."""
 
 from __future__ import annotations
 
+import io
 import json
+import pickle
+import sys
+import types
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.io import savemat
 
-from kpose.convert import convert_coco, convert_jhmdb, convert_mpii, convert_posetrack18
+from kpose.data.formats.coco import convert_coco
+from kpose.data.formats.mpii import convert_jhmdb, convert_mpii
+from kpose.data.formats.posetrack18 import convert_posetrack18
 from kpose.data.metainfo import get_dataset_info
 from kpose.evaluate import main
 from kpose.models.build import build_heatmap_model
 from kpose.recipe import load_recipe, replace
 
-QUICKSTART = Path(__file__).parents[1] / "recipes" / "quickstart.yaml"
+QUICKSTART = Path(__file__).parents[2] / "recipes" / "quickstart.yaml"
 
 # dataset -> (metric, headline keys)
 CASES = {
@@ -66,10 +75,8 @@ def convert(samples, dataset: str, out: Path) -> None:
 
 
 def overrides(dataset: str, root: Path, metric: str) -> list[str]:
-    extra = {
-        "aic": ["eval.use_area=false"],  # as MMPose's AIC configs
-        "posetrack18": ["data.val_boxes=detections"],
-    }.get(dataset, [])
+    # AIC and CrowdPose need no eval.use_area=false: the dataset brings its MMPose settings
+    extra = {"posetrack18": ["data.val_boxes=detections"]}.get(dataset, [])
     return [
         f"data.dataset={dataset}",
         f"data.root={root}",
@@ -80,12 +87,73 @@ def overrides(dataset: str, root: Path, metric: str) -> list[str]:
     ]
 
 
-def random_weights(dataset: str, path: Path, extra: list[str]) -> Path:
+def random_model(dataset: str, extra: list[str]):
     recipe = replace(load_recipe(QUICKSTART), extra)
-    model = build_heatmap_model(
+    return build_heatmap_model(
         recipe.model, tuple(recipe.codec.input_size), get_dataset_info(dataset).num_keypoints
     )
-    model.save_weights(str(path))
+
+
+def random_weights(dataset: str, path: Path, extra: list[str]) -> Path:
+    random_model(dataset, extra).save_weights(str(path))
+    return path
+
+
+def write_torch_state_dict(path: Path, state_dict: dict[str, np.ndarray]) -> Path:
+    """``{"state_dict": ...}`` as a torch zip checkpoint (``torch.save``'s layout: a pickle
+    naming torch's storages and ``_rebuild_tensor_v2``, and one raw file per tensor), written
+    without torch through stand-ins for the two torch modules the pickle names."""
+    torch, utils = types.ModuleType("torch"), types.ModuleType("torch._utils")
+    storage_types = {np.dtype(np.float32): "FloatStorage", np.dtype(np.int64): "LongStorage"}
+    for name in storage_types.values():
+        setattr(torch, name, type(name, (), {"__module__": "torch"}))
+
+    def _rebuild_tensor_v2(*args):
+        raise AssertionError("only pickled, never called")
+
+    _rebuild_tensor_v2.__module__ = "torch._utils"
+    _rebuild_tensor_v2.__qualname__ = "_rebuild_tensor_v2"
+    utils._rebuild_tensor_v2 = _rebuild_tensor_v2
+
+    class Storage:
+        def __init__(self, key, array):
+            self.key, self.array = key, array
+
+    class Tensor:
+        def __init__(self, storage):
+            self.storage = storage
+
+        def __reduce__(self):
+            array = self.storage.array
+            stride = tuple(s // array.itemsize for s in array.strides)
+            return (_rebuild_tensor_v2, (self.storage, 0, array.shape, stride, False))
+
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            if not isinstance(obj, Storage):
+                return None
+            kind = getattr(torch, storage_types[obj.array.dtype])
+            return ("storage", kind, obj.key, "cpu", obj.array.size)
+
+    storages = [
+        Storage(str(i), np.require(v, requirements="C")) for i, v in enumerate(state_dict.values())
+    ]
+    tensors = {k: Tensor(st) for k, st in zip(state_dict, storages, strict=True)}
+    buffer = io.BytesIO()
+    saved = {m: sys.modules.get(m) for m in ("torch", "torch._utils")}
+    sys.modules.update({"torch": torch, "torch._utils": utils})
+    try:
+        Pickler(buffer, protocol=2).dump({"state_dict": tensors})
+    finally:
+        for module, old in saved.items():
+            if old is None:
+                sys.modules.pop(module)
+            else:
+                sys.modules[module] = old
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", buffer.getvalue())
+        for storage in storages:
+            archive.writestr(f"archive/data/{storage.key}", storage.array.tobytes())
     return path
 
 
@@ -153,3 +221,29 @@ def test_detections_and_no_flip(samples, tmp_path, capsys):
 def test_errors_name_the_problem(tmp_path, capsys):
     assert main([str(QUICKSTART), "--weights", str(tmp_path / "missing.h5")]) == 2
     assert "missing.h5: file not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["pth", "keras"])
+def test_evaluate_takes_mmpose_pth_and_keras_files(kind, samples, tmp_path, capsys):
+    """One weights loader: an MMPose .pth and a whole .keras model score exactly as the same
+    weights saved as .weights.h5."""
+    from kpose.weights.state_dict import model_state_dict
+
+    root = tmp_path / "records"
+    convert(samples, "coco", root)
+    extra = overrides("coco", root, "coco")
+    model = random_model("coco", extra)
+    model.save_weights(str(tmp_path / "w.weights.h5"))
+    if kind == "pth":
+        weights = write_torch_state_dict(tmp_path / "w.pth", model_state_dict(model))
+    else:
+        weights = tmp_path / "w.keras"
+        model.save(str(weights))
+    metrics = {}
+    for path in (tmp_path / "w.weights.h5", weights):
+        out = tmp_path / f"eval-{path.name}"
+        args = [str(QUICKSTART), *extra, "--weights", str(path), "--out", str(out)]
+        assert main([*args, "--no-progress"]) == 0
+        metrics[path.name] = json.loads((out / "metrics.json").read_text())["metrics"]
+    assert metrics[weights.name] == metrics["w.weights.h5"]
+    assert "coco/AP" in capsys.readouterr().out

@@ -1,4 +1,5 @@
-"""Converter round trip on the real sample files: every kept instance reads back equal."""
+"""COCO-format converter round trip on the real sample files: every kept instance reads back
+equal, detections are stored with val, and bad inputs are counted, not kept."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kpose.convert import convert_coco, main
-from kpose.data.convert import read_meta, split_files
-from kpose.data.records import from_example
+from kpose.data.formats.coco import convert_coco
+from kpose.data.records import from_example, read_meta, split_files
+from kpose.errors import DataError
 from kpose.evaluation.evaluator import coco_ground_truth
 
 
@@ -127,39 +128,5 @@ def test_bad_inputs_are_reported_not_kept(samples, tmp_path):
     assert skipped["on skipped image (image file corrupt)"] == on_corrupt
     assert rep["instances_read"] == rep["instances_kept"] + sum(skipped.values())
     assert rep["images_read"] == rep["images_kept"] + 2
-    with pytest.raises(Exception, match="--strict"):
+    with pytest.raises(DataError, match="--strict"):
         convert_coco(ann_path, images, tmp_path / "out2", shards=1, progress=False, strict=True)
-
-
-def test_cli_prints_summary(samples, tmp_path, capsys):
-    code = main(
-        [
-            "coco",
-            "--annotations",
-            str(samples / "coco/test_coco.json"),
-            "--images",
-            str(samples / "coco"),
-            "--out",
-            str(tmp_path),
-            "--shards",
-            "2",
-        ]
-    )
-    assert code == 0
-    out = capsys.readouterr().out
-    assert "train: 4 images, 14 instances in 2 shards" in out
-    assert (
-        main(
-            [
-                "coco",
-                "--annotations",
-                str(tmp_path / "nope.json"),
-                "--images",
-                str(samples / "coco"),
-                "--out",
-                str(tmp_path),
-            ]
-        )
-        == 2
-    )
-    assert "nope.json: annotation file not found" in capsys.readouterr().err

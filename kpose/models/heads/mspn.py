@@ -20,8 +20,14 @@ import keras
 from keras import ops
 
 from kpose.errors import ModelError
-from kpose.models.backbones.mspn import ResizeAlignCorners, conv_module
-from kpose.models.layers import BN_EPSILON, BN_MOMENTUM, relu
+from kpose.models.layers import (
+    BN_EPSILON,
+    BN_MOMENTUM,
+    ResizeAlignCorners,
+    conv_module,
+    depthwise_separable_conv_module,
+    relu,
+)
 
 
 @keras.saving.register_keras_serializable(package="kpose")
@@ -45,7 +51,7 @@ def _linear_init() -> keras.initializers.Initializer:
 def pose_refine_machine(x, name: str):
     """RSN's PRM on ``(B, h, w, K)`` heatmaps (same shape out); names ``name.*`` as MMPose's."""
     channels = int(x.shape[-1])
-    out = conv_module(x, channels, f"{name}.conv_bn_relu_prm_1", 3)
+    out = conv_module(x, channels, 3, f"{name}.conv_bn_relu_prm_1")
     gate = keras.layers.GlobalAveragePooling2D(name=f"{name}.global_pooling")(out)  # (B, K)
     for index in (0, 3):
         gate = keras.layers.Dense(
@@ -56,21 +62,12 @@ def pose_refine_machine(x, name: str):
         )(gate)
         gate = relu(gate, f"{name}.middle_path.{index + 2}")
     gate = keras.layers.Activation("sigmoid", name=f"{name}.middle_path.6")(gate)
-    spatial = conv_module(out, channels, f"{name}.bottom_path.0")
-    separable = f"{name}.bottom_path.1"
-    spatial = keras.layers.DepthwiseConv2D(
-        9,
-        padding="same",
-        use_bias=False,
+    spatial = conv_module(out, channels, 1, f"{name}.bottom_path.0")
+    spatial = depthwise_separable_conv_module(
+        spatial, 1, 9, f"{name}.bottom_path.1",
         # Kaiming normal with PyTorch's fan_out of a (C, 1, 9, 9) depthwise kernel.
         depthwise_initializer=keras.initializers.RandomNormal(stddev=(2 / (81 * channels)) ** 0.5),
-        name=f"{separable}.depthwise_conv.conv",
-    )(spatial)
-    spatial = keras.layers.BatchNormalization(
-        epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{separable}.depthwise_conv.bn"
-    )(spatial)
-    spatial = relu(spatial, f"{separable}.depthwise_conv.activate")
-    spatial = conv_module(spatial, 1, f"{separable}.pointwise_conv")
+    )  # fmt: skip
     spatial = keras.layers.Activation("sigmoid", name=f"{name}.bottom_path.2")(spatial)
     return RefineGate(name=f"{name}.gate")([out, gate, spatial])
 
@@ -121,8 +118,8 @@ def mspn_head(
     outputs = []
     for i, x in enumerate(inputs):
         prefix = f"{name}.predict_layers.{i}"
-        x = conv_module(x, unit_channels, f"{prefix}.conv_layers.0")
-        x = conv_module(x, num_keypoints, f"{prefix}.conv_layers.1", 3, act=False)
+        x = conv_module(x, unit_channels, 1, f"{prefix}.conv_layers.0")
+        x = conv_module(x, num_keypoints, 3, f"{prefix}.conv_layers.1", act=None)
         x = ResizeAlignCorners((height, width), name=f"{prefix}.interpolate")(x)
         if use_prm:
             x = pose_refine_machine(x, f"{prefix}.prm")

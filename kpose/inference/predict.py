@@ -1,0 +1,89 @@
+"""The one top-down predict path, MMPose's test step as batched TensorFlow: person boxes ->
+MMPose's crops (``crop_boxes``) -> the heatmap model, with flip test -> the codec's decode
+(``make_predict_fn``) -> keypoints in original-image pixels (``to_image_coords``).
+``PoseEstimator``, the evaluator (whose crops come from the val pipeline) and the serving
+SavedModel are all built from these three functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kpose.codecs import flip_heatmaps, flip_test_average
+from kpose.geometry import cv2_exact
+from kpose.geometry.boxes import bbox_xyxy_to_center_scale, fix_aspect_ratio
+
+
+@tf.function(reduce_retracing=True)
+def crop_boxes(
+    images, image_index, boxes_xyxy, input_size: tuple[int, int], padding: float, use_udp: bool
+):
+    """MMPose's top-down crops of person boxes, bit for bit as its OpenCV crop.
+
+    Per box: centre/scale of the box (``padding`` x, aspect ratio of ``input_size``), MMPose's
+    warp matrix (the UDP one with ``use_udp``) and OpenCV's fixed-point bilinear warp.
+
+    Args:
+        images: ``(B, H, W, 3)`` uint8 RGB (zero-padded to one size).
+        image_index: ``(N,)`` int32, the image of each box.
+        boxes_xyxy: ``(N, 4)`` float32 boxes in image pixels.
+        input_size: the model's ``(w, h)``.
+
+    Returns:
+        ``(crops (N, h, w, 3) uint8, centers (N, 2), scales (N, 2))`` in image pixels.
+    """
+    # Not XLA: the float64 matrix arithmetic must round as OpenCV's does (no fused mul-add).
+    center, scale = bbox_xyxy_to_center_scale(boxes_xyxy, padding)
+    scale = fix_aspect_ratio(scale, input_size[0] / input_size[1])
+    if use_udp:
+        matrices = cv2_exact.get_udp_warp_matrix(center, scale, input_size)
+    else:
+        matrices = cv2_exact.get_warp_matrix(center, scale, input_size)
+    crops = cv2_exact.warp_affine(images, image_index, matrices, input_size)
+    return crops, center, scale
+
+
+def make_predict_fn(
+    model: keras.Model,
+    codec,
+    flip_indices: Sequence[int],
+    *,
+    flip_test: bool = True,
+    shift_heatmap: bool = True,
+    jit_compile: bool = False,
+):
+    """A compiled function: crops ``(B, h, w, 3)`` (uint8 or float RGB 0..255) ->
+    ``(keypoints (B, K, 2) in input-crop pixels, scores (B, K))``.
+
+    With ``flip_test`` the model also sees the mirrored crops; their heatmaps are flipped back
+    (``flip_indices``, ``shift_heatmap``) and averaged with the plain ones before decoding.
+    """
+
+    @tf.function(jit_compile=jit_compile, reduce_retracing=True)
+    def predict(crops):
+        crops = tf.cast(crops, tf.float32)
+        heatmaps = tf.cast(model(crops, training=False), tf.float32)  # (B, h, w, K)
+        if flip_test:
+            flipped = tf.cast(model(tf.reverse(crops, axis=[2]), training=False), tf.float32)
+            heatmaps = flip_test_average(
+                heatmaps, flip_heatmaps(flipped, flip_indices, shift_heatmap)
+            )
+        return codec.decode(heatmaps)
+
+    return predict
+
+
+def to_image_coords(keypoints_in, center, scale, input_size: tuple[int, int]):
+    """MMPose's back-projection ``kp / input_size * scale + center - scale / 2``: keypoints
+    ``(N, K, 2)`` in input-crop pixels -> original-image pixels, for the boxes' ``center`` and
+    ``scale`` ``(N, 2)``. Numpy arrays or TF tensors (in the keypoints' dtype)."""
+    if isinstance(keypoints_in, np.ndarray):
+        size = np.asarray(input_size, keypoints_in.dtype)
+    else:
+        size = tf.constant(input_size, keypoints_in.dtype)
+    scale, center = scale[:, None, :], center[:, None, :]
+    return keypoints_in / size * scale + center - 0.5 * scale

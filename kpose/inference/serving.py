@@ -1,0 +1,174 @@
+"""Exports of a ``PoseEstimator``: the SavedModel for TF Serving, with the whole predict path
+inside, and the heatmap model alone as ONNX or TFLite (the library of ``python -m
+kpose.export``).
+
+SavedModel: ``serving_default(image_bytes: tf.string[B], boxes: float32[B, N, 4]) ->
+{"keypoints": float32[B, N, K, 2], "scores": float32[B, N, K]}``. Images are JPEG or PNG bytes
+(decoded to RGB as OpenCV decodes them; EXIF orientation is not applied); boxes are xyxy in
+image pixels, all-zero rows are ignored (their outputs are zero). Everything of
+``PoseEstimator.predict`` happens inside: decode, MMPose's crop, the model, flip test, heatmap
+decoding and back-projection (``kpose.inference.predict``), so TF Serving needs no pre- or
+post-processing. ONNX (tf2onnx) and TFLite hold the heatmap model alone: RGB 0..255 crops
+``(B, H, W, 3)`` -> heatmaps ``(B, h, w, K)``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from kpose.errors import KposeError
+from kpose.inference.estimator import PoseEstimator
+from kpose.inference.predict import crop_boxes, make_predict_fn, to_image_coords
+
+FORMATS = ("saved_model", "onnx", "tflite")
+ONNX_OPSET = 17
+
+
+def serving_function(estimator: PoseEstimator):
+    """The ``serving_default`` function of ``estimator`` (a ``tf.function``)."""
+    recipe, info = estimator.recipe, estimator.dataset_info
+    input_size = estimator.input_size
+    k = info.num_keypoints
+    predict = make_predict_fn(
+        estimator.heatmap_model,
+        estimator.codec,
+        info.flip_indices,
+        flip_test=recipe.eval.flip_test,
+        shift_heatmap=recipe.eval.shift_heatmap,
+    )
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.string, name="image_bytes"),
+            tf.TensorSpec([None, None, 4], tf.float32, name="boxes"),
+        ]
+    )
+    def serve(image_bytes, boxes):
+        images = _decode_padded(image_bytes)  # (B, H, W, 3), zero-padded like OpenCV's border
+        valid = tf.where(tf.reduce_any(tf.not_equal(boxes, 0.0), axis=-1))  # (M, 2)
+        flat_boxes = tf.gather_nd(boxes, valid)  # (M, 4)
+        crops, centers, scales = crop_boxes(
+            images,
+            tf.cast(valid[:, 0], tf.int32),
+            flat_boxes,
+            input_size,
+            recipe.data.bbox_padding,
+            recipe.use_udp_warp,
+        )
+        keypoints_in, scores = predict(crops)
+        keypoints = to_image_coords(
+            tf.cast(keypoints_in, tf.float32), centers, scales, input_size
+        )  # (M, K, 2)
+        shape = tf.shape(boxes, out_type=tf.int64)
+        return {
+            "keypoints": tf.scatter_nd(valid, keypoints, tf.concat([shape[:2], [k, 2]], 0)),
+            "scores": tf.scatter_nd(
+                valid, tf.cast(scores, tf.float32), tf.concat([shape[:2], [k]], 0)
+            ),
+        }
+
+    return serve
+
+
+def _decode_padded(image_bytes):
+    """``(B,)`` encoded images -> ``(B, H, W, 3)`` uint8 RGB, zero-padded to the largest."""
+    n_images = tf.shape(image_bytes)[0]
+    decoded = tf.TensorArray(tf.uint8, size=n_images, infer_shape=False)
+    shapes = tf.TensorArray(tf.int32, size=n_images)
+    for i in tf.range(n_images):
+        image = _decode_rgb(image_bytes[i])
+        decoded = decoded.write(i, image)
+        shapes = shapes.write(i, tf.shape(image)[:2])
+    shapes = shapes.stack()  # (B, 2)
+    height, width = tf.reduce_max(shapes[:, 0]), tf.reduce_max(shapes[:, 1])
+    padded = tf.TensorArray(tf.uint8, size=n_images)
+    for i in tf.range(n_images):
+        image = decoded.read(i)
+        padded = padded.write(
+            i,
+            tf.pad(
+                image,
+                [[0, height - tf.shape(image)[0]], [0, width - tf.shape(image)[1]], [0, 0]],
+            ),
+        )
+    return padded.stack()
+
+
+def _decode_rgb(data):
+    """JPEG with libjpeg's accurate integer DCT, which decodes as OpenCV (MMPose's reader)
+    does, pixel for pixel; PNG (and BMP, GIF) by ``decode_image``."""
+    return tf.cond(
+        tf.io.is_jpeg(data),
+        lambda: tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE"),
+        lambda: tf.io.decode_image(data, channels=3, expand_animations=False),
+    )
+
+
+def export_saved_model(estimator: PoseEstimator, out_dir: str | os.PathLike) -> Path:
+    """Write the serving SavedModel to ``out_dir`` (TF Serving wants ``.../<name>/<version>``)."""
+    out_dir = Path(out_dir)
+    archive = keras.export.ExportArchive()
+    archive.track(estimator.heatmap_model)
+    archive.add_endpoint("serving_default", serving_function(estimator))
+    archive.write_out(str(out_dir), verbose=False)
+    return out_dir
+
+
+def _heatmap_function(estimator: PoseEstimator, batch_size: int | None = None):
+    """The heatmap model as a ``tf.function`` of float32 ``images`` ``(batch_size, H, W, 3)``."""
+    width, height = estimator.input_size
+    model = estimator.heatmap_model
+    spec = tf.TensorSpec([batch_size, height, width, 3], tf.float32, name="images")
+    return tf.function(lambda images: model(images, training=False), input_signature=[spec])
+
+
+def export_onnx(estimator: PoseEstimator, path: str | os.PathLike) -> Path:
+    """The heatmap model as ONNX (tf2onnx, opset 17); input ``images`` float32 NHWC RGB."""
+    try:
+        import tf2onnx
+    except ImportError as exc:
+        raise KposeError('ONNX export needs tf2onnx: pip install -e ".[export]"') from exc
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fn = _heatmap_function(estimator)
+    tf2onnx.convert.from_function(
+        fn, input_signature=fn.input_signature, opset=ONNX_OPSET, output_path=str(path)
+    )
+    return path
+
+
+def export_tflite(estimator: PoseEstimator, path: str | os.PathLike) -> Path:
+    """The heatmap model as a float32 TFLite flatbuffer (batch 1 input)."""
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fn = _heatmap_function(estimator, batch_size=1)
+    # Frozen first: with Keras 3 variables left as resources the converter keeps READ_VARIABLE
+    # ops that have no values at run time.
+    frozen = convert_variables_to_constants_v2(fn.get_concrete_function())
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
+    path.write_bytes(converter.convert())
+    return path
+
+
+def export(
+    preset: str, weights: str | os.PathLike | None, fmt: str, out: str | os.PathLike
+) -> Path:
+    """Load ``preset`` (a preset name or recipe file) with ``weights`` (MMPose ``.pth``,
+    ``.weights.h5`` or ``.keras``; ``None``: ``$KPOSE_HOME/<preset>.*``) and write it to ``out``
+    as ``fmt`` (one of ``FORMATS``)."""
+    if fmt not in FORMATS:
+        raise KposeError(f"--format must be one of {FORMATS}, got {fmt!r}")
+    estimator = PoseEstimator.from_preset(preset, weights)
+    if fmt == "saved_model":
+        return export_saved_model(estimator, out)
+    if fmt == "onnx":
+        return export_onnx(estimator, out)
+    return export_tflite(estimator, out)

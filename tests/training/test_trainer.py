@@ -1,0 +1,63 @@
+"""The training loop's steps: starting a run from ``train.load_from`` weights."""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kpose.data.metainfo import get_dataset_info
+from kpose.models.build import build_heatmap_model
+from kpose.recipe import load_recipe
+from kpose.training.trainer import TrainingRun, restore_or_initialise
+
+QUICKSTART = Path(__file__).parents[2] / "recipes" / "quickstart.yaml"
+
+
+def _run(recipe, write_dir: Path) -> TrainingRun:
+    """A run of ``recipe``'s model as ``build_run`` makes it, without counting training data."""
+    info = get_dataset_info(recipe.data.dataset)
+    model = build_heatmap_model(recipe.model, recipe.codec.input_size, info.num_keypoints)
+    optimizer = keras.optimizers.Adam()
+    counters = {
+        "epoch": tf.Variable(0, dtype=tf.int64),
+        "step_in_epoch": tf.Variable(0, dtype=tf.int64),
+        "best_metric": tf.Variable(-math.inf, dtype=tf.float64),
+    }
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, **counters)
+    return TrainingRun(
+        recipe=recipe,
+        info=info,
+        write_dir=write_dir,
+        steps_per_epoch=1,
+        stages_model=model,
+        model=model,
+        schedule=None,
+        optimizer=optimizer,
+        checkpoint=checkpoint,
+        manager=tf.train.CheckpointManager(checkpoint, str(write_dir / "checkpoints"), 2),
+        **counters,
+    )
+
+
+def test_load_from_reads_a_keras_model(tmp_path, caplog):
+    """``train.load_from`` goes through ``kpose.weights.load.load_weights``, so a ``.keras``
+    file (as well as ``.pth`` and ``.weights.h5``) starts a new run."""
+    base = load_recipe(QUICKSTART)
+    info = get_dataset_info(base.data.dataset)
+    trained = build_heatmap_model(base.model, base.codec.input_size, info.num_keypoints)
+    rng = np.random.default_rng(0)
+    trained.set_weights([rng.normal(size=w.shape).astype(w.dtype) for w in trained.get_weights()])
+    trained.save(tmp_path / "trained.keras")
+
+    recipe = load_recipe(QUICKSTART, [f"train.load_from={tmp_path / 'trained.keras'}"])
+    run = _run(recipe, tmp_path / "work")
+    caplog.set_level(logging.INFO, logger="kpose")
+    restore_or_initialise(run)
+    assert f"initialised from {tmp_path / 'trained.keras'}" in caplog.text
+    for got, want in zip(run.model.get_weights(), trained.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, want)
