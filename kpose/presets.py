@@ -1,7 +1,7 @@
 """The preset table: preset name -> recipe file and the MMPose config it mirrors.
 
 One explicit table (no registration at import time). ``mmpose_config`` is relative to MMPose's
-``configs/body_2d_keypoint/topdown_heatmap/`` folder, as in ``SEED_RESULTS.md``.
+``configs/body_2d_keypoint/topdown_heatmap/`` folder (``docs/models.md`` lists every preset).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ RECIPES_DIR = (Path(__file__).resolve().parent / "recipes").resolve()
 class Preset:
     name: str
     recipe: str  # file name under recipes/; the recipe names the MMPose config it mirrors
-    published: str = ""  # MMPose's published accuracy of that config (SEED_RESULTS.md)
+    published: str = ""  # MMPose's published accuracy of that config
 
     @property
     def recipe_path(self) -> Path:

@@ -1,4 +1,4 @@
-"""Recipe model section -> the heatmap ``keras.Model`` (DESIGN.md, data flow step 4).
+"""Recipe model section -> the heatmap ``keras.Model`` (``docs/architecture.md``, the model step).
 
 The model takes float32 NHWC **RGB pixels in [0, 255]**, normalises them with the recipe's
 mean/std inside (MMPose's ``PoseDataPreprocessor``), runs the backbone and the head, and returns

@@ -1,4 +1,5 @@
-"""Dataset metadata against the values written down in ../shared/MMPOSE_NOTES.md section 3."""
+"""Dataset metadata against the values of MMPose's dataset_info files (the parity sibling,
+tests/parity/test_metainfo_parity.py, reads those files themselves)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Each case builds the MMPose model from its config (with overrides for the small 
 randomises weights and running statistics, runs an eval-mode forward on raw RGB crops
 normalised by MMPose's preprocessor statistics, and hands back the state dict; kpose builds
 the same model, takes the state dict through ``assign_state_dict`` (strict) and must give the
-heatmaps within ``1e-4 * max(1, max|ref|)`` (DESIGN.md's <= 1e-4 on float32).
+heatmaps within ``1e-4 * max(1, max|ref|)`` (the zoo's <= 1e-4 on float32).
 """
 
 from __future__ import annotations
