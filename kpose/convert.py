@@ -12,120 +12,88 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
+from kpose.cli import argument_parser, reports_errors
 from kpose.data.formats.coco import COCO_FORMAT_DATASETS, convert_coco
 from kpose.data.formats.mpii import convert_jhmdb, convert_mpii
 from kpose.data.formats.posetrack18 import convert_posetrack18
 from kpose.data.records import summary_lines
 from kpose.data.synthetic import convert_synthetic
-from kpose.errors import KposeError
 
 
+def _annotation_parser(sub, name: str, help: str, convert, *, split: str, detections: bool):
+    """A subcommand for an annotation format: the arguments every converter takes."""
+    p = sub.add_parser(name, help=help)
+    p.set_defaults(convert=convert)
+    p.add_argument("--annotations", required=True)
+    p.add_argument("--images", required=True, help="folder the image names are under")
+    p.add_argument("--out", required=True)
+    p.add_argument("--split", default=split)
+    p.add_argument("--shards", type=int, default=8)
+    p.add_argument("--strict", action="store_true", help="fail if anything is skipped")
+    if detections:
+        p.add_argument("--detections", help="person detections (COCO results JSON)")
+        p.add_argument(
+            "--det-score-thr",
+            type=float,
+            default=0.0,
+            help="drop detections scoring below this (MMPose's bbox_score_thr)",
+        )
+    return p
+
+
+@reports_errors
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m kpose.convert",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = argument_parser("convert", __doc__)
     sub = parser.add_subparsers(dest="format", required=True)
-    coco = sub.add_parser(
-        "coco", help="COCO-format keypoint files (COCO, CrowdPose, AIC, Human-Art)"
+    coco = _annotation_parser(
+        sub,
+        "coco",
+        "COCO-format keypoint files (COCO, CrowdPose, AIC, Human-Art)",
+        convert_coco,
+        split="train",
+        detections=True,
     )
-    coco.add_argument("--annotations", required=True)
-    coco.add_argument("--images", required=True, help="folder the file_name fields are under")
-    coco.add_argument("--out", required=True)
-    coco.add_argument("--split", default="train")
     coco.add_argument("--dataset", default="coco", choices=COCO_FORMAT_DATASETS)
-    coco.add_argument("--detections", help="person detections (COCO results JSON)")
-    coco.add_argument("--det-score-thr", type=float, default=0.0)
-    coco.add_argument("--shards", type=int, default=8)
-    coco.add_argument("--strict", action="store_true", help="fail if anything is skipped")
-    mpii = sub.add_parser("mpii", help="MMPose's MPII JSON (+ mpii_gt_val.mat head boxes)")
-    jhmdb = sub.add_parser("jhmdb", help="MMPose's JHMDB COCO-like JSON (1-based)")
-    for p in (mpii, jhmdb):
-        p.add_argument("--annotations", required=True)
-        p.add_argument("--images", required=True, help="folder the image names are under")
-        p.add_argument("--out", required=True)
-        p.add_argument("--split", default="train")
-        p.add_argument("--shards", type=int, default=8)
-        p.add_argument("--strict", action="store_true", help="fail if anything is skipped")
+    mpii = _annotation_parser(
+        sub,
+        "mpii",
+        "MMPose's MPII JSON (+ mpii_gt_val.mat head boxes)",
+        convert_mpii,
+        split="train",
+        detections=False,
+    )
     mpii.add_argument("--headboxes", help="mpii_gt_val.mat: head boxes for PCKh (val split)")
-    pt = sub.add_parser("posetrack18", help="PoseTrack18's merged COCO-format file")
-    pt.add_argument("--annotations", required=True)
-    pt.add_argument("--images", required=True, help="folder the file_name fields are under")
-    pt.add_argument("--out", required=True)
-    pt.add_argument("--split", default="val")
-    pt.add_argument("--detections", help="person detections (COCO results JSON)")
-    pt.add_argument(
-        "--det-score-thr",
-        type=float,
-        default=0.0,
-        help="MMPose's bbox_score_thr (0.4 in its PoseTrack18 configs)",
+    _annotation_parser(
+        sub,
+        "jhmdb",
+        "MMPose's JHMDB COCO-like JSON (1-based)",
+        convert_jhmdb,
+        split="train",
+        detections=False,
+    )
+    pt = _annotation_parser(
+        sub,
+        "posetrack18",
+        "PoseTrack18's merged COCO-format file",
+        convert_posetrack18,
+        split="val",
+        detections=True,
     )
     pt.add_argument("--gt-folder", help="per-video GT JSONs (default: derived from the name)")
-    pt.add_argument("--shards", type=int, default=8)
-    pt.add_argument("--strict", action="store_true", help="fail if anything is skipped")
     syn = sub.add_parser("synthetic", help="generate the synthetic person dataset")
+    syn.set_defaults(convert=convert_synthetic)
     syn.add_argument("--out", required=True)
     syn.add_argument("--images", type=int, required=True)
     syn.add_argument("--seed", type=int, required=True)
     syn.add_argument("--split", default="train")
     syn.add_argument("--shards", type=int, default=4)
-    args = parser.parse_args(argv)
-    try:
-        if args.format == "synthetic":
-            entry = convert_synthetic(
-                args.out, images=args.images, seed=args.seed, split=args.split, shards=args.shards
-            )
-        elif args.format == "mpii":
-            entry = convert_mpii(
-                args.annotations,
-                args.images,
-                args.out,
-                split=args.split,
-                headboxes=args.headboxes,
-                shards=args.shards,
-                strict=args.strict,
-            )
-        elif args.format == "posetrack18":
-            entry = convert_posetrack18(
-                args.annotations,
-                args.images,
-                args.out,
-                split=args.split,
-                detections=args.detections,
-                det_score_thr=args.det_score_thr,
-                gt_folder=args.gt_folder,
-                shards=args.shards,
-                strict=args.strict,
-            )
-        elif args.format == "jhmdb":
-            entry = convert_jhmdb(
-                args.annotations,
-                args.images,
-                args.out,
-                split=args.split,
-                shards=args.shards,
-                strict=args.strict,
-            )
-        else:
-            entry = convert_coco(
-                args.annotations,
-                args.images,
-                args.out,
-                split=args.split,
-                dataset=args.dataset,
-                detections=args.detections,
-                det_score_thr=args.det_score_thr,
-                shards=args.shards,
-                strict=args.strict,
-            )
-    except KposeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print("\n".join(summary_lines(args.split, entry)))
+    options = vars(parser.parse_args(argv))
+    convert, split = options.pop("convert"), options["split"]
+    del options["format"]
+    entry = convert(**options)
+    print("\n".join(summary_lines(split, entry)))
     return 0
 
 

@@ -13,10 +13,9 @@ file. The library function is ``kpose.evaluation.evaluator.evaluate``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from kpose.errors import KposeError
+from kpose.cli import argument_parser, reports_errors
 
 
 def table(prefix: str, metrics: dict[str, float]) -> str:
@@ -27,12 +26,9 @@ def table(prefix: str, metrics: dict[str, float]) -> str:
     )
 
 
+@reports_errors
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m kpose.evaluate",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = argument_parser("evaluate", __doc__)
     parser.add_argument("recipe", help="recipe YAML file or preset name")
     parser.add_argument("overrides", nargs="*", help="key.sub=value recipe overrides")
     parser.add_argument(
@@ -44,24 +40,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="output folder (default: next to the weights, eval/)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_intermixed_args(argv)
-    try:
-        from kpose.evaluation.evaluator import evaluate
-        from kpose.presets import load_recipe_for
-        from kpose.recipe import replace
+    from kpose.evaluation.evaluator import evaluate
+    from kpose.presets import load_recipe_for
+    from kpose.recipe import replace
 
-        recipe = replace(load_recipe_for(args.recipe), args.overrides)
-        metrics = evaluate(
-            recipe,
-            args.weights,
-            detections=args.detections,
-            det_score_thr=args.det_score_thr,
-            flip_test=False if args.no_flip else None,
-            out=args.out,
-            progress=not args.no_progress,
-        )
-    except KposeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    recipe = replace(load_recipe_for(args.recipe), args.overrides)
+    metrics = evaluate(
+        recipe,
+        args.weights,
+        detections=args.detections,
+        det_score_thr=args.det_score_thr,
+        flip_test=False if args.no_flip else None,
+        out=args.out,
+        progress=not args.no_progress,
+    )
     print(table(recipe.data.dataset, metrics))
     return 0
 

@@ -14,19 +14,13 @@ heatmaps ``(B, h, w, K)``.
 
 from __future__ import annotations
 
-import argparse
-import sys
-
-from kpose.errors import KposeError
+from kpose.cli import argument_parser, reports_errors
 from kpose.inference.serving import FORMATS, export
 
 
+@reports_errors
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m kpose.export",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = argument_parser("export", __doc__)
     parser.add_argument("preset", help="preset name or recipe file")
     parser.add_argument(
         "--weights", help="MMPose .pth, .weights.h5 or .keras (default: $KPOSE_HOME/<preset>.*)"
@@ -34,11 +28,7 @@ def main(argv=None) -> int:
     parser.add_argument("--format", default="saved_model", choices=FORMATS)
     parser.add_argument("--out", required=True, help="SavedModel folder or model file")
     args = parser.parse_args(argv)
-    try:
-        path = export(args.preset, args.weights, args.format, args.out)
-    except KposeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    path = export(args.preset, args.weights, args.format, args.out)
     print(f"wrote {path}")
     return 0
 

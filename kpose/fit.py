@@ -8,20 +8,16 @@ checkpoint in ``train.work_dir``.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import time
 
-from kpose.errors import KposeError
+from kpose.cli import argument_parser, reports_errors
 
 
+@reports_errors
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m kpose.fit",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = argument_parser("fit", __doc__)
     parser.add_argument("recipe", help="recipe YAML file or preset name")
     parser.add_argument("overrides", nargs="*", help="key.sub=value recipe overrides")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -33,12 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     from kpose.training.trainer import fit
 
     start = time.perf_counter()
-    try:
-        recipe = replace(load_recipe_for(args.recipe), args.overrides)
-        result = fit(recipe, progress=not args.no_progress)
-    except KposeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    recipe = replace(load_recipe_for(args.recipe), args.overrides)
+    result = fit(recipe, progress=not args.no_progress)
     minutes = (time.perf_counter() - start) / 60
     prefix, key = recipe.data.dataset, METRICS[recipe.eval.metric]
     lines = [f"{prefix}/{k}: {v:.4f}" for k, v in result.items() if k != "best"]

@@ -18,19 +18,14 @@ image is one person box, as MMPose's ``inference_topdown``.
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
-from kpose.errors import KposeError
+from kpose.cli import argument_parser, reports_errors
 
 
+@reports_errors
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m kpose.infer",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = argument_parser("infer", __doc__)
     parser.add_argument("preset", help="preset name or recipe file")
     parser.add_argument("source", help="an image, a folder of images or a video")
     parser.add_argument(
@@ -48,25 +43,21 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    try:
-        from kpose.inference.files import infer_files
+    from kpose.inference.files import infer_files
 
-        rows = infer_files(
-            args.preset,
-            args.weights,
-            args.source,
-            boxes_file=args.boxes,
-            detections_file=args.detections,
-            det_score_thr=args.det_score_thr,
-            out=args.out,
-            flip_test=False if args.no_flip else None,
-            score_thr=args.score_thr,
-            batch_size=args.batch_size,
-            progress=not args.no_progress,
-        )
-    except KposeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    rows = infer_files(
+        args.preset,
+        args.weights,
+        args.source,
+        boxes_file=args.boxes,
+        detections_file=args.detections,
+        det_score_thr=args.det_score_thr,
+        out=args.out,
+        flip_test=False if args.no_flip else None,
+        score_thr=args.score_thr,
+        batch_size=args.batch_size,
+        progress=not args.no_progress,
+    )
     print(f"{len(rows)} people; results in {Path(args.out) / 'results.json'}")
     return 0
 

@@ -6,19 +6,27 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
+import keras
 import numpy as np
 import pytest
 
 import kpose
 from kpose.errors import DataError
 from kpose.inference.estimator import PoseEstimator
+from kpose.recipe import replace
 
 QUICKSTART = Path(__file__).parents[2] / "recipes" / "quickstart.yaml"
 
 
 @pytest.fixture(scope="module")
 def estimator():
-    return PoseEstimator.from_recipe(kpose.load_recipe_for(str(QUICKSTART)))
+    # Seeded weights and the plain MSRA decode: these tests check mechanics (which box a row
+    # belongs to, chunking, padding). With random weights, DARK's Taylor step on nearly flat
+    # heatmaps (a near-singular Hessian) magnifies the ~1e-7 float32 differences between
+    # batch layouts to 0.1 px, and an unseeded model made that a coin toss per run.
+    keras.utils.set_random_seed(0)
+    recipe = replace(kpose.load_recipe_for(str(QUICKSTART)), ["codec.unbiased=false"])
+    return PoseEstimator.from_recipe(recipe)
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +44,7 @@ def test_one_image_many_boxes(estimator, coco_files):
     assert result["keypoints"].shape == (3, k, 2) and result["scores"].shape == (3, k)
     np.testing.assert_array_equal(result["box_scores"], boxes[:, 4])
     np.testing.assert_array_equal(result["boxes"], boxes[:, :4])
-    # the same box alone gives the same keypoints (which chunk, row and padding do not
-    # matter). Same batch_size: another batch size is another XLA program, whose float32
-    # heatmaps differ by ~1e-7, and DARK's Taylor step on these random-weight, nearly flat
-    # heatmaps (a near-singular Hessian) can magnify that to 0.1 px.
+    # the same box alone gives the same keypoints (which chunk, row and padding do not matter)
     one = estimator.predict(image, boxes[1:2, :4], batch_size=2)
     np.testing.assert_allclose(one["keypoints"][0], result["keypoints"][1], atol=1e-3)
     # keypoints of a box lie near it (back-projection into image pixels)
