@@ -14,8 +14,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "kpose"
 CLIS = {"fit", "evaluate", "infer", "convert", "export"}
 
 # Room -> the rooms it may import (besides itself). A room is a subpackage of kpose, or one of
-# the top-level modules; the five CLI modules and their shared kpose/cli.py form the room "cli". Keep docs/architecture.md's
-# table in step with this one.
+# the top-level modules; the five CLI modules and their shared kpose/cli.py form the room
+# "cli". Keep docs/architecture.md's table in step with this one.
 ALLOWED = {
     room: set(rooms.split())
     for room, rooms in {
