@@ -27,15 +27,18 @@ ALLOWED = {
         "data": "errors metainfo geometry codecs recipe",
         "models": "errors metainfo recipe",
         "weights": "errors models",
+        "detection": "errors models weights",
         "visualize": "errors metainfo data",
-        "inference": "errors metainfo geometry codecs recipe data models weights visualize presets",
+        "inference": "errors metainfo geometry codecs recipe data models weights detection "
+        "visualize presets",
         "evaluation": "errors metainfo geometry codecs recipe data models weights inference",
         "training": "errors metainfo geometry codecs recipe data models weights inference "
         "evaluation visualize",
         "metrics": "evaluation",
         "presets": "errors recipe",
-        "kpose": "errors metainfo presets recipe data models inference weights",
-        "cli": "errors metainfo recipe presets data inference evaluation training weights kpose",
+        "kpose": "errors metainfo presets recipe data models inference weights detection",
+        "cli": "errors metainfo recipe presets data inference evaluation training weights "
+        "detection kpose",
     }.items()
 }
 
