@@ -1,7 +1,8 @@
 """kpose: top-down heatmap 2D human pose estimation for Keras 3 / TensorFlow, at parity with MMPose.
 
 The public front door: ``list_presets()``, ``build_model(preset_or_recipe)``,
-``load(preset, weights=...)``, ``presets.get``.
+``load(preset, weights=..., detector=...)``, ``presets.get``; person detectors are in
+``kpose.detection``.
 """
 
 from __future__ import annotations
@@ -32,18 +33,24 @@ def build_model(preset_or_recipe):
     )
 
 
-def load(preset_or_recipe, weights: str | os.PathLike | None = None):
-    """A ``PoseEstimator`` of a preset (or recipe) with trained weights.
+def load(preset_or_recipe, weights: str | os.PathLike | None = None, detector="rtmdet-m-person"):
+    """A ``PoseEstimator`` of a preset (or recipe) with trained weights and a person detector.
 
     ``weights``: an MMPose ``.pth`` checkpoint of the preset's config (read without PyTorch;
     its state dict must fit exactly, else the error lists the missing, unexpected and
-    mis-shaped tensors), a Keras ``.weights.h5``, or a ``.keras`` model. Without ``weights``,
-    ``$KPOSE_HOME/<preset>.{weights.h5,keras,pth}`` is used (default ``~/.kpose``).
+    mis-shaped tensors), a Keras ``.weights.h5``, a ``.keras`` model, or an ``http(s)://`` /
+    ``file://`` URL of one. Without ``weights``: ``$KPOSE_HOME/<preset>.{weights.h5,keras,pth}``
+    (default ``~/.kpose``), else the preset's MMPose checkpoint, downloaded once into
+    ``$KPOSE_HOME`` (sha256-checked, converted once; ``KPOSE_WEIGHTS_MIRROR``,
+    ``KPOSE_OFFLINE``). ``detector``: what finds people in images given without boxes (a
+    detector preset, a keras-hub ``ObjectDetector``, an ``.onnx`` file, a callable, or
+    ``None``), loaded when first needed.
 
     Example:
-        >>> estimator = kpose.load("hrnet-w32", weights="td-hm_hrnet-w32_coco-256x192.pth")
+        >>> estimator = kpose.load("vitpose-s")
+        >>> people = estimator("photo.jpg")       # every person: boxes, keypoints, scores
         >>> heatmaps = estimator.heatmap_model(crops)   # (B, 256, 192, 3) RGB -> (B, 64, 48, 17)
     """
     from kpose.inference.estimator import PoseEstimator
 
-    return PoseEstimator.from_preset(preset_or_recipe, weights)
+    return PoseEstimator.from_preset(preset_or_recipe, weights, detector=detector)

@@ -2,12 +2,16 @@
 heatmap model as ONNX or TFLite (``kpose.inference.serving.export``).
 
     python -m kpose.export PRESET --weights W --format saved_model --out serving/PRESET/1
+    python -m kpose.export PRESET --detector rtmdet-m-person --out serving/PRESET/1
     python -m kpose.export PRESET --weights W --format onnx --out model.onnx
     python -m kpose.export PRESET --weights W --format tflite --out model.tflite
 
 SavedModel (docs/serving.md): ``serving_default(image_bytes: tf.string[B], boxes:
 float32[B, N, 4]) -> {"keypoints": float32[B, N, K, 2], "scores": float32[B, N, K]}``, with
 decoding, MMPose's crop, the model, flip test, heatmap decoding and back-projection inside.
+With ``--detector``, ``serving_default(image_bytes)`` finds the people too (boxes, box scores,
+keypoints, scores, num_people) and ``with_boxes(image_bytes, boxes)`` takes boxes as above.
+Without ``--weights`` the preset's MMPose checkpoint is used (downloaded once, as kpose.load).
 ONNX (tf2onnx) and TFLite hold the heatmap model alone: RGB 0..255 crops ``(B, H, W, 3)`` ->
 heatmaps ``(B, h, w, K)``.
 """
@@ -23,12 +27,16 @@ def main(argv=None) -> int:
     parser = argument_parser("export", __doc__)
     parser.add_argument("preset", help="preset name or recipe file")
     parser.add_argument(
-        "--weights", help="MMPose .pth, .weights.h5 or .keras (default: $KPOSE_HOME/<preset>.*)"
+        "--weights", help="MMPose .pth, .weights.h5, .keras or a URL (default: the preset's)"
     )
+    parser.add_argument("--detector", help="a detector preset to put in the SavedModel")
+    parser.add_argument("--detector-weights", help="its weights (default: the preset's)")
     parser.add_argument("--format", default="saved_model", choices=FORMATS)
     parser.add_argument("--out", required=True, help="SavedModel folder or model file")
     args = parser.parse_args(argv)
-    path = export(args.preset, args.weights, args.format, args.out)
+    path = export(
+        args.preset, args.weights, args.format, args.out, args.detector, args.detector_weights
+    )
     print(f"wrote {path}")
     return 0
 

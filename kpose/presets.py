@@ -1,7 +1,12 @@
-"""The preset table: preset name -> recipe file and the MMPose config it mirrors.
+"""The preset table: preset name -> recipe file, MMPose's published accuracy of the config it
+mirrors and the URL of MMPose's checkpoint of that config.
 
 One explicit table (no registration at import time). ``mmpose_config`` is relative to MMPose's
 ``configs/body_2d_keypoint/topdown_heatmap/`` folder (``docs/models.md`` lists every preset).
+``weights`` and ``published`` are the ``Weights:`` and ``Results:`` of that config's entry in
+MMPose 1.3.2's metafiles (the ``*.yml`` beside the configs, checked against them by
+``tests/parity/test_weights_parity.py``); ``kpose.load(name)`` downloads ``weights`` into
+``$KPOSE_HOME`` (``kpose.weights.download``).
 """
 
 from __future__ import annotations
@@ -17,11 +22,19 @@ from kpose.errors import ModelError
 RECIPES_DIR = (Path(__file__).resolve().parent / "recipes").resolve()
 
 
+# Where MMPose keeps its checkpoints: 1.x top-down heatmap models, 0.x top-down models (which
+# MMPose 1.x still loads), RTMPose's project folder (the CSPNeXt heatmap models).
+_V1 = "https://download.openmmlab.com/mmpose/v1/body_2d_keypoint/topdown_heatmap"
+_V0 = "https://download.openmmlab.com/mmpose/top_down"
+_RTMPOSE = "https://download.openmmlab.com/mmpose/v1/projects/rtmposev1"
+
+
 @dataclass(frozen=True)
 class Preset:
     name: str
     recipe: str  # file name under recipes/; the recipe names the MMPose config it mirrors
-    published: str = ""  # MMPose's published accuracy of that config
+    published: str = ""  # MMPose's published accuracy of that config's checkpoint
+    weights: str = ""  # the URL of that checkpoint (its file name carries a sha256 prefix)
 
     @property
     def recipe_path(self) -> Path:
@@ -37,97 +50,176 @@ class Preset:
         return self.load_recipe().mmpose_config
 
 
+# fmt: off
 _PRESETS = (
     Preset("quickstart", "quickstart.yaml"),
     # COCO val2017, detector boxes (human AP 56.4): AP / AR
-    Preset("resnet50", "resnet50_coco.yaml", "AP 0.718 / AR 0.774"),
-    Preset("hrnet-w32", "hrnet_w32_coco.yaml", "AP 0.749 / AR 0.804"),
-    Preset("hrnet-w48", "hrnet_w48_coco.yaml", "AP 0.756 / AR 0.809"),
-    Preset("hrnet-w48-dark", "hrnet_w48_dark_coco.yaml", "AP 0.764 / AR 0.814"),
-    Preset("hrnet-w48-udp", "hrnet_w48_udp_coco.yaml", "AP 0.768 / AR 0.817"),
-    Preset("vitpose-s", "vitpose_s_coco.yaml", "AP 0.739 / AR 0.792"),
-    Preset("vitpose-b", "vitpose_b_coco.yaml", "AP 0.757"),
-    Preset("vitpose-l", "vitpose_l_coco.yaml", "AP 0.782"),
-    Preset("vitpose-h", "vitpose_h_coco.yaml", "AP 0.790 / AR 0.840 (ViTPose-H*)"),
-    Preset("vitpose-s-simple", "vitpose_s_simple_coco.yaml", "AP 0.736"),
-    Preset("vitpose-b-simple", "vitpose_b_simple_coco.yaml", "AP 0.756"),
-    Preset("vitpose-l-simple", "vitpose_l_simple_coco.yaml", "AP 0.780"),
-    Preset("vitpose-h-simple", "vitpose_h_simple_coco.yaml", "AP 0.789"),
+    Preset("resnet50", "resnet50_coco.yaml", "AP 0.718 / AR 0.774",
+           f"{_V1}/coco/td-hm_res50_8xb64-210e_coco-256x192-04af38ce_20220923.pth"),
+    Preset("hrnet-w32", "hrnet_w32_coco.yaml", "AP 0.749 / AR 0.804",
+           f"{_V1}/coco/td-hm_hrnet-w32_8xb64-210e_coco-256x192-81c58e40_20220909.pth"),
+    Preset("hrnet-w48", "hrnet_w48_coco.yaml", "AP 0.756 / AR 0.809",
+           f"{_V1}/coco/td-hm_hrnet-w48_8xb32-210e_coco-256x192-0e67c616_20220913.pth"),
+    Preset("hrnet-w48-dark", "hrnet_w48_dark_coco.yaml", "AP 0.764 / AR 0.814",
+           f"{_V1}/coco/td-hm_hrnet-w48_dark-8xb32-210e_coco-256x192-e1ebdd6f_20220913.pth"),
+    Preset("hrnet-w48-udp", "hrnet_w48_udp_coco.yaml", "AP 0.768 / AR 0.817",
+           f"{_V1}/coco/td-hm_hrnet-w48_udp-8xb32-210e_coco-256x192-3feaef8f_20220913.pth"),
+    Preset("vitpose-s", "vitpose_s_coco.yaml", "AP 0.739 / AR 0.792",
+           f"{_V1}/coco/td-hm_ViTPose-small_8xb64-210e_coco-256x192-62d7a712_20230314.pth"),
+    Preset("vitpose-b", "vitpose_b_coco.yaml", "AP 0.757 / AR 0.810",
+           f"{_V1}/coco/td-hm_ViTPose-base_8xb64-210e_coco-256x192-216eae50_20230314.pth"),
+    Preset("vitpose-l", "vitpose_l_coco.yaml", "AP 0.782 / AR 0.834",
+           f"{_V1}/coco/td-hm_ViTPose-large_8xb64-210e_coco-256x192-53609f55_20230314.pth"),
+    Preset("vitpose-h", "vitpose_h_coco.yaml", "AP 0.788 / AR 0.839",
+           f"{_V1}/coco/td-hm_ViTPose-huge_8xb64-210e_coco-256x192-e32adcd4_20230314.pth"),
+    Preset("vitpose-s-simple", "vitpose_s_simple_coco.yaml", "AP 0.736 / AR 0.790",
+           f"{_V1}/coco/td-hm_ViTPose-small-simple_8xb64-210e_coco-256x192-4c101a76_20230314.pth"),
+    Preset("vitpose-b-simple", "vitpose_b_simple_coco.yaml", "AP 0.756 / AR 0.809",
+           f"{_V1}/coco/td-hm_ViTPose-base-simple_8xb64-210e_coco-256x192-0b8234ea_20230407.pth"),
+    Preset("vitpose-l-simple", "vitpose_l_simple_coco.yaml", "AP 0.780 / AR 0.833",
+           f"{_V1}/coco/td-hm_ViTPose-large-simple_8xb64-210e_coco-256x192-3a7ee9e1_20230314.pth"),
+    Preset("vitpose-h-simple", "vitpose_h_simple_coco.yaml", "AP 0.789 / AR 0.839",
+           f"{_V1}/coco/td-hm_ViTPose-huge-simple_8xb64-210e_coco-256x192-ffd48c05_20230314.pth"),
     # Human-Art val: AP / AR with detector boxes (AP with GT boxes)
-    Preset("vitpose-s-humanart", "vitpose_s_humanart.yaml", "AP 0.381 / AR 0.448 (GT boxes 0.738)"),
-    Preset("vitpose-b-humanart", "vitpose_b_humanart.yaml", "AP 0.410 / AR 0.475 (GT boxes 0.759)"),
-    Preset("swin-t", "swin_t_coco.yaml", "AP 0.724 / AR 0.782"),
-    Preset("swin-b", "swin_b_coco.yaml", "AP 0.737 / AR 0.794"),
-    Preset("swin-l", "swin_l_coco.yaml", "AP 0.743 / AR 0.798"),
-    Preset("pvt-s", "pvt_s_coco.yaml", "AP 0.714 / AR 0.773"),
-    Preset("hrformer-s", "hrformer_small_coco.yaml", "AP 0.738 / AR 0.793"),
-    Preset("hrformer-b", "hrformer_base_coco.yaml", "AP 0.754 / AR 0.807"),
-    Preset("resnet101", "resnet101_coco.yaml", "AP 0.726 / AR 0.783"),
-    Preset("resnet101-dark", "resnet101_dark_coco.yaml", "AP 0.733 / AR 0.786"),
-    Preset("resnetv1d50", "resnetv1d50_coco.yaml", "AP 0.722 / AR 0.777"),
-    Preset("resnetv1d101", "resnetv1d101_coco.yaml", "AP 0.732 / AR 0.785"),
-    Preset("resnext50", "resnext50_coco.yaml", "AP 0.715 / AR 0.771"),
-    Preset("resnext101", "resnext101_coco.yaml", "AP 0.726 / AR 0.781"),
-    Preset("seresnet50", "seresnet50_coco.yaml", "AP 0.729 / AR 0.784"),
-    Preset("seresnet101", "seresnet101_coco.yaml", "AP 0.734 / AR 0.790"),
+    Preset("vitpose-s-humanart", "vitpose_s_humanart.yaml", "AP 0.381 / AR 0.448 (GT boxes 0.738)",
+           f"{_V1}/human_art/td-hm_ViTPose-small_8xb64-210e_humanart-256x192-5cbe2bfc_20230611.pth"),
+    Preset("vitpose-b-humanart", "vitpose_b_humanart.yaml", "AP 0.410 / AR 0.475 (GT boxes 0.759)",
+           f"{_V1}/human_art/td-hm_ViTPose-base_8xb64-210e_humanart-256x192-b417f546_20230611.pth"),
+    Preset("swin-t", "swin_t_coco.yaml", "AP 0.724 / AR 0.782",
+           f"{_V0}/swin/swin_t_p4_w7_coco_256x192-eaefe010_20220503.pth"),
+    Preset("swin-b", "swin_b_coco.yaml", "AP 0.737 / AR 0.794",
+           f"{_V0}/swin/swin_b_p4_w7_coco_256x192-7432be9e_20220705.pth"),
+    Preset("swin-l", "swin_l_coco.yaml", "AP 0.743 / AR 0.798",
+           f"{_V0}/swin/swin_l_p4_w7_coco_256x192-642a89db_20220705.pth"),
+    Preset("pvt-s", "pvt_s_coco.yaml", "AP 0.714 / AR 0.773",
+           f"{_V0}/pvt/pvt_small_coco_256x192-4324a49d_20220501.pth"),
+    Preset("hrformer-s", "hrformer_small_coco.yaml", "AP 0.738 / AR 0.793",
+           f"{_V0}/hrformer/hrformer_small_coco_256x192-5310d898_20220316.pth"),
+    Preset("hrformer-b", "hrformer_base_coco.yaml", "AP 0.754 / AR 0.807",
+           f"{_V0}/hrformer/hrformer_base_coco_256x192-6f5f1169_20220316.pth"),
+    Preset("resnet101", "resnet101_coco.yaml", "AP 0.728 / AR 0.783",
+           f"{_V1}/coco/td-hm_res101_8xb64-210e_coco-256x192-065d3625_20220926.pth"),
+    Preset("resnet101-dark", "resnet101_dark_coco.yaml", "AP 0.733 / AR 0.786",
+           f"{_V1}/coco/td-hm_res101_dark-8xb64-210e_coco-256x192-528ec248_20220926.pth"),
+    Preset("resnetv1d50", "resnetv1d50_coco.yaml", "AP 0.722 / AR 0.777",
+           f"{_V1}/coco/td-hm_resnetv1d50_8xb64-210e_coco-256x192-27545d63_20221020.pth"),
+    Preset("resnetv1d101", "resnetv1d101_coco.yaml", "AP 0.732 / AR 0.785",
+           f"{_V1}/coco/td-hm_resnetv1d101_8xb64-210e_coco-256x192-ee9e7212_20221021.pth"),
+    Preset("resnext50", "resnext50_coco.yaml", "AP 0.715 / AR 0.771",
+           f"{_V0}/resnext/resnext50_coco_256x192-dcff15f6_20200727.pth"),
+    Preset("resnext101", "resnext101_coco.yaml", "AP 0.726 / AR 0.781",
+           f"{_V0}/resnext/resnext101_coco_256x192-c7eba365_20200727.pth"),
+    Preset("seresnet50", "seresnet50_coco.yaml", "AP 0.729 / AR 0.784",
+           f"{_V0}/seresnet/seresnet50_coco_256x192-25058b66_20200727.pth"),
+    Preset("seresnet101", "seresnet101_coco.yaml", "AP 0.734 / AR 0.790",
+           f"{_V0}/seresnet/seresnet101_coco_256x192-83f29c4d_20200727.pth"),
     # MPII val (ResNet family), CrowdPose, AIC, JHMDB, PoseTrack18
-    Preset("resnet50-mpii", "resnet50_mpii.yaml", "PCKh 0.882 / 0.286"),
-    Preset("resnet152-mpii", "resnet152_mpii.yaml", "PCKh 0.889 / 0.303"),
-    Preset("resnetv1d50-mpii", "resnetv1d50_mpii.yaml", "PCKh 0.881 / 0.290"),
-    Preset("resnetv1d152-mpii", "resnetv1d152_mpii.yaml", "PCKh 0.888 / 0.300"),
-    Preset("resnext152-mpii", "resnext152_mpii.yaml", "PCKh 0.887 / 0.294"),
-    Preset("seresnet50-mpii", "seresnet50_mpii.yaml", "PCKh 0.884 / 0.292"),
-    Preset("resnet101-crowdpose", "resnet101_crowdpose.yaml", "AP 0.647 / AR 0.800"),
-    Preset("resnet101-aic", "resnet101_aic.yaml", "AP 0.294 / AR 0.337"),
-    Preset("resnet50-jhmdb", "resnet50_jhmdb.yaml", "PCK 96.0 (person) / 80.1 (torso)"),
-    Preset("resnet50-posetrack18", "resnet50_posetrack18.yaml", "AP 81.2"),
+    Preset("resnet50-mpii", "resnet50_mpii.yaml", "PCKh 0.882 / 0.286",
+           f"{_V0}/resnet/res50_mpii_256x256-418ffc88_20200812.pth"),
+    Preset("resnet152-mpii", "resnet152_mpii.yaml", "PCKh 0.889 / 0.303",
+           f"{_V0}/resnet/res152_mpii_256x256-3ecba29d_20200812.pth"),
+    Preset("resnetv1d50-mpii", "resnetv1d50_mpii.yaml", "PCKh 0.881 / 0.290",
+           f"{_V0}/resnetv1d/resnetv1d50_mpii_256x256-2337a92e_20200812.pth"),
+    Preset("resnetv1d152-mpii", "resnetv1d152_mpii.yaml", "PCKh 0.888 / 0.300",
+           f"{_V0}/resnetv1d/resnetv1d152_mpii_256x256-8b10a87c_20200812.pth"),
+    Preset("resnext152-mpii", "resnext152_mpii.yaml", "PCKh 0.887 / 0.294",
+           f"{_V0}/resnext/resnext152_mpii_256x256-df302719_20200927.pth"),
+    Preset("seresnet50-mpii", "seresnet50_mpii.yaml", "PCKh 0.884 / 0.292",
+           f"{_V0}/seresnet/seresnet50_mpii_256x256-1bb21f79_20200927.pth"),
+    Preset("resnet101-crowdpose", "resnet101_crowdpose.yaml", "AP 0.647 / AR 0.800",
+           f"{_V0}/resnet/res101_crowdpose_256x192-8f5870f4_20201227.pth"),
+    Preset("resnet101-aic", "resnet101_aic.yaml", "AP 0.294 / AR 0.337",
+           f"{_V0}/resnet/res101_aic_256x192-79b35445_20200826.pth"),
+    Preset("resnet50-jhmdb", "resnet50_jhmdb.yaml", "PCK 96.1 (person) / 79.2 (torso)",
+           f"{_V0}/resnet/res50_2deconv_jhmdb_sub1_256x256-f0574a52_20201122.pth"),
+    Preset("resnet50-posetrack18", "resnet50_posetrack18.yaml", "AP 81.2",
+           f"{_V0}/resnet/res50_posetrack18_256x192-a62807c7_20201028.pth"),
     # MPII val: PCKh@0.5 / PCKh@0.1
-    Preset("hrnet-w32-mpii", "hrnet_w32_mpii.yaml", "PCKh 0.900 / 0.334"),
-    Preset("hrnet-w48-mpii", "hrnet_w48_mpii.yaml", "PCKh 0.901 / 0.337"),
-    Preset("hrnet-w48-dark-mpii", "hrnet_w48_dark_mpii.yaml", "PCKh 0.905 / 0.360"),
+    Preset("hrnet-w32-mpii", "hrnet_w32_mpii.yaml", "PCKh 0.900 / 0.334",
+           f"{_V0}/hrnet/hrnet_w32_mpii_256x256-6c4f923f_20200812.pth"),
+    Preset("hrnet-w48-mpii", "hrnet_w48_mpii.yaml", "PCKh 0.901 / 0.337",
+           f"{_V0}/hrnet/hrnet_w48_mpii_256x256-92cab7bd_20200812.pth"),
+    Preset("hrnet-w48-dark-mpii", "hrnet_w48_dark_mpii.yaml", "PCKh 0.905 / 0.360",
+           f"{_V0}/hrnet/hrnet_w48_mpii_256x256_dark-0decd39f_20200927.pth"),
     # CrowdPose test (YOLOv3 boxes), AIC val (GT boxes): AP / AR
-    Preset("hrnet-w32-crowdpose", "hrnet_w32_crowdpose.yaml", "AP 0.675 / AR 0.816"),
-    Preset("hrnet-w32-aic", "hrnet_w32_aic.yaml", "AP 0.323 / AR 0.366"),
+    Preset("hrnet-w32-crowdpose", "hrnet_w32_crowdpose.yaml", "AP 0.675 / AR 0.816",
+           f"{_V0}/hrnet/hrnet_w32_crowdpose_256x192-960be101_20201227.pth"),
+    Preset("hrnet-w32-aic", "hrnet_w32_aic.yaml", "AP 0.323 / AR 0.366",
+           f"{_V0}/hrnet/hrnet_w32_aic_256x192-30a4e465_20200826.pth"),
     # PoseTrack18 val (GT boxes): total AP
-    Preset("hrnet-w32-posetrack18", "hrnet_w32_posetrack18.yaml", "AP 83.4"),
-    Preset("hrnet-w48-posetrack18", "hrnet_w48_posetrack18.yaml", "AP 84.6"),
+    Preset("hrnet-w32-posetrack18", "hrnet_w32_posetrack18.yaml", "AP 83.4",
+           f"{_V0}/hrnet/hrnet_w32_posetrack18_256x192-1ee951c4_20201028.pth"),
+    Preset("hrnet-w48-posetrack18", "hrnet_w48_posetrack18.yaml", "AP 84.6",
+           f"{_V0}/hrnet/hrnet_w48_posetrack18_256x192-b5d9b3f1_20211130.pth"),
     # CSPNeXt (RTMPose's backbone) with a UDP heatmap head; COCO validates on GT boxes
-    Preset("cspnext-tiny", "cspnext_tiny_coco.yaml", "AP 0.665 / AR 0.723"),
-    Preset("cspnext-s", "cspnext_s_coco.yaml", "AP 0.697 / AR 0.753"),
-    Preset("cspnext-m", "cspnext_m_coco.yaml", "AP 0.732 / AR 0.785"),
-    Preset("cspnext-l", "cspnext_l_coco.yaml", "AP 0.750 / AR 0.800"),
-    Preset("cspnext-m-mpii", "cspnext_m_mpii.yaml", "PCKh 0.902 / 0.303"),
-    Preset("cspnext-m-crowdpose", "cspnext_m_crowdpose.yaml", "AP 0.662 / AR 0.755"),
+    Preset("cspnext-tiny", "cspnext_tiny_coco.yaml", "AP 0.665 / AR 0.723",
+           f"{_RTMPOSE}/cspnext-tiny_udp-coco_pt-in1k_210e-256x192-0908dd2d_20230123.pth"),
+    Preset("cspnext-s", "cspnext_s_coco.yaml", "AP 0.697 / AR 0.753",
+           f"{_RTMPOSE}/cspnext-s_udp-coco_pt-in1k_210e-256x192-92dbfc1d_20230123.pth"),
+    Preset("cspnext-m", "cspnext_m_coco.yaml", "AP 0.732 / AR 0.785",
+           f"{_RTMPOSE}/cspnext-m_udp-coco_pt-in1k_210e-256x192-95f5967e_20230123.pth"),
+    Preset("cspnext-l", "cspnext_l_coco.yaml", "AP 0.750 / AR 0.800",
+           f"{_RTMPOSE}/cspnext-l_udp-coco_pt-in1k_210e-256x192-661cdd8c_20230123.pth"),
+    Preset("cspnext-m-mpii", "cspnext_m_mpii.yaml", "PCKh 0.902 / 0.303",
+           f"{_RTMPOSE}/cspnext-m_udp-mpii_pt-in1k_210e-256x256-68d0402f_20230208.pth"),
+    Preset("cspnext-m-crowdpose", "cspnext_m_crowdpose.yaml", "AP 0.662 / AR 0.755",
+           f"{_RTMPOSE}/cspnext-m_udp-crowdpose_pt-in1k_210e-256x192-f591079f_20230123.pth"),
     # MSPN / RSN (multi-stage, Megvii heatmaps): COCO val2017 AP / AR
-    Preset("mspn50", "mspn50_coco.yaml", "AP 0.723 / AR 0.788"),
-    Preset("mspn50-4stg", "mspn50_4stg_coco.yaml", "AP 0.765 / AR 0.826"),
-    Preset("rsn50", "rsn50_coco.yaml", "AP 0.724 / AR 0.790"),
-    Preset("rsn50-3x", "rsn50_3x_coco.yaml", "AP 0.750 / AR 0.814"),
+    Preset("mspn50", "mspn50_coco.yaml", "AP 0.723 / AR 0.788",
+           f"{_V0}/mspn/mspn50_coco_256x192-8fbfb5d0_20201123.pth"),
+    Preset("mspn50-4stg", "mspn50_4stg_coco.yaml", "AP 0.765 / AR 0.826",
+           f"{_V0}/mspn/4xmspn50_coco_256x192-7b837afb_20201123.pth"),
+    Preset("rsn50", "rsn50_coco.yaml", "AP 0.724 / AR 0.790",
+           f"{_V1}/coco/td-hm_rsn50_8xb32-210e_coco-256x192-c35901d5_20221013.pth"),
+    Preset("rsn50-3x", "rsn50_3x_coco.yaml", "AP 0.750 / AR 0.814",
+           f"{_V1}/coco/td-hm_3xrsn50_8xb32-210e_coco-256x192-c3e3c4fe_20221013.pth"),
     # AlexNet, CPM (multi-stage, 1/8 heatmaps) and Hourglass-52
-    Preset("hourglass52", "hourglass52_coco.yaml", "AP 0.726 / AR 0.780"),
-    Preset("cpm", "cpm_coco.yaml", "AP 0.627 / AR 0.689"),
-    Preset("alexnet", "alexnet_coco.yaml", "AP 0.448 / AR 0.521"),
-    Preset("hourglass52-mpii", "hourglass52_mpii.yaml", "PCKh 0.889 / 0.317"),
-    Preset("cpm-mpii", "cpm_mpii.yaml", "PCKh 0.876 / 0.285 (368x368)"),
-    Preset("cpm-jhmdb", "cpm_jhmdb.yaml", "PCK 89.8 (person) / 65.7 (torso)"),
+    Preset("hourglass52", "hourglass52_coco.yaml", "AP 0.726 / AR 0.780",
+           f"{_V0}/hourglass/hourglass52_coco_256x256-4ec713ba_20200709.pth"),
+    Preset("cpm", "cpm_coco.yaml", "AP 0.627 / AR 0.689",
+           f"{_V1}/coco/td-hm_cpm_8xb64-210e_coco-256x192-0e978875_20220920.pth"),
+    Preset("alexnet", "alexnet_coco.yaml", "AP 0.448 / AR 0.521",
+           f"{_V0}/alexnet/alexnet_coco_256x192-a7b1fd15_20200727.pth"),
+    Preset("hourglass52-mpii", "hourglass52_mpii.yaml", "PCKh 0.889 / 0.317",
+           f"{_V0}/hourglass/hourglass52_mpii_256x256-ae358435_20200812.pth"),
+    Preset("cpm-mpii", "cpm_mpii.yaml", "PCKh 0.876 / 0.285 (368x368)",
+           f"{_V0}/cpm/cpm_mpii_368x368-116e62b8_20200822.pth"),
+    Preset("cpm-jhmdb", "cpm_jhmdb.yaml", "PCK 89.5 (person) / 66.0 (torso)",
+           f"{_V0}/cpm/cpm_jhmdb_sub1_368x368-2d2585c9_20201122.pth"),
     # ResNeSt and SCNet
-    Preset("resnest50", "resnest50_coco.yaml", "AP 0.720 / AR 0.775"),
-    Preset("resnest101", "resnest101_coco.yaml", "AP 0.725 / AR 0.781"),
-    Preset("scnet50", "scnet50_coco.yaml", "AP 0.728 / AR 0.784"),
-    Preset("scnet101", "scnet101_coco.yaml", "AP 0.733 / AR 0.789"),
-    Preset("scnet50-mpii", "scnet50_mpii.yaml", "PCKh 0.888 / 0.290"),
+    Preset("resnest50", "resnest50_coco.yaml", "AP 0.720 / AR 0.775",
+           f"{_V0}/resnest/resnest50_coco_256x192-6e65eece_20210320.pth"),
+    Preset("resnest101", "resnest101_coco.yaml", "AP 0.725 / AR 0.781",
+           f"{_V0}/resnest/resnest101_coco_256x192-2ffcdc9d_20210320.pth"),
+    Preset("scnet50", "scnet50_coco.yaml", "AP 0.728 / AR 0.784",
+           f"{_V0}/scnet/scnet50_coco_256x192-6920f829_20200709.pth"),
+    Preset("scnet101", "scnet101_coco.yaml", "AP 0.733 / AR 0.789",
+           f"{_V0}/scnet/scnet101_coco_256x192-6d348ef9_20200709.pth"),
+    Preset("scnet50-mpii", "scnet50_mpii.yaml", "PCKh 0.888 / 0.290",
+           f"{_V0}/scnet/scnet50_mpii_256x256-a54b6af5_20200812.pth"),
     # LiteHRNet and the mobile networks (MobileNetV2, ShuffleNetV1/V2)
-    Preset("litehrnet-18", "litehrnet_18_coco.yaml", "AP 0.642 / AR 0.705"),
-    Preset("litehrnet-30", "litehrnet_30_coco.yaml", "AP 0.676 / AR 0.736"),
-    Preset("mobilenetv2", "mobilenetv2_coco.yaml", "AP 0.648 / AR 0.709"),
-    Preset("shufflenetv1", "shufflenetv1_coco.yaml", "AP 0.587 / AR 0.654"),
-    Preset("shufflenetv2", "shufflenetv2_coco.yaml", "AP 0.602 / AR 0.668"),
-    Preset("litehrnet-30-mpii", "litehrnet_30_mpii.yaml", "PCKh 0.869 / 0.271"),
-    Preset("litehrnet-18-mpii", "litehrnet_18_mpii.yaml", "PCKh 0.859 / 0.260"),
-    Preset("mobilenetv2-mpii", "mobilenetv2_mpii.yaml", "PCKh 0.854 / 0.234"),
-    Preset("shufflenetv2-mpii", "shufflenetv2_mpii.yaml", "PCKh 0.828 / 0.205"),
-    Preset("shufflenetv1-mpii", "shufflenetv1_mpii.yaml", "PCKh 0.824 / 0.195"),
+    Preset("litehrnet-18", "litehrnet_18_coco.yaml", "AP 0.642 / AR 0.705",
+           f"{_V0}/litehrnet/litehrnet18_coco_256x192-6bace359_20211230.pth"),
+    Preset("litehrnet-30", "litehrnet_30_coco.yaml", "AP 0.676 / AR 0.736",
+           f"{_V0}/litehrnet/litehrnet30_coco_256x192-4176555b_20210626.pth"),
+    Preset("mobilenetv2", "mobilenetv2_coco.yaml", "AP 0.648 / AR 0.709",
+           f"{_V1}/coco/td-hm_mobilenetv2_8xb64-210e_coco-256x192-55a04c35_20221016.pth"),
+    Preset("shufflenetv1", "shufflenetv1_coco.yaml", "AP 0.587 / AR 0.654",
+           f"{_V1}/coco/td-hm_shufflenetv1_8xb64-210e_coco-256x192-7a7ea4f4_20221013.pth"),
+    Preset("shufflenetv2", "shufflenetv2_coco.yaml", "AP 0.602 / AR 0.668",
+           f"{_V1}/coco/td-hm_shufflenetv2_8xb64-210e_coco-256x192-51fb931e_20221014.pth"),
+    Preset("litehrnet-30-mpii", "litehrnet_30_mpii.yaml", "PCKh 0.869 / 0.271",
+           f"{_V0}/litehrnet/litehrnet30_mpii_256x256-faae8bd8_20210622.pth"),
+    Preset("litehrnet-18-mpii", "litehrnet_18_mpii.yaml", "PCKh 0.859 / 0.260",
+           f"{_V0}/litehrnet/litehrnet18_mpii_256x256-cabd7984_20210623.pth"),
+    Preset("mobilenetv2-mpii", "mobilenetv2_mpii.yaml", "PCKh 0.854 / 0.234",
+           f"{_V0}/mobilenetv2/mobilenetv2_mpii_256x256-e068afa7_20200812.pth"),
+    Preset("shufflenetv2-mpii", "shufflenetv2_mpii.yaml", "PCKh 0.828 / 0.205",
+           f"{_V0}/shufflenetv2/shufflenetv2_mpii_256x256-4fb9df2d_20200925.pth"),
+    Preset("shufflenetv1-mpii", "shufflenetv1_mpii.yaml", "PCKh 0.824 / 0.195",
+           f"{_V0}/shufflenetv1/shufflenetv1_mpii_256x256-dcc1c896_20200925.pth"),
 )
+# fmt: on
 PRESETS = {p.name: p for p in _PRESETS}
 
 

@@ -188,11 +188,12 @@ class TrainConfig:
     jit_compile: bool = False
     log_every: PositiveInt = 20
     # Weights to start from (MMPose's load_from): an MMPose .pth, or a .weights.h5 or .keras of
-    # this model (kpose.weights.load.load_weights).
+    # this model (kpose.weights.load.load_weights); a path or an http(s):// / file:// URL.
     load_from: str = ""
     # The backbone's pretrained weights (MMPose's backbone init_cfg=Pretrained): a PyTorch .pth
     # whose keys are the backbone's (torchvision's resnet50, an ImageNet HRNet / PVT / CSPNeXt
-    # checkpoint); keys under backbone_weights_prefix only, with that prefix removed.
+    # checkpoint), a path or a URL (downloaded once into $KPOSE_HOME/checkpoints); keys under
+    # backbone_weights_prefix only, with that prefix removed.
     backbone_weights: str = ""
     backbone_weights_prefix: str = ""
     # ViTPose: layer-wise LR decay (0: off) over this many transformer layers; gradient clipping

@@ -1,4 +1,5 @@
-"""Shared fixtures: the sample datasets of ../shared/data/samples and small converted copies."""
+"""Shared fixtures: the sample datasets of ../shared/data/samples and small converted copies;
+``KPOSE_OFFLINE=1`` for the whole session."""
 
 from __future__ import annotations
 
@@ -8,6 +9,11 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Tests never reach the internet: a download they did not mean (a recipe's backbone_weights
+# URL, kpose.load of a preset) fails at once, naming the file. Tests of downloads serve files
+# from 127.0.0.1 or file:// and unset it with monkeypatch.
+os.environ["KPOSE_OFFLINE"] = "1"
+os.environ.pop("KPOSE_WEIGHTS_MIRROR", None)
 
 _CANDIDATES = [
     os.environ.get("KPOSE_SAMPLES", ""),

@@ -1,5 +1,6 @@
 """The preset table: every preset's recipe loads, names itself and the MMPose config it mirrors,
-and builds a model whose heatmaps have the codec's size (building every preset: ``slow``)."""
+names a checkpoint URL it can verify, and builds a model whose heatmaps have the codec's size
+(building every preset: ``slow``)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,39 @@ def test_every_preset_builds(name):
     model = build_heatmap_model(recipe.model, (width, height), k)
     out = model(np.zeros((1, height, width, 3), np.float32))
     assert tuple(out.shape) == (1, recipe.codec.heatmap_size[1], recipe.codec.heatmap_size[0], k)
+
+
+def test_every_pretrained_preset_has_a_verifiable_checkpoint_url():
+    """Every preset but quickstart names MMPose's checkpoint of its config, an https URL whose
+    file name carries the sha256 prefix the download is checked against; no two share one."""
+    from kpose.weights.download import expected_sha256_prefix, url_file_name
+
+    urls = {}
+    for name in kpose.list_presets():
+        preset = presets.get(name)
+        if name == "quickstart":
+            assert preset.weights == ""
+            continue
+        assert preset.weights.startswith("https://download.openmmlab.com/mmpose/"), name
+        file_name = url_file_name(preset.weights)
+        assert file_name.endswith(".pth") and expected_sha256_prefix(file_name), preset.weights
+        assert preset.weights not in urls, (name, urls.get(preset.weights))
+        urls[preset.weights] = name
+
+
+@pytest.mark.parametrize("path", sorted(presets.RECIPES_DIR.glob("*.yaml")), ids=lambda p: p.name)
+def test_recipe_start_weights_are_urls(path):
+    """``train.backbone_weights`` / ``load_from`` of a shipped recipe: empty or an https URL
+    of a .pth file (so training needs no manual step; the tests themselves stay offline)."""
+    from kpose.recipe import load_recipe
+    from kpose.weights.download import url_file_name
+
+    train = load_recipe(path).train
+    for value in (train.backbone_weights, train.load_from):
+        if value:
+            assert value.startswith("https://") and url_file_name(value).endswith(".pth"), value
+    if train.backbone_weights_prefix:
+        assert train.backbone_weights
 
 
 def test_unknown_preset_lists_the_known_ones():

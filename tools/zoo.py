@@ -1,5 +1,6 @@
 """The model-zoo table of ``docs/models.md``: every preset with its parameters, GFLOPs at its
-input size, measured MMPose parity and MMPose's published accuracy.
+input size, measured MMPose parity, MMPose's published accuracy and a link to MMPose's
+checkpoint (``Preset.weights``, what ``kpose.load(name)`` downloads).
 
 ``python tools/zoo.py [--parity docs/parity.json] [--out docs/models.md]``. Parity
 numbers come from the full-size preset parity run (``KPOSE_PARITY_REPORT=docs/parity.json
@@ -20,8 +21,9 @@ import tensorflow as tf
 from kpose import presets
 from kpose.data.metainfo import get_dataset_info
 from kpose.models.build import build_heatmap_model
+from kpose.weights.download import expected_sha256_prefix
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
 def gflops(model, input_size: tuple[int, int]) -> float:
@@ -35,11 +37,17 @@ def gflops(model, input_size: tuple[int, int]) -> float:
     return profile.total_float_ops / 2e9
 
 
+def checkpoint_label(url: str) -> str:
+    """A short link text for a checkpoint URL: the sha256 prefix its file name carries."""
+    name = url.rsplit("/", 1)[-1]
+    return expected_sha256_prefix(name) or name
+
+
 def rows(parity: dict) -> list[str]:
     lines = [
         "| preset | dataset | input (h x w) | params (M) | GFLOPs | parity: max abs diff "
-        "(tolerance) | MMPose published | MMPose config |",
-        "|---|---|---|---|---|---|---|---|",
+        "(tolerance) | MMPose published | MMPose checkpoint | MMPose config |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name in presets.names():
         if name == "quickstart":
@@ -64,7 +72,7 @@ def rows(parity: dict) -> list[str]:
         lines.append(
             f"| {name} | {recipe.data.dataset} | {height}x{width} | {params / 1e6:.2f} | "
             f"{gflops(model, (width, height)):.2f} | {status} | {preset.published} | "
-            f"`{preset.mmpose_config}` |"
+            f"[{checkpoint_label(preset.weights)}]({preset.weights}) | `{preset.mmpose_config}` |"
         )
     return lines
 
@@ -94,8 +102,15 @@ def main(argv=None) -> int:
             "",
             *rows(parity),
             "",
-            'Load a checkpoint: `kpose.load("hrnet-w32", weights="td-hm_hrnet-w32_8xb64-210e_coco-'
-            '256x192-81c58e40_20220909.pth")` (no PyTorch needed).',
+            '`kpose.load("hrnet-w32")` downloads the preset\'s MMPose checkpoint into '
+            "`$KPOSE_HOME/checkpoints` (default `~/.kpose`), checks the sha256 prefix in its file "
+            "name, converts it without PyTorch and keeps the converted weights in "
+            "`$KPOSE_HOME/converted`, so later loads read neither the network nor the checkpoint. "
+            "`KPOSE_WEIGHTS_MIRROR=<base URL>` fetches every weights URL from a mirror (its scheme"
+            " and host replaced); with `KPOSE_OFFLINE=1` nothing is downloaded and a missing file "
+            "is reported with the path to place it at. `weights=` also takes a local file or an "
+            "`http(s)://` / `file://` URL. Recipes name their ImageNet backbone start "
+            "(`train.backbone_weights`, the config's `init_cfg=Pretrained`), fetched the same way.",
             "",
         ]
     )

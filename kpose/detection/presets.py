@@ -47,14 +47,16 @@ def get(name: str) -> DetectorPreset:
 
 def load_detector(name: str, weights: str | os.PathLike | None = None, **options):
     """The ``RTMDetDetector`` of preset ``name`` with ``weights`` (an mmdet ``.pth``, a
-    ``.weights.h5``, or a URL; default: the preset's checkpoint, downloaded once into
-    ``$KPOSE_HOME`` and verified). ``options`` go to ``RTMDetDetector`` (``score_thr``,
-    ``nms_thr``, ...)."""
+    ``.weights.h5``, or a URL; default: ``$KPOSE_HOME/<name>.{weights.h5,keras,pth}`` if there,
+    else the preset's checkpoint, downloaded once into ``$KPOSE_HOME`` and verified).
+    ``options`` go to ``RTMDetDetector`` (``score_thr``, ``nms_thr``, ...)."""
     from kpose.detection.rtmdet import RTMDetDetector, build_rtmdet
-    from kpose.weights.load import load_weights
+    from kpose.weights.load import find_weights, load_weights
 
     preset = get(name)
     model = build_rtmdet(preset.arch, num_classes=preset.num_classes, name=preset.name)
-    load_weights(model, preset.weights if weights is None else weights, cache_key=preset.name)
+    if weights is None:
+        weights = find_weights(preset.name) or preset.weights
+    load_weights(model, weights, cache_key=preset.name)
     options.setdefault("classes", preset.classes)
     return RTMDetDetector(model, **options)

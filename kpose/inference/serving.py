@@ -8,7 +8,15 @@ SavedModel: ``serving_default(image_bytes: tf.string[B], boxes: float32[B, N, 4]
 image pixels, all-zero rows are ignored (their outputs are zero). Everything of
 ``PoseEstimator.predict`` happens inside: decode, MMPose's crop, the model, flip test, heatmap
 decoding and back-projection (``kpose.inference.predict``), so TF Serving needs no pre- or
-post-processing. ONNX (tf2onnx) and TFLite hold the heatmap model alone: RGB 0..255 crops
+post-processing.
+
+Exported with a detector (one that runs as TF ops, ``GraphDetector``: RTMDet), the SavedModel
+also finds the people: ``serving_default(image_bytes: tf.string[B]) -> {"boxes": float32[B, M,
+4], "box_scores": float32[B, M], "keypoints": float32[B, M, K, 2], "scores": float32[B, M, K],
+"num_people": int32[B]}`` (M: the most people in one image; rows past ``num_people`` are zero),
+and the signature ``with_boxes`` answers the requests with boxes as above.
+
+ONNX (tf2onnx) and TFLite hold the heatmap model alone: RGB 0..255 crops
 ``(B, H, W, 3)`` -> heatmaps ``(B, h, w, K)``.
 """
 
@@ -20,6 +28,8 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from kpose.detection.base import GraphDetector
+from kpose.detection.presets import load_detector
 from kpose.errors import KposeError
 from kpose.inference.estimator import PoseEstimator
 from kpose.inference.predict import crop_boxes, make_predict_fn, to_image_coords
@@ -29,7 +39,7 @@ ONNX_OPSET = 17
 
 
 def serving_function(estimator: PoseEstimator):
-    """The ``serving_default`` function of ``estimator`` (a ``tf.function``)."""
+    """The ``tf.function`` answering image bytes + boxes for ``estimator``."""
     recipe, info = estimator.recipe, estimator.dataset_info
     input_size = estimator.input_size
     k = info.num_keypoints
@@ -48,7 +58,7 @@ def serving_function(estimator: PoseEstimator):
         ]
     )
     def serve(image_bytes, boxes):
-        images = _decode_padded(image_bytes)  # (B, H, W, 3), zero-padded like OpenCV's border
+        images, _ = _decode_padded(image_bytes)  # zero-padded like OpenCV's border
         valid = tf.where(tf.reduce_any(tf.not_equal(boxes, 0.0), axis=-1))  # (M, 2)
         flat_boxes = tf.gather_nd(boxes, valid)  # (M, 4)
         crops, centers, scales = crop_boxes(
@@ -74,8 +84,68 @@ def serving_function(estimator: PoseEstimator):
     return serve
 
 
+def detecting_function(estimator: PoseEstimator, detector):
+    """The ``tf.function`` answering image bytes alone: ``detector.detect_graph`` finds the
+    people of each image, then the predict path of ``serving_function``."""
+    recipe, info = estimator.recipe, estimator.dataset_info
+    input_size = estimator.input_size
+    k = info.num_keypoints
+    predict = make_predict_fn(
+        estimator.heatmap_model,
+        estimator.codec,
+        info.flip_indices,
+        flip_test=recipe.eval.flip_test,
+        shift_heatmap=recipe.eval.shift_heatmap,
+    )
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    def serve(image_bytes):
+        images, sizes = _decode_padded(image_bytes)
+        n_images = tf.shape(images)[0]
+        found = tf.TensorArray(
+            tf.float32, size=n_images, infer_shape=False, element_shape=[None, 5]
+        )
+        for i in tf.range(n_images):
+            found = found.write(i, detector.detect_graph(images[i, : sizes[i, 0], : sizes[i, 1]]))
+        counts = tf.TensorArray(tf.int32, size=n_images)
+        for i in tf.range(n_images):
+            counts = counts.write(i, tf.shape(found.read(i))[0])
+        counts = counts.stack()  # (B,)
+        people = found.concat()  # (P, 5), image by image
+        image_index = tf.repeat(tf.range(n_images), counts)
+        rank = tf.range(tf.shape(people)[0]) - tf.gather(
+            tf.cumsum(counts, exclusive=True), image_index
+        )
+        crops, centers, scales = crop_boxes(
+            images,
+            image_index,
+            people[:, :4],
+            input_size,
+            recipe.data.bbox_padding,
+            recipe.use_udp_warp,
+        )
+        keypoints_in, scores = predict(crops)
+        keypoints = to_image_coords(tf.cast(keypoints_in, tf.float32), centers, scales, input_size)
+        where = tf.stack([image_index, rank], axis=1)
+        shape = tf.stack([n_images, tf.reduce_max(tf.concat([counts, [0]], 0))])
+
+        def place(values, tail):
+            return tf.scatter_nd(where, values, tf.concat([shape, tail], 0))
+
+        return {
+            "boxes": place(people[:, :4], [4]),
+            "box_scores": place(people[:, 4], tf.zeros([0], tf.int32)),
+            "keypoints": place(keypoints, [k, 2]),
+            "scores": place(tf.cast(scores, tf.float32), [k]),
+            "num_people": counts,
+        }
+
+    return serve
+
+
 def _decode_padded(image_bytes):
-    """``(B,)`` encoded images -> ``(B, H, W, 3)`` uint8 RGB, zero-padded to the largest."""
+    """``(B,)`` encoded images -> ``(B, H, W, 3)`` uint8 RGB, zero-padded to the largest, and
+    each image's ``(h, w)`` ``(B, 2)``."""
     n_images = tf.shape(image_bytes)[0]
     decoded = tf.TensorArray(tf.uint8, size=n_images, infer_shape=False)
     shapes = tf.TensorArray(tf.int32, size=n_images)
@@ -95,7 +165,7 @@ def _decode_padded(image_bytes):
                 [[0, height - tf.shape(image)[0]], [0, width - tf.shape(image)[1]], [0, 0]],
             ),
         )
-    return padded.stack()
+    return padded.stack(), shapes
 
 
 def _decode_rgb(data):
@@ -108,12 +178,23 @@ def _decode_rgb(data):
     )
 
 
-def export_saved_model(estimator: PoseEstimator, out_dir: str | os.PathLike) -> Path:
-    """Write the serving SavedModel to ``out_dir`` (TF Serving wants ``.../<name>/<version>``)."""
+def export_saved_model(estimator: PoseEstimator, out_dir: str | os.PathLike, detector=None) -> Path:
+    """Write the serving SavedModel to ``out_dir`` (TF Serving wants ``.../<name>/<version>``);
+    with a ``detector`` (a ``GraphDetector``), ``serving_default`` takes image bytes alone."""
     out_dir = Path(out_dir)
     archive = keras.export.ExportArchive()
     archive.track(estimator.heatmap_model)
-    archive.add_endpoint("serving_default", serving_function(estimator))
+    if detector is None:
+        archive.add_endpoint("serving_default", serving_function(estimator))
+    else:
+        if not isinstance(detector, GraphDetector):
+            raise KposeError(
+                f"--detector: {type(detector).__name__} does not run as TF ops (no "
+                "detect_graph); a SavedModel can hold RTMDet (rtmdet-m-person)"
+            )
+        archive.track(detector.model)
+        archive.add_endpoint("serving_default", detecting_function(estimator, detector))
+        archive.add_endpoint("with_boxes", serving_function(estimator))
     archive.write_out(str(out_dir), verbose=False)
     return out_dir
 
@@ -159,16 +240,26 @@ def export_tflite(estimator: PoseEstimator, path: str | os.PathLike) -> Path:
 
 
 def export(
-    preset: str, weights: str | os.PathLike | None, fmt: str, out: str | os.PathLike
+    preset: str,
+    weights: str | os.PathLike | None,
+    fmt: str,
+    out: str | os.PathLike,
+    detector: str | None = None,
+    detector_weights: str | os.PathLike | None = None,
 ) -> Path:
     """Load ``preset`` (a preset name or recipe file) with ``weights`` (MMPose ``.pth``,
-    ``.weights.h5`` or ``.keras``; ``None``: ``$KPOSE_HOME/<preset>.*``) and write it to ``out``
-    as ``fmt`` (one of ``FORMATS``)."""
+    ``.weights.h5``, ``.keras`` or a URL; ``None``: the preset's, as ``kpose.load``) and write
+    it to ``out`` as ``fmt`` (one of ``FORMATS``); a SavedModel with ``detector`` (a detector
+    preset name, its weights ``detector_weights`` or the preset's) finds the people itself."""
     if fmt not in FORMATS:
         raise KposeError(f"--format must be one of {FORMATS}, got {fmt!r}")
-    estimator = PoseEstimator.from_preset(preset, weights)
+    if detector is not None and fmt != "saved_model":
+        raise KposeError(f"--detector goes into a SavedModel only, not into {fmt}")
+    estimator = PoseEstimator.from_preset(preset, weights, detector=None)
     if fmt == "saved_model":
-        return export_saved_model(estimator, out)
+        if detector is not None:
+            detector = load_detector(detector, detector_weights)
+        return export_saved_model(estimator, out, detector)
     if fmt == "onnx":
         return export_onnx(estimator, out)
     return export_tflite(estimator, out)

@@ -49,7 +49,7 @@ from kpose.training.optimizers import (
 )
 from kpose.training.schedules import WarmupMultiStep
 from kpose.visualize import plot_history
-from kpose.weights.load import load_backbone_weights, load_weights
+from kpose.weights.load import checkpoint_converter, load_backbone_weights, load_weights
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +256,9 @@ def build_run(
 def restore_or_initialise(run: TrainingRun) -> None:
     """Resume from the last checkpoint in the work dir; without one, start from
     ``train.load_from`` (MMPose's load_from: trained weights, not a resume) or
-    ``train.backbone_weights`` (MMPose's backbone ``init_cfg=Pretrained``), if set."""
+    ``train.backbone_weights`` (MMPose's backbone ``init_cfg=Pretrained``, converted as MMPose
+    converts that backbone's checkpoints), if set. Both may be paths or URLs (downloaded once
+    into ``$KPOSE_HOME/checkpoints``, ``kpose.weights.download``)."""
     cfg = run.recipe.train
     if run.manager.latest_checkpoint:
         run.checkpoint.restore(run.manager.latest_checkpoint).expect_partial()
@@ -270,7 +272,12 @@ def restore_or_initialise(run: TrainingRun) -> None:
         load_weights(run.model, cfg.load_from)
         log.info("initialised from %s", cfg.load_from)
     elif cfg.backbone_weights:
-        result = load_backbone_weights(run.model, cfg.backbone_weights, cfg.backbone_weights_prefix)
+        result = load_backbone_weights(
+            run.model,
+            cfg.backbone_weights,
+            cfg.backbone_weights_prefix,
+            convert=checkpoint_converter(run.recipe.model.backbone),
+        )
         log.info(
             "backbone initialised from %s (%d backbone tensors not in it, %d of its tensors "
             "unused)",

@@ -4,31 +4,41 @@
 ``.keras`` models, and the ``$KPOSE_HOME`` folder where weights named after a preset are found.
 
 Sources: an MMPose ``.pth`` checkpoint (read without PyTorch, mapped by layer name,
-``kpose.weights.state_dict``), a Keras ``.weights.h5`` file or a ``.keras`` model.
+``kpose.weights.state_dict``; MMPose 0.x checkpoints are renamed as MMPose 1.x does), a Keras
+``.weights.h5`` file or a ``.keras`` model, each as a path or an ``http(s)://`` / ``file://``
+URL (downloaded and verified by ``kpose.weights.download.fetch``). A ``.pth`` from a URL is
+converted once: its Keras weights are kept in
+``$KPOSE_HOME/converted/<cache key>/<checkpoint stem>.weights.h5`` and read from there next time.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import keras
 import numpy as np
 
 from kpose.errors import ModelError
+from kpose.models.backbones import BACKBONES
+from kpose.weights.download import fetch, is_url, kpose_home, url_file_name
 from kpose.weights.state_dict import AssignResult, assign_state_dict
 from kpose.weights.torch_pickle import mmpose_state_dict
 
 log = logging.getLogger(__name__)
 
 WEIGHT_SUFFIXES = (".weights.h5", ".keras", ".pth")
-
-
-def kpose_home() -> Path:
-    """Where ``kpose.load`` looks for weights named after a preset (``$KPOSE_HOME``)."""
-    return Path(os.environ.get("KPOSE_HOME", Path.home() / ".kpose")).expanduser()
+# Backbone families whose pretrained checkpoints come in their original repository's names and
+# layouts, which MMPose converts as it loads them (``pvt_convert``, ``swin_converter``):
+# family (the module of ``BACKBONES``) -> "<module in kpose.models.backbones>:<converter>".
+CHECKPOINT_CONVERTERS = {
+    "pvt": "pvt:convert_pvt_checkpoint",
+    "swin": "swin:convert_swin_checkpoint",
+}
 
 
 def find_weights(preset: str) -> Path | None:
@@ -40,15 +50,28 @@ def find_weights(preset: str) -> Path | None:
     return None
 
 
-def load_weights(model: keras.Model, weights: str | os.PathLike) -> None:
+def load_weights(
+    model: keras.Model, source: str | os.PathLike, *, cache_key: str | None = None
+) -> None:
     """Fill ``model`` from an MMPose ``.pth`` checkpoint (its state dict must fit exactly), a
-    Keras ``.weights.h5`` file or a ``.keras`` model of the same architecture."""
-    path = Path(weights)
+    Keras ``.weights.h5`` file or a ``.keras`` model of the same architecture, given as a path
+    or an ``http(s)://`` / ``file://`` URL.
+
+    A ``.pth`` URL is downloaded once (``kpose.weights.download.fetch``) and converted once: the
+    converted weights are cached as ``$KPOSE_HOME/converted/<cache_key or model.name>/<checkpoint
+    stem>.weights.h5`` and loaded from there next time, without reading or even fetching the
+    checkpoint (``kpose.load(name)`` passes the preset name as ``cache_key``). A cache file that
+    does not load is deleted and the checkpoint converted again.
+    """
+    if is_url(source):
+        _load_url(model, str(source), cache_key or model.name)
+        return
+    path = Path(source)
     if not path.is_file():
         raise ModelError(f"weights {path}: file not found")
     if path.suffix == ".pth":
         try:
-            assign_state_dict(model, mmpose_state_dict(path), strict=True)
+            assign_state_dict(model, upgrade_mmpose_keys(mmpose_state_dict(path)), strict=True)
         except ModelError as exc:
             raise ModelError(f"{path}: {exc}") from None
     elif path.name.endswith(".weights.h5"):
@@ -68,22 +91,139 @@ def load_weights(model: keras.Model, weights: str | os.PathLike) -> None:
     log.info("loaded %s into %s", path, model.name)
 
 
+def converted_weights_path(url: str, cache_key: str) -> Path:
+    """Where the Keras weights converted from the ``.pth`` at ``url`` are cached:
+    ``$KPOSE_HOME/converted/<cache_key>/<checkpoint stem>.weights.h5``."""
+    folder = cache_key.replace("/", "_").replace(os.sep, "_") or "model"
+    return kpose_home() / "converted" / folder / f"{Path(url_file_name(url)).stem}.weights.h5"
+
+
+def _load_url(model: keras.Model, url: str, cache_key: str) -> None:
+    if Path(url_file_name(url)).suffix != ".pth":
+        load_weights(model, fetch(url))
+        return
+    cache = converted_weights_path(url, cache_key)
+    if cache.is_file():
+        try:
+            model.load_weights(str(cache))
+        except (ValueError, OSError, KeyError) as exc:
+            log.warning(
+                "converted weights %s do not load (%s): deleted, converting %s again",
+                cache,
+                exc,
+                url,
+            )
+            cache.unlink(missing_ok=True)
+        else:
+            log.info("loaded %s (converted from %s) into %s", cache, url, model.name)
+            return
+    load_weights(model, fetch(url))
+    _save_atomically(model, cache)
+
+
+def _save_atomically(model: keras.Model, path: Path) -> None:
+    """``model.save_weights(path)`` through a temporary file renamed into place; a failure is
+    logged, not raised (the cache only saves time)."""
+    temp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp_name = tempfile.mkstemp(
+            prefix=f".{path.name.removesuffix('.weights.h5')}.",
+            suffix=".part.weights.h5",  # Keras insists on the .weights.h5 ending
+            dir=path.parent,
+        )
+        os.close(handle)
+        temp = Path(temp_name)
+        model.save_weights(str(temp))
+        with open(temp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+        log.info("cached the converted weights at %s", path)
+    except (OSError, ValueError) as exc:
+        log.warning("could not cache the converted weights at %s: %s", path, exc)
+    finally:
+        if temp is not None:
+            temp.unlink(missing_ok=True)
+
+
+def upgrade_mmpose_keys(state: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """An MMPose state dict in MMPose 1.x's names, as MMPose 1.x's load hooks rename it: the
+    ``data_preprocessor`` buffers are dropped, and a checkpoint from MMPose 0.x (its
+    ``keypoint_head``, the ``TopdownHeatmapSimpleHead``) gets ``head`` instead, with the old
+    ``final_layer.<i>`` list split into ``conv_layers.<i>`` and the last conv, ``final_layer``.
+    1.x checkpoints pass through unchanged."""
+    out = {
+        k: v
+        for k, v in state.items()
+        if k not in ("data_preprocessor.mean", "data_preprocessor.std")
+    }
+    if not any(k.startswith("keypoint_head.") for k in out):
+        return out
+    out = {
+        "head." + k[len("keypoint_head.") :] if k.startswith("keypoint_head.") else k: v
+        for k, v in out.items()
+    }
+    indexed = [k.split(".") for k in out if k.startswith("head.final_layer.")]
+    indexed = [parts for parts in indexed if len(parts) == 4 and parts[2].isdigit()]
+    if not indexed:
+        return out
+    last = max(int(parts[2]) for parts in indexed)
+    renamed = {}
+    for key, value in out.items():
+        parts = key.split(".")
+        if key.startswith("head.final_layer.") and len(parts) == 4 and parts[2].isdigit():
+            index = int(parts[2])
+            key = (
+                f"head.final_layer.{parts[3]}"
+                if index == last
+                else f"head.conv_layers.{index}.{parts[3]}"
+            )
+        renamed[key] = value
+    return renamed
+
+
+def checkpoint_converter(
+    backbone: str,
+) -> Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]] | None:
+    """The converter MMPose applies to the pretrained checkpoints of recipe backbone
+    ``backbone`` (``"pvt_s"`` -> ``convert_pvt_checkpoint``), or None when it loads them as they
+    are."""
+    target = CHECKPOINT_CONVERTERS.get(BACKBONES.get(backbone, "").split(":")[0])
+    if target is None:
+        return None
+    module, function = target.split(":")
+    return getattr(importlib.import_module(f"kpose.models.backbones.{module}"), function)
+
+
 def load_backbone_weights(
-    model: keras.Model, source: str | os.PathLike | Mapping[str, np.ndarray], prefix: str = ""
+    model: keras.Model,
+    source: str | os.PathLike | Mapping[str, np.ndarray],
+    prefix: str = "",
+    *,
+    convert: Callable[[Mapping[str, np.ndarray]], Mapping[str, np.ndarray]] | None = None,
 ) -> AssignResult:
     """MMPose's backbone ``init_cfg=dict(type="Pretrained", checkpoint, prefix)``: fill the
-    ``backbone`` of ``model`` from a checkpoint whose keys are the backbone's own
+    ``backbone`` of ``model`` from a checkpoint (a path, an ``http(s)://`` / ``file://`` URL,
+    downloaded once, or a state dict) whose keys are the backbone's own
     (``layer1.0.conv1.weight``; with ``prefix`` only the keys under it, prefix removed).
+    ``convert`` maps such keys to the whole model's (``backbone.``...) for checkpoints in their
+    original repository's layout (``checkpoint_converter``).
 
     Shapes must fit; tensors the backbone has no place for (a classifier ``fc``) are skipped and
     backbone tensors the checkpoint lacks keep their values, both reported (as mmengine's
     warnings). Raises ``ModelError`` when no tensor matches. Returns what was not matched.
     """
     label = "state dict" if isinstance(source, Mapping) else str(source)
-    state = dict(source) if isinstance(source, Mapping) else mmpose_state_dict(source)
+    if isinstance(source, Mapping):
+        state = dict(source)
+    else:
+        state = mmpose_state_dict(fetch(str(source)) if is_url(source) else source)
     if prefix:
         state = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-    state = {f"backbone.{k}": v for k, v in state.items()}
+    if convert is not None:
+        state = dict(convert(state))
+    else:
+        state = {f"backbone.{k}": v for k, v in state.items()}
     try:
         result = assign_state_dict(model, state, strict=False)
     except ModelError as exc:

@@ -225,11 +225,14 @@ def read_torch_checkpoint(path: str | os.PathLike) -> object:
 
 def mmpose_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """The model state dict of an MMPose checkpoint: ``checkpoint["state_dict"]`` (mmengine
-    checkpoints also carry ``meta``, ``message_hub``, ``optimizer``), or the checkpoint itself
-    when it is a plain state dict; a ``module.`` prefix (DataParallel) is removed."""
+    checkpoints also carry ``meta``, ``message_hub``, ``optimizer``), ``checkpoint["model"]``
+    (the original Swin / DeiT releases), or the checkpoint itself when it is a plain state
+    dict; a ``module.`` prefix (DataParallel) is removed."""
     obj = read_torch_checkpoint(path)
-    if isinstance(obj, Mapping) and "state_dict" in obj:
-        obj = obj["state_dict"]
+    for key in ("state_dict", "model"):
+        if isinstance(obj, Mapping) and isinstance(obj.get(key), Mapping):
+            obj = obj[key]
+            break
     if not isinstance(obj, Mapping) or not all(isinstance(v, np.ndarray) for v in obj.values()):
         raise ModelError(f"{path}: no state dict of tensors in this checkpoint")
     return {k.removeprefix("module."): v for k, v in obj.items()}

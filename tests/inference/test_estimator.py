@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import kpose
-from kpose.errors import DataError
+from kpose.errors import DataError, ModelError
 from kpose.inference.estimator import PoseEstimator
 from kpose.recipe import replace
 
@@ -53,8 +53,8 @@ def test_one_image_many_boxes(estimator, coco_files):
     assert np.all((kp[:, 0] > x1 - 0.3 * (x2 - x1)) & (kp[:, 0] < x2 + 0.3 * (x2 - x1)))
 
 
-def test_list_of_paths_no_boxes_and_empty_boxes(estimator, coco_files):
-    results = estimator.predict([str(f) for f in coco_files[:2]])
+def test_list_of_paths_whole_images_and_empty_boxes(estimator, coco_files):
+    results = estimator.predict([str(f) for f in coco_files[:2]], "whole")
     assert [r["keypoints"].shape[0] for r in results] == [1, 1]  # the whole image
     h, w = cv2.imread(str(coco_files[0])).shape[:2]
     np.testing.assert_array_equal(results[0]["boxes"], [[0, 0, w, h]])
@@ -75,3 +75,39 @@ def test_bad_inputs_name_what_is_wrong(estimator, coco_files, tmp_path):
         estimator.predict(str(coco_files[0]), [[1, 2, 3]])
     with pytest.raises(DataError, match="2 images but boxes for 1"):
         estimator.predict([str(f) for f in coco_files[:2]], [[[0, 0, 5, 5]]])
+
+
+def test_without_boxes_the_detector_finds_the_people(estimator, coco_files):
+    image = cv2.cvtColor(cv2.imread(str(coco_files[0])), cv2.COLOR_BGR2RGB)
+    found = np.array(
+        [[10, 20, 200, 300, 0.9], [12, 22, 201, 303, 0.85], [250, 40, 400, 380, 0.6]]
+        + [[0, 0, 50, 50, 0.2]],  # below MMPoseInferencer's bbox_thr 0.3
+        np.float32,
+    )
+    calls = []
+    estimator.detector = lambda rgb: calls.append(rgb.shape) or found
+    try:
+        people = estimator(image)  # one call: detector -> threshold + NMS -> pose
+        by_boxes = estimator.predict(image, found[[0, 2]])
+    finally:
+        estimator.detector = None
+    assert calls == [image.shape]
+    np.testing.assert_allclose(people["boxes"], found[[0, 2], :4])  # the overlapping 2nd: NMS
+    np.testing.assert_allclose(people["box_scores"], found[[0, 2], 4])
+    np.testing.assert_allclose(people["keypoints"], by_boxes["keypoints"], atol=1e-4)
+    with pytest.raises(ModelError, match="no boxes and no detector"):
+        estimator.predict(image)
+    with pytest.raises(DataError, match="expected boxes, None or 'whole'"):
+        estimator.predict(image, "all")
+
+
+def test_crops_run_in_small_buckets(estimator, coco_files):
+    from kpose.inference.estimator import _bucket
+
+    assert [_bucket(n, 16) for n in (1, 2, 3, 5, 9, 16)] == [1, 2, 4, 8, 16, 16]
+    image = cv2.cvtColor(cv2.imread(str(coco_files[0])), cv2.COLOR_BGR2RGB)
+    boxes = np.array([[10 + i, 20, 200, 300] for i in range(5)], np.float32)
+    many = estimator.predict(image, boxes, flip_test=False)  # 5 crops: one call, bucket 8
+    for i in (0, 4):
+        one = estimator.predict(image, boxes[i : i + 1], flip_test=False)
+        np.testing.assert_allclose(one["keypoints"][0], many["keypoints"][i], atol=1e-3)

@@ -76,6 +76,9 @@ def test_infer_cli_on_a_folder_and_a_video(coco_files, tmp_path, capsys):
                 str(tmp_path / "v"),
                 "--no-progress",
                 "--no-flip",
+                "--whole",
+                "--frames-per-call",
+                "2",
             ]
         )
         == 0

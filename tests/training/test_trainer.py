@@ -1,4 +1,5 @@
-"""The training loop's steps: starting a run from ``train.load_from`` weights."""
+"""The training loop's steps: starting a run from ``train.load_from`` weights or from
+``train.backbone_weights`` given as a URL."""
 
 from __future__ import annotations
 
@@ -61,3 +62,37 @@ def test_load_from_reads_a_keras_model(tmp_path, caplog):
     assert f"initialised from {tmp_path / 'trained.keras'}" in caplog.text
     for got, want in zip(run.model.get_weights(), trained.get_weights(), strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+def test_backbone_weights_by_url(tmp_path, monkeypatch, caplog):
+    """``train.backbone_weights`` may be a URL (here ``file://``, as a mirror on disk): fetched
+    into ``$KPOSE_HOME/checkpoints`` and loaded into the backbone only."""
+    from kpose.weights.state_dict import model_state_dict
+    from tests.weights.torch_files import write_torch_state_dict
+
+    monkeypatch.setenv("KPOSE_HOME", str(tmp_path / "home"))
+    base = load_recipe(QUICKSTART)
+    info = get_dataset_info(base.data.dataset)
+    pretrained = build_heatmap_model(base.model, base.codec.input_size, info.num_keypoints)
+    rng = np.random.default_rng(1)
+    pretrained.set_weights(
+        [rng.normal(size=w.shape).astype(w.dtype) for w in pretrained.get_weights()]
+    )
+    imagenet = {
+        k.removeprefix("backbone."): v
+        for k, v in model_state_dict(pretrained).items()
+        if k.startswith("backbone.")
+    }
+    checkpoint = write_torch_state_dict(tmp_path / "imagenet.pth", imagenet, wrap=None)
+
+    url = checkpoint.as_uri()
+    run = _run(load_recipe(QUICKSTART, [f"train.backbone_weights={url}"]), tmp_path / "work")
+    head_before = model_state_dict(run.model)["head.final_layer.weight"]
+    caplog.set_level(logging.INFO, logger="kpose")
+    restore_or_initialise(run)
+    assert f"backbone initialised from {url}" in caplog.text
+    assert (tmp_path / "home" / "checkpoints" / "imagenet.pth").is_file()
+    after = model_state_dict(run.model)
+    for key, value in imagenet.items():
+        np.testing.assert_array_equal(after[f"backbone.{key}"], value)
+    np.testing.assert_array_equal(after["head.final_layer.weight"], head_before)

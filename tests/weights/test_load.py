@@ -1,5 +1,6 @@
-"""``kpose.weights.load``: whole ``.keras`` models with kpose's layers, and backbone-only
-checkpoints (MMPose's ``init_cfg=Pretrained``)."""
+"""``kpose.weights.load``: whole ``.keras`` models with kpose's layers, MMPose 0.x checkpoints,
+and backbone-only checkpoints (MMPose's ``init_cfg=Pretrained``, converted where MMPose
+converts them). Loading by URL: ``test_download.py``."""
 
 from __future__ import annotations
 
@@ -68,3 +69,85 @@ def test_backbone_weights_fill_the_backbone_and_report_the_rest():
     assert result.missing_keys and all(".layer4." in k for k in result.missing_keys)
     with pytest.raises(ModelError, match="no tensor matches the backbone"):
         load_backbone_weights(target, {"encoder.w": np.zeros(3, np.float32)})
+
+
+def test_mmpose_0x_checkpoints_are_renamed_as_mmpose_1x_does(tmp_path):
+    """An MMPose 0.x checkpoint (``keypoint_head``, ``TopdownHeatmapSimpleHead``'s final_layer
+    list) loads strictly after MMPose 1.x's renaming; 1.x names pass through."""
+    from kpose.models.build import build_heatmap_model
+    from kpose.recipe import HeadConfig, ModelConfig
+    from kpose.weights.load import load_weights, upgrade_mmpose_keys
+    from kpose.weights.state_dict import model_state_dict
+    from tests.weights.torch_files import write_torch_state_dict
+
+    old = {
+        "keypoint_head.final_layer.0.weight": 1,
+        "keypoint_head.final_layer.1.running_mean": 2,
+        "keypoint_head.final_layer.3.weight": 3,
+        "keypoint_head.final_layer.3.bias": 4,
+        "keypoint_head.deconv_layers.0.weight": 5,
+        "backbone.conv1.weight": 6,
+        "data_preprocessor.mean": 7,
+    }
+    assert upgrade_mmpose_keys(old) == {
+        "head.conv_layers.0.weight": 1,
+        "head.conv_layers.1.running_mean": 2,
+        "head.final_layer.weight": 3,
+        "head.final_layer.bias": 4,
+        "head.deconv_layers.0.weight": 5,
+        "backbone.conv1.weight": 6,
+    }
+    new = {"head.final_layer.weight": 1, "backbone.conv1.weight": 2}
+    assert upgrade_mmpose_keys(new) == new
+
+    cfg = ModelConfig(
+        "resnet18", {"base_channels": 8, "stem_channels": 8}, head=HeadConfig((8,), (4,))
+    )
+    source = build_heatmap_model(cfg, (32, 64), 3)
+    rng = np.random.default_rng(0)
+    source.set_weights([rng.normal(size=w.shape).astype(w.dtype) for w in source.get_weights()])
+    state = {
+        k.replace("head.", "keypoint_head.", 1) if k.startswith("head.") else k: v
+        for k, v in model_state_dict(source).items()
+    }
+    target = build_heatmap_model(cfg, (32, 64), 3)
+    load_weights(target, write_torch_state_dict(tmp_path / "old.pth", state))
+    for got, want in zip(target.get_weights(), source.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_backbones_whose_checkpoints_mmpose_converts():
+    """PVT and Swin ImageNet checkpoints come in their original layout: the trainer converts
+    them (``checkpoint_converter``) before ``load_backbone_weights``."""
+    from kpose.models.backbones.pvt import convert_pvt_checkpoint
+    from kpose.models.backbones.swin import convert_swin_checkpoint
+    from kpose.weights.load import checkpoint_converter
+
+    assert checkpoint_converter("pvt_s") is convert_pvt_checkpoint
+    assert checkpoint_converter("pvtv2_b2") is convert_pvt_checkpoint
+    assert checkpoint_converter("swin_t") is convert_swin_checkpoint
+    assert checkpoint_converter("resnet50") is None
+    assert checkpoint_converter("no-such-backbone") is None
+
+
+def test_backbone_weights_through_a_converter():
+    """``convert`` receives the backbone-relative keys and returns the model's."""
+    from kpose.models.build import build_heatmap_model
+    from kpose.recipe import HeadConfig, ModelConfig
+    from kpose.weights.load import load_backbone_weights
+    from kpose.weights.state_dict import model_state_dict
+
+    cfg = ModelConfig(
+        "resnet18", {"base_channels": 8, "stem_channels": 8}, head=HeadConfig((8,), (4,))
+    )
+    target = build_heatmap_model(cfg, (32, 64), 3)
+    weight = np.full_like(model_state_dict(target)["backbone.conv1.weight"], 0.5)
+    seen = []
+
+    def convert(state):
+        seen.extend(state)
+        return {"backbone.conv1.weight": state["original_conv1"]}
+
+    load_backbone_weights(target, {"original_conv1": weight}, convert=convert)
+    assert seen == ["original_conv1"]
+    np.testing.assert_array_equal(model_state_dict(target)["backbone.conv1.weight"], weight)

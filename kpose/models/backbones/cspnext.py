@@ -60,7 +60,7 @@ def _conv_init() -> keras.initializers.Initializer:
     return keras.initializers.VarianceScaling(1.0 / 3.0, "fan_in", "uniform")
 
 
-def _conv(x, filters: int, kernel_size: int, name: str, stride: int = 1, norm=TORCH_BN):
+def cspnext_conv(x, filters: int, kernel_size: int, name: str, stride: int = 1, norm=TORCH_BN):
     """mmcv's ``ConvModule`` with BN and SiLU (``layers.conv_module``) and CSPNeXt's init;
     ``norm = (eps, PyTorch momentum)``."""
     return conv_module(
@@ -69,7 +69,9 @@ def _conv(x, filters: int, kernel_size: int, name: str, stride: int = 1, norm=TO
     )  # fmt: skip
 
 
-def _separable(x, filters: int, kernel_size: int, name: str, stride: int = 1, norm=TORCH_BN):
+def cspnext_separable_conv(
+    x, filters: int, kernel_size: int, name: str, stride: int = 1, norm=TORCH_BN
+):
     """mmcv's ``DepthwiseSeparableConvModule`` with SiLU and CSPNeXt's init."""
     channels = int(x.shape[-1])
     return depthwise_separable_conv_module(
@@ -100,13 +102,13 @@ def spp_bottleneck(
     """mmdet's ``SPPBottleneck``: 1x1 conv to half the channels, concatenated with its stride-1
     max pools of each kernel size, then a 1x1 conv to ``filters``. TF's "same" pooling ignores
     the padding, as PyTorch's -inf padding does (SiLU outputs can be negative)."""
-    x = _conv(x, int(x.shape[-1]) // 2, 1, f"{name}.conv1", norm=norm)
+    x = cspnext_conv(x, int(x.shape[-1]) // 2, 1, f"{name}.conv1", norm=norm)
     pooled = [
         keras.layers.MaxPooling2D(k, strides=1, padding="same", name=f"{name}.poolings.{i}")(x)
         for i, k in enumerate(kernel_sizes)
     ]
     x = keras.layers.Concatenate(name=f"{name}_concat")([x, *pooled])
-    return _conv(x, filters, 1, f"{name}.conv2", norm=norm)
+    return cspnext_conv(x, filters, 1, f"{name}.conv2", norm=norm)
 
 
 def cspnext_block(
@@ -121,8 +123,9 @@ def cspnext_block(
     """mmdet's ``CSPNeXtBlock`` (expansion 1.0 inside a CSP layer): a 3x3 conv (``name.conv1``,
     depthwise-separable with ``use_depthwise``), a depthwise-separable ``kernel_size`` conv
     (``name.conv2``), plus the input when ``add_identity`` and the widths agree."""
-    y = (_separable if use_depthwise else _conv)(x, filters, 3, f"{name}.conv1", norm=norm)
-    y = _separable(y, filters, kernel_size, f"{name}.conv2", norm=norm)
+    conv1 = cspnext_separable_conv if use_depthwise else cspnext_conv
+    y = conv1(x, filters, 3, f"{name}.conv1", norm=norm)
+    y = cspnext_separable_conv(y, filters, kernel_size, f"{name}.conv2", norm=norm)
     if add_identity and int(x.shape[-1]) == filters:
         y = keras.layers.Add(name=f"{name}_add")([y, x])
     return y
@@ -143,8 +146,8 @@ def csp_layer(
     CSPNeXt blocks, concatenated (main first) with ``short_conv`` (1x1), channel attention,
     ``final_conv`` (1x1) to ``filters``. Inner width ``int(filters * expand_ratio)``."""
     mid = int(filters * expand_ratio)
-    short = _conv(x, mid, 1, f"{name}.short_conv", norm=norm)
-    main = _conv(x, mid, 1, f"{name}.main_conv", norm=norm)
+    short = cspnext_conv(x, mid, 1, f"{name}.short_conv", norm=norm)
+    main = cspnext_conv(x, mid, 1, f"{name}.main_conv", norm=norm)
     for i in range(num_blocks):
         main = cspnext_block(
             main, mid, f"{name}.blocks.{i}", add_identity, use_depthwise, norm=norm
@@ -152,7 +155,7 @@ def csp_layer(
     y = keras.layers.Concatenate(name=f"{name}_concat")([main, short])
     if use_channel_attention:
         y = channel_attention(y, f"{name}.attention")
-    return _conv(y, filters, 1, f"{name}.final_conv", norm=norm)
+    return cspnext_conv(y, filters, 1, f"{name}.final_conv", norm=norm)
 
 
 def cspnext(
@@ -190,11 +193,11 @@ def cspnext(
     norm = (float(norm_eps), float(norm_momentum))
     inputs = keras.Input((None, None, 3), name=f"{name}_input")
     stem = int(settings[0][0] * widen_factor // 2)
-    x = _conv(inputs, stem, 3, f"{name}.stem.0", stride=2, norm=norm)
-    x = _conv(x, stem, 3, f"{name}.stem.1", norm=norm)
-    x = _conv(x, int(settings[0][0] * widen_factor), 3, f"{name}.stem.2", norm=norm)
+    x = cspnext_conv(inputs, stem, 3, f"{name}.stem.0", stride=2, norm=norm)
+    x = cspnext_conv(x, stem, 3, f"{name}.stem.1", norm=norm)
+    x = cspnext_conv(x, int(settings[0][0] * widen_factor), 3, f"{name}.stem.2", norm=norm)
     outputs = [x] if 0 in out_indices else []
-    downsample = _separable if use_depthwise else _conv
+    downsample = cspnext_separable_conv if use_depthwise else cspnext_conv
     for i, (_, channels, num_blocks, add_identity, use_spp) in enumerate(settings):
         prefix = f"{name}.stage{i + 1}"
         channels = int(channels * widen_factor)
