@@ -11,8 +11,10 @@ import sys
 from pathlib import Path
 
 import cv2
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import kpose
 from kpose.export import main
@@ -197,3 +199,96 @@ def test_cli_errors(tmp_path, capsys):
         == 2
     )
     assert "missing.pth: file not found" in capsys.readouterr().err
+
+
+_FRESH_DETECT = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+model = tf.saved_model.load(sys.argv[1])
+images = [open(p, "rb").read() for p in json.loads(sys.argv[2])]
+out = model.signatures["serving_default"](image_bytes=tf.constant(images))
+np.savez(sys.argv[3], **{k: v.numpy() for k, v in out.items()})
+print(json.dumps({"kpose_imported": any(m.startswith("kpose") for m in sys.modules)}))
+"""
+
+
+def _random_detector():
+    from kpose.detection.rtmdet import RTMDetDetector, RTMDetTestConfig, build_rtmdet
+
+    keras.utils.set_random_seed(3)
+    model = build_rtmdet("tiny", num_classes=1, input_size=320)
+    rng = np.random.default_rng(3)
+    for variable in model.weights:  # spread the scores, give the boxes a size
+        if "rtm_cls" in variable.path and "kernel" in variable.path:
+            variable.assign(rng.normal(0, 0.3, variable.shape).astype(np.float32))
+        elif "rtm_reg" in variable.path and "bias" in variable.path:
+            variable.assign(np.full(variable.shape, 3.0, np.float32))
+    detector = RTMDetDetector(
+        model,
+        score_thr=0.0,  # random weights: keep what the random head gives
+        max_boxes=4,
+        test_cfg=RTMDetTestConfig(score_thr=0.0),
+    )
+    return detector
+
+
+def test_detecting_function_finds_and_estimates_like_predict(quickstart, images):
+    """The fast sibling of the SavedModel test below (no save, same graph function)."""
+    from kpose.inference.serving import detecting_function
+
+    detector = _random_detector()
+    served = detecting_function(quickstart, detector)(tf.constant([images[0].read_bytes()]))
+    quickstart.detector = detector
+    try:
+        expected = quickstart.predict(str(images[0]))
+    finally:
+        quickstart.detector = None
+    n = len(expected["boxes"])
+    assert int(served["num_people"][0]) == n >= 1
+    np.testing.assert_allclose(served["boxes"][0, :n], expected["boxes"], rtol=0, atol=1e-3)
+    np.testing.assert_allclose(served["keypoints"][0, :n], expected["keypoints"], rtol=0, atol=1e-3)
+
+
+@pytest.mark.slow  # ~2 min: saving the detector's graph dominates
+def test_saved_model_with_a_detector_answers_image_bytes_alone(quickstart, images, tmp_path):
+    detector = _random_detector()
+    export = export_saved_model(quickstart, tmp_path / "pose" / "1", detector)
+    out = tmp_path / "out.npz"
+    proc = subprocess.run(
+        [sys.executable, "-c", _FRESH_DETECT, str(export), json.dumps([str(p) for p in images]),
+         str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"kpose_imported": False}
+    served = np.load(out)
+    quickstart.detector = detector
+    try:
+        expected = quickstart.predict([str(p) for p in images])
+    finally:
+        quickstart.detector = None
+    assert served["num_people"].tolist() == [len(e["boxes"]) for e in expected]
+    assert served["num_people"].min() >= 1
+    for i, people in enumerate(expected):
+        n = len(people["boxes"])
+        np.testing.assert_allclose(served["boxes"][i, :n], people["boxes"], rtol=0, atol=1e-3)
+        np.testing.assert_allclose(served["box_scores"][i, :n], people["box_scores"], atol=1e-5)
+        np.testing.assert_allclose(
+            served["keypoints"][i, :n], people["keypoints"], rtol=0, atol=1e-3
+        )
+        assert not served["box_scores"][i, n:].any()  # padding rows
+    with_boxes = tf.saved_model.load(str(export)).signatures["with_boxes"]
+    got = with_boxes(
+        image_bytes=tf.constant([images[0].read_bytes()]),
+        boxes=tf.constant(expected[0]["boxes"][None]),
+    )
+    np.testing.assert_allclose(got["keypoints"][0], expected[0]["keypoints"], rtol=0, atol=1e-3)
+
+
+def test_export_cli_puts_a_detector_preset_in_the_saved_model(tmp_path, monkeypatch, capsys):
+    assert main(["quickstart", "--format", "onnx", "--detector", "rtmdet-m-person",
+                 "--out", str(tmp_path / "m.onnx")]) == 2  # fmt: skip
+    assert "SavedModel only" in capsys.readouterr().err
