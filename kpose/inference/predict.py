@@ -55,6 +55,21 @@ def accelerator_present() -> bool:
     return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
 
 
+def heatmaps_with_flip(
+    model: keras.Model, crops, flip_indices: Sequence[int], flip_test: bool, shift_heatmap: bool
+):
+    """The model's float32 heatmaps ``(B, h', w', K)`` of crops ``(B, h, w, 3)`` (uint8 or
+    float RGB 0..255). With ``flip_test`` the model also sees the mirrored crops; their heatmaps
+    are flipped back (``flip_indices``, ``shift_heatmap``) and averaged in. TF ops, traced
+    inside the caller's ``tf.function``."""
+    crops = tf.cast(crops, tf.float32)
+    heatmaps = tf.cast(model(crops, training=False), tf.float32)  # (B, h, w, K)
+    if flip_test:
+        flipped = tf.cast(model(tf.reverse(crops, axis=[2]), training=False), tf.float32)
+        heatmaps = flip_test_average(heatmaps, flip_heatmaps(flipped, flip_indices, shift_heatmap))
+    return heatmaps
+
+
 def make_heatmap_fn(
     model: keras.Model,
     flip_indices: Sequence[int],
@@ -63,29 +78,16 @@ def make_heatmap_fn(
     shift_heatmap: bool = True,
     jit_compile: bool = False,
 ):
-    """A compiled function: crops ``(B, h, w, 3)`` (uint8 or float RGB 0..255) -> float32
-    heatmaps ``(B, h', w', K)``. With ``flip_test`` the model also sees the mirrored crops;
-    their heatmaps are flipped back (``flip_indices``, ``shift_heatmap``) and averaged in."""
-
-    def heatmaps_of(crops):
-        crops = tf.cast(crops, tf.float32)
-        heatmaps = tf.cast(model(crops, training=False), tf.float32)  # (B, h, w, K)
-        if flip_test:
-            flipped = tf.cast(model(tf.reverse(crops, axis=[2]), training=False), tf.float32)
-            heatmaps = flip_test_average(
-                heatmaps, flip_heatmaps(flipped, flip_indices, shift_heatmap)
-            )
-        return heatmaps
-
-    # One trace for every batch size (a TF graph takes any; XLA still compiles per shape).
+    """``heatmaps_with_flip`` compiled once for every batch size: crops ``(B, h, w, 3)`` (uint8
+    or float RGB 0..255) -> float32 heatmaps ``(B, h', w', K)`` (a TF graph takes any batch;
+    under XLA each batch size still compiles once)."""
     spec = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)
-    compiled = tf.function(heatmaps_of, input_signature=[spec], jit_compile=jit_compile)
 
-    def run(crops):
-        return compiled(tf.cast(crops, tf.float32))
+    @tf.function(input_signature=[spec], jit_compile=jit_compile)
+    def compiled(crops):
+        return heatmaps_with_flip(model, crops, flip_indices, flip_test, shift_heatmap)
 
-    run.python_function = heatmaps_of
-    return run
+    return lambda crops: compiled(tf.cast(crops, tf.float32))
 
 
 def make_predict_fn(
@@ -98,15 +100,14 @@ def make_predict_fn(
     jit_compile: bool = False,
 ):
     """A compiled function: crops ``(B, h, w, 3)`` (uint8 or float RGB 0..255) ->
-    ``(keypoints (B, K, 2) in input-crop pixels, scores (B, K))``: ``make_heatmap_fn`` and the
-    codec's decode in one ``tf.function`` (what the evaluator and the SavedModel run)."""
-    heatmaps_of = make_heatmap_fn(
-        model, flip_indices, flip_test=flip_test, shift_heatmap=shift_heatmap
-    )
+    ``(keypoints (B, K, 2) in input-crop pixels, scores (B, K))``: ``heatmaps_with_flip`` and
+    the codec's decode in one ``tf.function`` (what the evaluator and the SavedModel run)."""
 
     @tf.function(jit_compile=jit_compile, reduce_retracing=True)
     def predict(crops):
-        return codec.decode(heatmaps_of.python_function(crops))
+        return codec.decode(
+            heatmaps_with_flip(model, crops, flip_indices, flip_test, shift_heatmap)
+        )
 
     return predict
 

@@ -38,11 +38,11 @@ FORMATS = ("saved_model", "onnx", "tflite")
 ONNX_OPSET = 17
 
 
-def serving_function(estimator: PoseEstimator):
-    """The ``tf.function`` answering image bytes + boxes for ``estimator``."""
+def _boxes_to_keypoints(estimator: PoseEstimator):
+    """``(images, image_index, boxes (M, 4)) -> (keypoints (M, K, 2), scores (M, K))`` in image
+    pixels: the predict path both serving functions run on their people."""
     recipe, info = estimator.recipe, estimator.dataset_info
     input_size = estimator.input_size
-    k = info.num_keypoints
     predict = make_predict_fn(
         estimator.heatmap_model,
         estimator.codec,
@@ -50,6 +50,27 @@ def serving_function(estimator: PoseEstimator):
         flip_test=recipe.eval.flip_test,
         shift_heatmap=recipe.eval.shift_heatmap,
     )
+
+    def keypoints_of(images, image_index, boxes):
+        crops, centers, scales = crop_boxes(
+            images,
+            image_index,
+            boxes,
+            input_size,
+            recipe.data.bbox_padding,
+            recipe.use_udp_warp,
+        )
+        keypoints_in, scores = predict(crops)
+        keypoints = to_image_coords(tf.cast(keypoints_in, tf.float32), centers, scales, input_size)
+        return keypoints, tf.cast(scores, tf.float32)
+
+    return keypoints_of
+
+
+def serving_function(estimator: PoseEstimator):
+    """The ``tf.function`` answering image bytes + boxes for ``estimator``."""
+    k = estimator.dataset_info.num_keypoints
+    keypoints_of = _boxes_to_keypoints(estimator)
 
     @tf.function(
         input_signature=[
@@ -60,25 +81,13 @@ def serving_function(estimator: PoseEstimator):
     def serve(image_bytes, boxes):
         images, _ = _decode_padded(image_bytes)  # zero-padded like OpenCV's border
         valid = tf.where(tf.reduce_any(tf.not_equal(boxes, 0.0), axis=-1))  # (M, 2)
-        flat_boxes = tf.gather_nd(boxes, valid)  # (M, 4)
-        crops, centers, scales = crop_boxes(
-            images,
-            tf.cast(valid[:, 0], tf.int32),
-            flat_boxes,
-            input_size,
-            recipe.data.bbox_padding,
-            recipe.use_udp_warp,
-        )
-        keypoints_in, scores = predict(crops)
-        keypoints = to_image_coords(
-            tf.cast(keypoints_in, tf.float32), centers, scales, input_size
-        )  # (M, K, 2)
+        keypoints, scores = keypoints_of(
+            images, tf.cast(valid[:, 0], tf.int32), tf.gather_nd(boxes, valid)
+        )  # (M, K, 2), (M, K)
         shape = tf.shape(boxes, out_type=tf.int64)
         return {
             "keypoints": tf.scatter_nd(valid, keypoints, tf.concat([shape[:2], [k, 2]], 0)),
-            "scores": tf.scatter_nd(
-                valid, tf.cast(scores, tf.float32), tf.concat([shape[:2], [k]], 0)
-            ),
+            "scores": tf.scatter_nd(valid, scores, tf.concat([shape[:2], [k]], 0)),
         }
 
     return serve
@@ -87,16 +96,8 @@ def serving_function(estimator: PoseEstimator):
 def detecting_function(estimator: PoseEstimator, detector):
     """The ``tf.function`` answering image bytes alone: ``detector.detect_graph`` finds the
     people of each image, then the predict path of ``serving_function``."""
-    recipe, info = estimator.recipe, estimator.dataset_info
-    input_size = estimator.input_size
-    k = info.num_keypoints
-    predict = make_predict_fn(
-        estimator.heatmap_model,
-        estimator.codec,
-        info.flip_indices,
-        flip_test=recipe.eval.flip_test,
-        shift_heatmap=recipe.eval.shift_heatmap,
-    )
+    k = estimator.dataset_info.num_keypoints
+    keypoints_of = _boxes_to_keypoints(estimator)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
     def serve(image_bytes):
@@ -105,27 +106,18 @@ def detecting_function(estimator: PoseEstimator, detector):
         found = tf.TensorArray(
             tf.float32, size=n_images, infer_shape=False, element_shape=[None, 5]
         )
-        for i in tf.range(n_images):
-            found = found.write(i, detector.detect_graph(images[i, : sizes[i, 0], : sizes[i, 1]]))
         counts = tf.TensorArray(tf.int32, size=n_images)
         for i in tf.range(n_images):
-            counts = counts.write(i, tf.shape(found.read(i))[0])
+            people_i = detector.detect_graph(images[i, : sizes[i, 0], : sizes[i, 1]])
+            found = found.write(i, people_i)
+            counts = counts.write(i, tf.shape(people_i)[0])
         counts = counts.stack()  # (B,)
         people = found.concat()  # (P, 5), image by image
         image_index = tf.repeat(tf.range(n_images), counts)
         rank = tf.range(tf.shape(people)[0]) - tf.gather(
             tf.cumsum(counts, exclusive=True), image_index
-        )
-        crops, centers, scales = crop_boxes(
-            images,
-            image_index,
-            people[:, :4],
-            input_size,
-            recipe.data.bbox_padding,
-            recipe.use_udp_warp,
-        )
-        keypoints_in, scores = predict(crops)
-        keypoints = to_image_coords(tf.cast(keypoints_in, tf.float32), centers, scales, input_size)
+        )  # the row of each person in its image
+        keypoints, scores = keypoints_of(images, image_index, people[:, :4])
         where = tf.stack([image_index, rank], axis=1)
         shape = tf.stack([n_images, tf.reduce_max(tf.concat([counts, [0]], 0))])
 
@@ -136,7 +128,7 @@ def detecting_function(estimator: PoseEstimator, detector):
             "boxes": place(people[:, :4], [4]),
             "box_scores": place(people[:, 4], tf.zeros([0], tf.int32)),
             "keypoints": place(keypoints, [k, 2]),
-            "scores": place(tf.cast(scores, tf.float32), [k]),
+            "scores": place(scores, [k]),
             "num_people": counts,
         }
 

@@ -26,11 +26,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import keras
-import numpy as np
 
 from kpose.errors import ModelError
 from kpose.models.backbones.resnet import basic_block
-from kpose.models.layers import conv_module, kaiming_fan_out, relu
+from kpose.models.layers import (
+    conv_kernel_from_torch,
+    conv_kernel_to_torch,
+    conv_module,
+    kaiming_fan_out,
+    relu,
+    unchanged,
+)
 
 # The stem's output width, fixed in MMPose (stage_channels[0] must equal it).
 STEM_CHANNELS = 256
@@ -110,21 +116,15 @@ class UnusedBasicBlock(keras.layers.Layer):
 
     def torch_tensors(self):
         """``(suffix, variable, torch->keras, keras->torch)`` for ``mmpose_weights``."""
-
-        def conv_to_keras(w):
-            return np.transpose(w, (2, 3, 1, 0))
-
-        def conv_to_torch(k):
-            return np.transpose(k, (3, 2, 0, 1))
-
-        def same(a):
-            return a
-
         return [
             (
                 suffix,
                 getattr(self, suffix.replace(".", "_")),
-                *((conv_to_keras, conv_to_torch) if suffix.startswith("conv") else (same, same)),
+                *(
+                    (conv_kernel_from_torch, conv_kernel_to_torch)
+                    if suffix.startswith("conv")
+                    else (unchanged, unchanged)
+                ),
             )
             for suffix in self.TENSORS
         ]

@@ -15,10 +15,15 @@ import math
 from collections.abc import Sequence
 
 import keras
-import numpy as np
 
 from kpose.errors import ModelError
-from kpose.models.layers import BN_EPSILON, BN_MOMENTUM
+from kpose.models.layers import (
+    BN_EPSILON,
+    BN_MOMENTUM,
+    conv_kernel_from_torch,
+    conv_kernel_to_torch,
+    unchanged,
+)
 
 
 def head_init() -> keras.initializers.Initializer:
@@ -119,27 +124,22 @@ class SharedConvSepBN(keras.layers.Layer):
 
     def torch_tensors(self):
         """``(suffix, variable, torch->keras, keras->torch)`` for the weight mapper."""
-
-        def conv_to_keras(w):
-            return np.transpose(w, (2, 3, 1, 0))
-
-        def conv_to_torch(k):
-            return np.transpose(k, (3, 2, 0, 1))
-
-        def same(a):
-            return a
-
         tensors = []
         for n in range(self.num_levels):
             for i, conv in enumerate(self.convs):
                 norm = self.norms[n * self.stacked_convs + i]
                 prefix = f"{n}.{i}"
                 tensors += [
-                    (f"{prefix}.conv.weight", conv.kernel, conv_to_keras, conv_to_torch),
-                    (f"{prefix}.bn.weight", norm.gamma, same, same),
-                    (f"{prefix}.bn.bias", norm.beta, same, same),
-                    (f"{prefix}.bn.running_mean", norm.moving_mean, same, same),
-                    (f"{prefix}.bn.running_var", norm.moving_variance, same, same),
+                    (
+                        f"{prefix}.conv.weight",
+                        conv.kernel,
+                        conv_kernel_from_torch,
+                        conv_kernel_to_torch,
+                    ),
+                    (f"{prefix}.bn.weight", norm.gamma, unchanged, unchanged),
+                    (f"{prefix}.bn.bias", norm.beta, unchanged, unchanged),
+                    (f"{prefix}.bn.running_mean", norm.moving_mean, unchanged, unchanged),
+                    (f"{prefix}.bn.running_var", norm.moving_variance, unchanged, unchanged),
                 ]
         return tensors
 

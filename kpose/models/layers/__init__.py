@@ -22,6 +22,8 @@ from kpose.models.layers.conv import (
     activation,
     batch_norm,
     conv2d,
+    conv_kernel_from_torch,
+    conv_kernel_to_torch,
     conv_module,
     conv_transpose2d,
     depthwise_conv2d,
@@ -32,6 +34,7 @@ from kpose.models.layers.conv import (
     relu,
     se_layer,
     separable_conv_bn,
+    unchanged,
 )
 from kpose.models.layers.resize import (
     Resample,
@@ -55,9 +58,11 @@ __all__ = [
     "BN_EPSILON", "BN_MOMENTUM", "LN_EPSILON", "CenterCropLike", "ChannelShuffle",
     "ChannelSplit", "DropPath", "Normalize", "PositionEmbedding", "Resample",
     "ResizeAlignCorners", "WindowAttention", "WindowCenterPad", "activation", "batch_norm",
-    "bilinear_matrix", "conv2d", "conv_module", "conv_transpose2d", "depthwise_conv2d",
+    "bilinear_matrix", "conv2d", "conv_kernel_from_torch", "conv_kernel_to_torch",
+    "conv_module", "conv_transpose2d", "depthwise_conv2d",
     "depthwise_separable_conv_module", "dense", "ffn", "gelu", "kaiming_fan_out", "layer_norm",
     "make_divisible", "max_pool2d", "multi_head_attention", "nearest_indices",
     "pad_bottom_right", "relative_position_index", "relu", "resize_bicubic",
     "resize_pos_embed", "se_layer", "separable_conv_bn", "shifted_window_mask", "split_qkv",
+    "unchanged",
 ]  # fmt: skip

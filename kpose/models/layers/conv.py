@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import keras
+import numpy as np
 
 from kpose.errors import ModelError
 
@@ -26,6 +27,22 @@ BN_EPSILON = 1e-5
 BN_MOMENTUM = 0.9
 # mmcv's ConvModule sub-module names; ``nn.Sequential`` blocks use ("0", "1", "2").
 CONV_MODULE_NAMES = ("conv", "bn", "activate")
+
+
+def conv_kernel_from_torch(weight: np.ndarray) -> np.ndarray:
+    """A PyTorch ``Conv2d`` weight ``(out, in, kh, kw)`` as a Keras kernel ``(kh, kw, in, out)``
+    (for layers whose ``torch_tensors`` map their own variables)."""
+    return np.transpose(weight, (2, 3, 1, 0))
+
+
+def conv_kernel_to_torch(kernel: np.ndarray) -> np.ndarray:
+    """The inverse of ``conv_kernel_from_torch``."""
+    return np.transpose(kernel, (3, 2, 0, 1))
+
+
+def unchanged(array: np.ndarray) -> np.ndarray:
+    """The layout map of tensors PyTorch and Keras store alike (biases, norm parameters)."""
+    return array
 
 
 def kaiming_fan_out() -> keras.initializers.Initializer:
