@@ -23,11 +23,10 @@ def list_presets() -> list[str]:
 
 def build_model(preset_or_recipe):
     """The heatmap ``keras.Model`` of a preset or recipe: RGB 0..255 NHWC in, heatmaps out."""
-    from kpose.data.metainfo import get_dataset_info
     from kpose.models.build import build_heatmap_model
 
     recipe = load_recipe_for(preset_or_recipe)
-    info = get_dataset_info(recipe.data.dataset)
+    info = recipe.dataset_info
     return build_heatmap_model(
         recipe.model, tuple(recipe.codec.input_size), info.num_keypoints, name=recipe.name or None
     )

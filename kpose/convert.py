@@ -1,7 +1,8 @@
 """``python -m kpose.convert``: annotation files + images -> sharded TFRecords.
 
     python -m kpose.convert coco --annotations A.json --images DIR --out tfrecords/coco \
-        [--split val] [--detections DET.json] [--dataset crowdpose] [--shards N]
+        [--split val] [--detections DET.json] [--dataset crowdpose | --metainfo M.yaml] \
+        [--shards N]
     python -m kpose.convert mpii --annotations mpii_val.json --images DIR --out tfrecords/mpii \
         --split val [--headboxes mpii_gt_val.mat]
     python -m kpose.convert posetrack18 --annotations posetrack18_val.json --images DIR \
@@ -50,12 +51,17 @@ def main(argv: list[str] | None = None) -> int:
     coco = _annotation_parser(
         sub,
         "coco",
-        "COCO-format keypoint files (COCO, CrowdPose, AIC, Human-Art)",
+        "COCO-format keypoint files (COCO, CrowdPose, AIC, Human-Art, your own keypoints)",
         convert_coco,
         split="train",
         detections=True,
     )
     coco.add_argument("--dataset", default="coco", choices=COCO_FORMAT_DATASETS)
+    coco.add_argument(
+        "--metainfo",
+        help="keypoint metadata file (kpose YAML or MMPose dataset_info .py) for your own "
+        "keypoints, instead of --dataset",
+    )
     mpii = _annotation_parser(
         sub,
         "mpii",

@@ -2,7 +2,8 @@
 
 A recipe has five sections (``model``, ``codec``, ``data``, ``train``, ``eval``) plus a name and
 the MMPose config it mirrors. ``base: other.yaml`` includes one other recipe (relative to the
-file) whose values this one overrides; deeper chains are allowed but discouraged. Every CLI
+file, else one of the recipes kpose ships, ``resnet50_coco.yaml``) whose values this one
+overrides; deeper chains are allowed but discouraged. Every CLI
 accepts ``key.sub=value`` overrides, parsed as YAML scalars (``train.epochs=3``,
 ``data.root=/data/coco``, ``train.milestones=[1,2]``). Every value is checked when the recipe
 is read: its type, the choices of an enumerated key (``Literal``), the range of a numeric key
@@ -23,8 +24,12 @@ from typing import Annotated, Any, Literal
 
 import yaml
 
-from kpose.data.metainfo import DATASETS
-from kpose.errors import RecipeError
+from kpose.data.metainfo import DATASETS, DatasetInfo, get_dataset_info
+from kpose.errors import DataError, RecipeError
+
+# The recipes shipped with kpose (a link to the top-level recipes/ in a checkout); ``base:``
+# may name one of them from anywhere.
+PACKAGED_RECIPES = Path(__file__).resolve().parent / "recipes"
 
 
 @dataclass(frozen=True)
@@ -145,7 +150,13 @@ class SyntheticConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: str = "coco"
+    """``dataset``: a built-in dataset (``kpose.data.metainfo.DATASETS``; default coco) or,
+    with ``metainfo``, any name (default: the file's); it also picks the dataset's MMPose metric
+    settings. ``metainfo``: a keypoint metadata file (kpose YAML or MMPose's dataset_info .py,
+    relative to the recipe file), for keypoint sets of your own."""
+
+    dataset: str = ""
+    metainfo: str = ""
     root: str = "tfrecords/coco"
     train_split: str = "train"
     val_split: str = "val"
@@ -188,8 +199,17 @@ class TrainConfig:
     jit_compile: bool = False
     log_every: PositiveInt = 20
     # Weights to start from (MMPose's load_from): an MMPose .pth, or a .weights.h5 or .keras of
-    # this model (kpose.weights.load.load_weights); a path or an http(s):// / file:// URL.
+    # this model (kpose.weights.load.load_weights); a path, an http(s):// / file:// URL, or a
+    # preset name (its weights as kpose.load finds them: $KPOSE_HOME, else its MMPose URL).
     load_from: str = ""
+    # false: fine-tune (mmengine's load_checkpoint(strict=False)): tensors of another shape (the
+    # final layer of another keypoint count), missing or unexpected keep their initialisation
+    # and are listed; the rest load.
+    load_strict: bool = True
+    # MMPose's backbone frozen_stages (-1: none; 0: the stem; n: the stem and n stages) and
+    # norm_eval (backbone BatchNorms use their running statistics in training).
+    frozen_stages: Annotated[int, Range(-1)] = -1
+    norm_eval: bool = False
     # The backbone's pretrained weights (MMPose's backbone init_cfg=Pretrained): a PyTorch .pth
     # whose keys are the backbone's (torchvision's resnet50, an ImageNet HRNet / PVT / CSPNeXt
     # checkpoint), a path or a URL (downloaded once into $KPOSE_HOME/checkpoints); keys under
@@ -234,6 +254,11 @@ class Recipe:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     source: str = ""  # the file this recipe was read from
+
+    @property
+    def dataset_info(self) -> DatasetInfo:
+        """The keypoint metadata: ``data.metainfo``'s file, else the built-in ``data.dataset``."""
+        return get_dataset_info(self.data.metainfo or self.data.dataset)
 
     @property
     def use_udp_warp(self) -> bool:
@@ -284,8 +309,7 @@ def _check(recipe: Recipe, source: str) -> Recipe:
     def fail(key: str, expected: str, value: Any) -> None:
         raise RecipeError(f"{source}: key {key!r}: expected {expected}, got {value!r}")
 
-    if str(recipe.data.dataset).lower() not in DATASETS:
-        fail("data.dataset", f"one of {list(DATASETS)}", recipe.data.dataset)
+    recipe = _with_dataset(recipe, source)
     if codec.blur_kernel_size % 2 != 1:
         fail("codec.blur_kernel_size", "an odd kernel size", codec.blur_kernel_size)
     if any(k % 2 != 1 for k in codec.kernel_sizes):
@@ -310,6 +334,30 @@ def _check(recipe: Recipe, source: str) -> Recipe:
     return recipe
 
 
+def _with_dataset(recipe: Recipe, source: str) -> Recipe:
+    """``recipe`` with ``data.metainfo`` resolved (relative to the recipe file, checked by
+    reading it) and ``data.dataset`` filled in (the file's name, or coco)."""
+    data = recipe.data
+    if not data.metainfo:
+        dataset = str(data.dataset or "coco").lower()
+        if dataset not in DATASETS:
+            raise RecipeError(
+                f"{source}: key 'data.dataset': expected one of {list(DATASETS)} (or a keypoint "
+                f"metadata file as data.metainfo), got {data.dataset!r}"
+            )
+        return dataclasses.replace(recipe, data=dataclasses.replace(data, dataset=dataset))
+    path = Path(data.metainfo).expanduser()
+    if not path.is_absolute():
+        beside = Path(source).parent / path
+        path = beside if beside.is_file() or not path.is_file() else path
+    try:
+        info = get_dataset_info(path.resolve())
+    except DataError as exc:
+        raise RecipeError(f"{source}: key 'data.metainfo': {exc}") from None
+    data = dataclasses.replace(data, metainfo=info.source, dataset=data.dataset or info.name)
+    return dataclasses.replace(recipe, data=data)
+
+
 def _read_yaml_with_base(path: Path, seen: tuple[Path, ...]) -> dict:
     if not path.is_file():
         raise RecipeError(f"{path}: recipe file not found")
@@ -324,9 +372,14 @@ def _read_yaml_with_base(path: Path, seen: tuple[Path, ...]) -> dict:
     base = raw.pop("base", None)
     if base is None:
         return raw
-    base_path = (path.parent / base).resolve()
+    base_path = (path.parent / str(base)).resolve()
+    if not base_path.is_file() and (PACKAGED_RECIPES / str(base)).is_file():
+        base_path = (PACKAGED_RECIPES / str(base)).resolve()  # a recipe kpose ships
     if not base_path.is_file():
-        raise RecipeError(f"{path}: key 'base': file {base_path} not found")
+        raise RecipeError(
+            f"{path}: key 'base': file {base_path} not found (nor {base!r} among the recipes "
+            f"kpose ships, {PACKAGED_RECIPES})"
+        )
     merged = _read_yaml_with_base(base_path, seen + (path.resolve(),))
     _deep_merge(merged, raw)
     return merged

@@ -33,7 +33,7 @@ ALLOWED = {
         "visualize presets",
         "evaluation": "errors metainfo geometry codecs recipe data models weights inference",
         "training": "errors metainfo geometry codecs recipe data models weights inference "
-        "evaluation visualize",
+        "evaluation visualize presets",
         "metrics": "evaluation",
         "presets": "errors recipe",
         "kpose": "errors metainfo presets recipe data models inference weights detection",

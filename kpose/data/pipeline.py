@@ -64,7 +64,7 @@ def train_instances(
     input_context: tf.distribute.InputContext | None = None,
 ) -> tf.data.Dataset:
     """Valid training instances in a fixed order (this worker's shards only)."""
-    files = split_files(root, split)
+    files = split_files(root, split, info)
     if input_context is not None and input_context.num_input_pipelines > 1:
         files = files[input_context.input_pipeline_id :: input_context.num_input_pipelines]
     k = info.num_keypoints
@@ -126,7 +126,7 @@ def val_instances(
     if boxes not in ("gt", "detections"):
         raise RecipeError(f"data.val_boxes: expected 'gt' or 'detections', got {boxes!r}")
     k = info.num_keypoints
-    ds = _read_records(split_files(root, split), deterministic=True)
+    ds = _read_records(split_files(root, split, info), deterministic=True)
     ds = ds.map(lambda s: parse_example(s, k), num_parallel_calls=tf.data.AUTOTUNE)
 
     def gt(ex):

@@ -48,7 +48,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from kpose.data.metainfo import DatasetInfo
+from kpose.data.metainfo import DatasetInfo, to_yaml
 from kpose.errors import DataError
 from kpose.geometry.boxes import bbox_xywh_to_xyxy, clip_bbox_xyxy
 
@@ -323,6 +323,7 @@ def write_split(
             "dataset": info.name,
             "num_keypoints": info.num_keypoints,
             "keypoint_names": list(info.keypoint_names),
+            "metainfo": to_yaml(info),  # the whole keypoint metadata the records were made with
         }
     )
     meta.setdefault("splits", {})[split] = entry
@@ -350,9 +351,12 @@ def read_meta(root: str | Path) -> dict:
     return json.loads(path.read_text())
 
 
-def split_files(root: str | Path, split: str) -> list[str]:
-    """Shard paths of ``split`` under ``root``, checked against meta.json."""
+def split_files(root: str | Path, split: str, info: DatasetInfo | None = None) -> list[str]:
+    """Shard paths of ``split`` under ``root``, checked against meta.json (and, with ``info``,
+    that the records hold ``info``'s keypoints)."""
     meta = read_meta(root)
+    if info is not None:
+        check_keypoints(meta, info, Path(root) / META_FILE)
     if split not in meta.get("splits", {}):
         raise DataError(
             f"{Path(root) / META_FILE}: no split {split!r}; "
@@ -363,6 +367,20 @@ def split_files(root: str | Path, split: str) -> list[str]:
     if missing:
         raise DataError(f"{missing[0]}: shard listed in meta.json is missing")
     return files
+
+
+def check_keypoints(meta: dict, info: DatasetInfo, where: Path) -> None:
+    """``DataError`` unless the converted records (``meta``) hold ``info``'s keypoints."""
+    count, names = meta.get("num_keypoints"), meta.get("keypoint_names")
+    if count != info.num_keypoints or (
+        names is not None and list(names) != list(info.keypoint_names)
+    ):
+        theirs = f"{count} keypoints ({', '.join(map(str, (names or [])[:4]))}, ...)"
+        raise DataError(
+            f"{where}: these records hold {theirs} of dataset {meta.get('dataset')!r}, but the "
+            f"recipe's keypoints are {info.num_keypoints} ({', '.join(info.keypoint_names[:4])}"
+            f", ...) from {info.source or info.name}: convert with the same metainfo"
+        )
 
 
 def count_train_instances(root: str | Path, split: str) -> int:

@@ -84,12 +84,14 @@ def score(
     dataset: str,
     ev: EvalConfig,
     outfile_prefix: str | os.PathLike | None = None,
+    sigmas: np.ndarray | None = None,
 ) -> dict[str, float]:
     """MMPose's metric ``metric`` of top-down ``predictions`` (``predict_dataset``'s columns).
 
     COCO-style metrics score against ``ground_truth`` (the COCO dict of the split), PoseTrack18
     against the per-video GT folder (``ground_truth`` is then ``{"gt_folder": path}``), both
-    with ``dataset``'s MMPose settings where the recipe's ``eval`` does not set them; PCK
+    with ``dataset``'s MMPose settings where the recipe's ``eval`` does not set them (OKS with
+    ``sigmas``, by default the built-in dataset's); PCK
     metrics use the GT keypoints, boxes and head sizes the predictions carry (GT boxes only).
     PoseTrack18's per-video prediction files are written next to ``outfile_prefix``.
     """
@@ -105,6 +107,7 @@ def score(
             ground_truth,
             predictions,
             dataset=dataset,
+            sigmas=sigmas,
             # eval.use_area (default true, CocoMetric's) can only turn the dataset's off
             use_area=None if ev.use_area else False,
             outfile_prefix=outfile_prefix,
@@ -232,6 +235,11 @@ class Evaluator:
             dataset=r.data.dataset,
             ev=r.eval,
             outfile_prefix=outfile_prefix,
+            sigmas=(
+                np.float32(self.info.require_sigmas())
+                if r.eval.metric in ("coco", "crowdpose")
+                else None
+            ),
         )
 
 

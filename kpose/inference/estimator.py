@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from kpose.codecs import make_codec
-from kpose.data.metainfo import DatasetInfo, get_dataset_info
+from kpose.data.metainfo import DatasetInfo
 from kpose.detection.adapters import as_detector
 from kpose.detection.presets import DEFAULT_DETECTOR
 from kpose.errors import DataError, ModelError
@@ -63,7 +63,7 @@ class PoseEstimator:
     def __init__(self, recipe: Recipe, heatmap_model: keras.Model, detector=DEFAULT_DETECTOR):
         self.recipe = recipe
         self.heatmap_model = heatmap_model
-        self.dataset_info: DatasetInfo = get_dataset_info(recipe.data.dataset)
+        self.dataset_info: DatasetInfo = recipe.dataset_info
         self.codec = make_codec(recipe)
         self.input_size = tuple(int(v) for v in recipe.codec.input_size)  # (w, h)
         self.detector = detector
@@ -241,7 +241,7 @@ class PoseEstimator:
     ):
         """Build the recipe's model and fill it from ``weights`` (see the module docstring;
         ``cache_key`` names the folder of converted downloads, default the model's name)."""
-        info = get_dataset_info(recipe.data.dataset)
+        info = recipe.dataset_info
         input_size = tuple(recipe.codec.input_size)
         if weights is not None and str(weights).endswith(".keras"):
             local = fetch(str(weights)) if is_url(weights) else weights

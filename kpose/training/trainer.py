@@ -29,11 +29,14 @@ from tqdm import tqdm
 
 from kpose.codecs import make_codec, make_training_codecs
 from kpose.data import augment, pipeline, records
-from kpose.data.metainfo import DatasetInfo, get_dataset_info
+from kpose.data.metainfo import DatasetInfo
 from kpose.data.synthetic import ensure_synthetic_data
 from kpose.errors import ModelError, RecipeError
 from kpose.evaluation.evaluator import Evaluator
+from kpose.models.backbones import BACKBONES
 from kpose.models.build import build_heatmap_model
+from kpose.models.freeze import freeze_stages, set_norm_eval
+from kpose.presets import PRESETS
 from kpose.recipe import Recipe, TrainConfig, to_dict
 from kpose.training.losses import (
     StageLoss,
@@ -49,7 +52,12 @@ from kpose.training.optimizers import (
 )
 from kpose.training.schedules import WarmupMultiStep
 from kpose.visualize import plot_history
-from kpose.weights.load import checkpoint_converter, load_backbone_weights, load_weights
+from kpose.weights.load import (
+    checkpoint_converter,
+    find_weights,
+    load_backbone_weights,
+    load_weights,
+)
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +148,7 @@ def fit(
     strategy = strategy or default_strategy()
     cfg = recipe.train
     chief = is_chief(strategy)
-    info = get_dataset_info(recipe.data.dataset)
+    info = recipe.dataset_info
     write_dir = prepare_work_dir(recipe, chief)
     run = build_run(recipe, info, strategy, write_dir)
     restore_or_initialise(run)
@@ -209,6 +217,14 @@ def build_run(
             recipe.model, tuple(recipe.codec.input_size), info.num_keypoints, all_stages=True
         )
         model = keras.Model(stages_model.input, stages_model.outputs[-1], name=stages_model.name)
+        if cfg.frozen_stages >= 0:
+            family = BACKBONES.get(recipe.model.backbone, "").split(":")[0]
+            frozen = freeze_stages(model, family, cfg.frozen_stages)
+            log.info("frozen_stages %d: %d layers frozen", cfg.frozen_stages, len(frozen))
+        if cfg.norm_eval:
+            log.info(
+                "norm_eval: %d backbone BatchNorm layers in inference mode", set_norm_eval(model)
+            )
         schedule = WarmupMultiStep(
             lr,
             steps_per_epoch,
@@ -269,8 +285,11 @@ def restore_or_initialise(run: TrainingRun) -> None:
             int(run.step_in_epoch.numpy()),
         )
     elif cfg.load_from:
-        load_weights(run.model, cfg.load_from)
-        log.info("initialised from %s", cfg.load_from)
+        source = cfg.load_from
+        if source in PRESETS:  # a preset's weights, found as kpose.load finds them
+            source = str(find_weights(source) or PRESETS[source].weights)
+        result = load_weights(run.model, source, strict=cfg.load_strict)
+        log.info("initialised from %s%s", cfg.load_from, f": {result.summary()}" if result else "")
     elif cfg.backbone_weights:
         result = load_backbone_weights(
             run.model,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -26,7 +27,7 @@ import numpy as np
 from kpose.errors import ModelError
 from kpose.models.backbones import BACKBONES
 from kpose.weights.download import fetch, is_url, kpose_home, url_file_name
-from kpose.weights.state_dict import AssignResult, assign_state_dict
+from kpose.weights.state_dict import AssignResult, assign_state_dict, model_state_dict
 from kpose.weights.torch_pickle import mmpose_state_dict
 
 log = logging.getLogger(__name__)
@@ -51,11 +52,20 @@ def find_weights(preset: str) -> Path | None:
 
 
 def load_weights(
-    model: keras.Model, source: str | os.PathLike, *, cache_key: str | None = None
-) -> None:
+    model: keras.Model,
+    source: str | os.PathLike,
+    *,
+    cache_key: str | None = None,
+    strict: bool = True,
+) -> AssignResult | None:
     """Fill ``model`` from an MMPose ``.pth`` checkpoint (its state dict must fit exactly), a
     Keras ``.weights.h5`` file or a ``.keras`` model of the same architecture, given as a path
     or an ``http(s)://`` / ``file://`` URL.
+
+    ``strict=False`` (fine-tuning; mmengine's ``load_checkpoint(strict=False)``): tensors whose
+    shape differs (the final layer of a model with another keypoint count), tensors the source
+    lacks and tensors the model has no place for keep the model's values; all are listed in the
+    returned ``AssignResult`` and the log. ``ModelError`` when no tensor loads.
 
     A ``.pth`` URL is downloaded once (``kpose.weights.download.fetch``) and converted once: the
     converted weights are cached as ``$KPOSE_HOME/converted/<cache_key or model.name>/<checkpoint
@@ -63,9 +73,11 @@ def load_weights(
     checkpoint (``kpose.load(name)`` passes the preset name as ``cache_key``). A cache file that
     does not load is deleted and the checkpoint converted again.
     """
+    if not strict:
+        return load_partially(model, fetch(str(source)) if is_url(source) else source)
     if is_url(source):
         _load_url(model, str(source), cache_key or model.name)
-        return
+        return None
     path = Path(source)
     if not path.is_file():
         raise ModelError(f"weights {path}: file not found")
@@ -89,6 +101,100 @@ def load_weights(
     else:
         raise ModelError(f"weights {path}: expected an MMPose .pth, a .weights.h5 or a .keras file")
     log.info("loaded %s into %s", path, model.name)
+    return None
+
+
+def load_partially(model: keras.Model, source: str | os.PathLike) -> AssignResult:
+    """``load_weights(strict=False)`` of a local file: every tensor whose name and shape fit is
+    loaded, the rest keep the model's values and are reported (log warning + result)."""
+    path = Path(source)
+    if not path.is_file():
+        raise ModelError(f"weights {path}: file not found")
+    try:
+        if path.suffix == ".pth":
+            state = upgrade_mmpose_keys(mmpose_state_dict(path))
+            result = assign_state_dict(model, state, strict=False, skip_mismatched=True)
+        elif path.suffix == ".keras":
+            saved = load_keras_model(path, None, None)
+            result = assign_state_dict(
+                model, model_state_dict(saved), strict=False, skip_mismatched=True
+            )
+        elif path.name.endswith(".weights.h5"):
+            result = _load_h5_partially(model, path)
+        else:
+            raise ModelError("expected an MMPose .pth, a .weights.h5 or a .keras file")
+    except ModelError as exc:
+        raise ModelError(f"{path}: {exc}") from None
+    if result.loaded == 0:
+        raise ModelError(f"{path}: no tensor fits {model.name}: {result.summary()}")
+    log.warning("non-strict load of %s into %s: %s", path, model.name, result.summary())
+    return result
+
+
+def _keras_h5_layer_groups(model: keras.Model, prefix: str = "") -> dict[str, str]:
+    """The group of each layer in a Keras 3 ``.weights.h5`` of ``model`` -> the layer's name.
+    Keras names the groups by class (``layers/conv2d_3``), counting in ``model.layers`` order
+    (``keras.src.saving.saving_lib._save_container_state``), not by layer name; a nested model
+    (the backbone, the head) holds its own ``layers/`` inside its group."""
+    used: dict[str, int] = {}
+    groups = {}
+    for layer in model.layers:
+        name = re.sub(r"\W+", "", type(layer).__name__)
+        name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+        name = re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+        count = used.get(name, 0)
+        used[name] = count + 1
+        group = f"{prefix}layers/{name}_{count}" if count else f"{prefix}layers/{name}"
+        groups[group] = layer.name
+        if isinstance(layer, keras.Model):
+            groups.update(_keras_h5_layer_groups(layer, f"{group}/"))
+    return groups
+
+
+def _load_h5_partially(model: keras.Model, path: Path) -> AssignResult:
+    """A ``.weights.h5`` of a model built like ``model`` but for instance with another keypoint
+    count: the model's own weights file is written, every tensor of ``path`` at the same place
+    with the same shape is copied in, and the result loaded."""
+    import h5py
+
+    groups = _keras_h5_layer_groups(model)
+
+    def label(key: str) -> str:
+        group = key.rsplit("/vars/", 1)[0]
+        return f"{groups[group]} ({key})" if group in groups else key
+
+    def datasets(handle) -> dict[str, object]:
+        found = {}
+
+        def visit(name, obj):  # a non-None return would stop h5py's walk
+            if isinstance(obj, h5py.Dataset):
+                found[name] = obj
+
+        handle.visititems(visit)
+        return found
+
+    with tempfile.TemporaryDirectory() as scratch:
+        fresh = Path(scratch) / "fresh.weights.h5"
+        model.save_weights(str(fresh))
+        try:
+            with h5py.File(path, "r") as src, h5py.File(fresh, "r+") as dst:
+                theirs, mine = datasets(src), datasets(dst)
+                missing, mismatched, loaded = [], [], 0
+                for key, target in mine.items():
+                    if key not in theirs:
+                        missing.append(label(key))
+                    elif theirs[key].shape != target.shape or theirs[key].dtype != target.dtype:
+                        mismatched.append(
+                            f"{label(key)}: checkpoint {theirs[key].shape}, model {target.shape}"
+                        )
+                    else:
+                        target[...] = theirs[key][...]
+                        loaded += 1
+                unexpected = [label(k) for k in theirs if k not in mine]
+        except OSError as exc:
+            raise ModelError(f"not a readable Keras weights file: {exc}") from None
+        model.load_weights(str(fresh))
+    return AssignResult(missing, unexpected, mismatched, loaded)
 
 
 def converted_weights_path(url: str, cache_key: str) -> Path:
@@ -247,7 +353,7 @@ def load_backbone_weights(
 
 
 def load_keras_model(
-    path: str | os.PathLike, input_size: tuple[int, int], num_keypoints: int
+    path: str | os.PathLike, input_size: tuple[int, int] | None, num_keypoints: int | None
 ) -> keras.Model:
     from kpose.models.backbones import import_all_families
 
@@ -257,6 +363,8 @@ def load_keras_model(
         model = keras.saving.load_model(str(path))
     except (ValueError, OSError) as exc:
         raise ModelError(f"{path}: cannot load this .keras model: {exc}") from exc
+    if input_size is None:  # any model: its tensors are matched by name (non-strict loading)
+        return model
     width, height = input_size
     expected = (height, width, 3)
     if tuple(model.input_shape[1:]) != expected or model.output_shape[-1] != num_keypoints:

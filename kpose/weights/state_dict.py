@@ -36,10 +36,27 @@ IGNORED_SUFFIXES = (".num_batches_tracked",)
 
 @dataclass(frozen=True)
 class AssignResult:
-    """What ``assign_state_dict(strict=False)`` could not match (PyTorch's naming)."""
+    """What ``assign_state_dict(strict=False)`` could not match (PyTorch's naming):
+    ``mismatched_keys`` (with ``skip_mismatched``) are ``"key: checkpoint (shape), model
+    (shape)"`` lines, as mmengine's ``load_checkpoint(strict=False)`` reports them."""
 
     missing_keys: list[str] = field(default_factory=list)
     unexpected_keys: list[str] = field(default_factory=list)
+    mismatched_keys: list[str] = field(default_factory=list)
+    loaded: int = 0
+
+    def summary(self) -> str:
+        """One line per kind: what loaded, what kept its initialisation and why."""
+        return "; ".join(
+            part
+            for part in (
+                f"{self.loaded} tensors loaded",
+                _listing("mis-shaped (kept fresh)", self.mismatched_keys),
+                _listing("missing (kept fresh)", self.missing_keys),
+                _listing("unexpected (ignored)", self.unexpected_keys),
+            )
+            if part
+        )
 
 
 def _conv_to_keras(w):
@@ -147,14 +164,20 @@ def model_state_dict(model: keras.Model) -> dict[str, np.ndarray]:
 
 
 def assign_state_dict(
-    model: keras.Model, state_dict: Mapping[str, np.ndarray], strict: bool = True
+    model: keras.Model,
+    state_dict: Mapping[str, np.ndarray],
+    strict: bool = True,
+    *,
+    skip_mismatched: bool = False,
 ) -> AssignResult:
     """Fill ``model``'s weights from an MMPose state dict (``{"backbone.conv1.weight": ...}``).
 
-    Tensors whose shape does not fit always raise ``ModelError``; with ``strict`` so do model
-    tensors absent from ``state_dict`` (missing) and ``state_dict`` tensors no layer takes
-    (unexpected). Nothing is assigned when an error is raised. ``num_batches_tracked`` buffers
-    are ignored. Returns the missing / unexpected keys (empty when strict).
+    Tensors whose shape does not fit raise ``ModelError`` (with ``skip_mismatched`` they keep
+    their values and are listed instead: the final layer of a model with another keypoint
+    count); with ``strict`` so do model tensors absent from ``state_dict`` (missing) and
+    ``state_dict`` tensors no layer takes (unexpected). Nothing is assigned when an error is
+    raised. ``num_batches_tracked`` buffers are ignored. Returns what was not matched (empty
+    when strict).
     """
     wanted = {}
     for layer in weighted_layers(model):
@@ -178,7 +201,7 @@ def assign_state_dict(
             )
             continue
         values[key] = value
-    if misshaped or (strict and (missing or unexpected)):
+    if (misshaped and not skip_mismatched) or (strict and (missing or unexpected)):
         raise ModelError(
             f"state dict does not fit model {model.name!r}: "
             + "; ".join(
@@ -194,7 +217,7 @@ def assign_state_dict(
     for key, value in values.items():
         variable = wanted[key][0]
         variable.assign(value.astype(keras.backend.standardize_dtype(variable.dtype)))
-    return AssignResult(missing, unexpected)
+    return AssignResult(missing, unexpected, misshaped, len(values))
 
 
 def _listing(what: str, items: list[str], limit: int = 20) -> str:

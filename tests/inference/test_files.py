@@ -106,3 +106,49 @@ def test_detection_file_gives_xyxy_person_boxes_and_reports_skips(tmp_path, capl
     logged = caplog.text
     assert "kept 2 boxes" in logged and "not person" in logged
     assert "missing image_id/bbox/score" in logged
+
+
+@pytest.mark.slow  # ~1.5 min: random ViTPose-S and RTMDet-m, saved, read back, run on one photo
+def test_infer_with_nothing_but_preset_and_photo(coco_files, tmp_path):
+    """``python -m kpose.infer vitpose-s photo.jpg`` in a fresh process: weights and detector
+    by name from ``$KPOSE_HOME`` (offline), the detector finds the people, every one is written."""
+    import os
+    import subprocess
+    import sys
+
+    import keras
+
+    from kpose.detection.presets import get as detector_preset
+    from kpose.detection.rtmdet import build_rtmdet
+    from tests.detection.test_rtmdet import _randomize
+
+    home = tmp_path / "home"
+    home.mkdir()
+    keras.utils.set_random_seed(0)
+    kpose.build_model("vitpose-s").save_weights(str(home / "vitpose-s.weights.h5"))
+    preset = detector_preset("rtmdet-m-person")
+    detector = build_rtmdet(preset.arch, num_classes=preset.num_classes, name=preset.name)
+    _randomize(detector)
+    for variable in detector.weights:  # boxes a few strides wide instead of degenerate ones
+        if "rtm_reg" in variable.path and "bias" in variable.path:
+            variable.assign(np.full(variable.shape, 3.0, np.float32))
+    detector.save_weights(str(home / "rtmdet-m-person.weights.h5"))
+    env = {**os.environ, "KPOSE_HOME": str(home), "KPOSE_OFFLINE": "1"}
+    photo = coco_files[0]
+    done = subprocess.run(
+        [sys.executable, "-m", "kpose.infer", "vitpose-s", str(photo), "--no-progress"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads((tmp_path / "infer_out" / "results.json").read_text())
+    assert done.stdout.strip().endswith(f"{len(rows)} people; results in infer_out/results.json")
+    assert rows, "the detector found nobody"
+    for row in rows:
+        assert row["file_name"] == photo.name and len(row["keypoints"]) == 3 * 17
+        x1, y1, x2, y2 = row["bbox"]
+        assert x2 > x1 and y2 > y1 and 0.3 <= row["score"] <= 1
+    assert (tmp_path / "infer_out" / "vis" / f"{photo.stem}.jpg").stat().st_size > 0

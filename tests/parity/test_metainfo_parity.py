@@ -7,11 +7,13 @@ MMPose casts them to float32) and the parsed index form, and every field is comp
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
 
 from kpose.data.metainfo import get_dataset_info
+from kpose.errors import DataError
 
 pytestmark = pytest.mark.parity
 
@@ -21,11 +23,16 @@ _REFERENCE = """
 from mmengine.config import Config
 from mmpose.datasets.datasets.utils import parse_pose_metainfo
 
-for name in json.loads(str(inputs["names"])):
-    path = os.path.join(MMPOSE_CONFIGS, "_base_", "datasets", name + ".py")
+folder = os.path.join(MMPOSE_CONFIGS, "_base_", "datasets")
+names = json.loads(str(inputs["names"])) or sorted(
+    f[:-3] for f in os.listdir(folder) if f.endswith(".py")
+)
+for name in names:
+    path = os.path.join(folder, name + ".py")
     raw = Config.fromfile(path).dataset_info
     meta = parse_pose_metainfo(dict(from_file=path))
     outputs[name] = dict(
+        path=path,
         dataset_name=meta["dataset_name"],
         names=[meta["keypoint_id2name"][i] for i in range(meta["num_keypoints"])],
         flip_indices=list(meta["flip_indices"]),
@@ -46,6 +53,12 @@ for name in json.loads(str(inputs["names"])):
 @pytest.fixture(scope="module")
 def reference(mmpose_ref):
     return mmpose_ref(_REFERENCE, names=json.dumps(NAMES))
+
+
+@pytest.fixture(scope="module")
+def every_mmpose_file(mmpose_ref):
+    """MMPose's parse of every file in its configs/_base_/datasets/ (55 in 1.3.2)."""
+    return mmpose_ref(_REFERENCE, names=json.dumps([]))
 
 
 def _as_lists(pairs) -> list[list[int]]:
@@ -84,3 +97,36 @@ def test_flip_pairs_are_mmposes_pairs_listed_once(name, reference):
             first_seen.append([min(a, b), max(a, b)])
     assert first_seen == _as_lists(info.flip_pairs)
     assert len(ref["flip_pairs"]) == 2 * len(info.flip_pairs)
+
+
+# MMPose 1.3.2 files that contradict themselves, which MMPose does not check and kpose refuses:
+# 18 joint weights for 19 keypoints, and a swap partner that does not swap back (MMPose's flip
+# indices are then no permutation, so a flip would lose vest_kpt9).
+INCONSISTENT = {
+    "coco_aic": "joint_weights: 18 values for 19 keypoints",
+    "humanart_aic": "joint_weights: 18 values for 19 keypoints",
+    "deepfashion2": "keypoint 136 (vest_kpt9): swaps with 'vest_kpt13', whose swap is",
+}
+
+
+def test_every_mmpose_dataset_info_file_reads_as_mmpose_parses_it(every_mmpose_file):
+    """kpose's reader of MMPose's .py files (literal structure, nothing run) against
+    ``parse_pose_metainfo`` on every dataset_info file MMPose ships."""
+    assert len(every_mmpose_file) >= 50
+    for name, ref in every_mmpose_file.items():
+        if name in INCONSISTENT:
+            with pytest.raises(DataError, match=re.escape(INCONSISTENT[name])):
+                get_dataset_info(ref["path"])
+            continue
+        info = get_dataset_info(ref["path"])
+        assert info.name == ref["dataset_name"], name
+        assert list(info.keypoint_names) == ref["names"], name
+        assert list(info.flip_indices) == ref["flip_indices"], name
+        assert list(info.upper_body_ids) == ref["upper"], name
+        assert list(info.lower_body_ids) == ref["lower"], name
+        assert _as_lists(info.skeleton) == ref["skeleton"], name
+        assert _as_lists(info.keypoint_colors) == ref["keypoint_colors"], name
+        assert _as_lists(info.skeleton_colors) == ref["skeleton_colors"], name
+        assert list(info.sigmas) == ref["raw_sigmas"], name
+        assert list(info.joint_weights) == ref["raw_weights"], name
+        assert ref["flip_pairs"] == [[j, k] for k, j in enumerate(info.flip_indices) if j != k]

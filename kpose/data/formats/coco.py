@@ -277,6 +277,7 @@ def convert_coco(
     *,
     split: str = "train",
     dataset: str = "coco",
+    metainfo: str | Path | None = None,
     detections: str | Path | None = None,
     det_score_thr: float = 0.0,
     shards: int = 8,
@@ -289,9 +290,11 @@ def convert_coco(
 ) -> dict:
     """Convert a COCO-format keypoint file; returns the split's meta entry (with the report).
 
-    ``data`` is the file already in COCO form (the MPII and JHMDB readers build it).
+    ``metainfo``: a keypoint metadata file (``kpose.data.metainfo``) for keypoints of your own,
+    instead of the built-in ``dataset``. ``data`` is the file already in COCO form (the MPII and
+    JHMDB readers build it).
     """
-    info = get_dataset_info(dataset)
+    info = get_dataset_info(metainfo or dataset)
     report = report or Report()
     if data is None:
         data = load_json(annotations, "annotation")

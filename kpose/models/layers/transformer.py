@@ -42,7 +42,8 @@ def gelu(x):
 @keras.saving.register_keras_serializable(package="kpose")
 class DropPath(keras.layers.Layer):
     """Stochastic depth: in training, zero a sample's residual branch with probability
-    ``rate`` and scale the kept ones by ``1 / (1 - rate)``; identity at inference."""
+    ``rate`` and scale the kept ones by ``1 / (1 - rate)``; identity at inference and when
+    frozen (``trainable = False``, as PyTorch's ``eval()`` of a frozen stage)."""
 
     def __init__(self, rate: float = 0.0, **kwargs):
         super().__init__(**kwargs)
@@ -50,7 +51,7 @@ class DropPath(keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(0) if self.rate else None
 
     def call(self, x, training=None):
-        if not training or not self.rate:
+        if not training or not self.rate or not self.trainable:
             return x
         keep = 1.0 - self.rate
         shape = (ops.shape(x)[0],) + (1,) * (len(x.shape) - 1)
