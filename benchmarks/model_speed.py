@@ -39,8 +39,7 @@ from mmengine.config import Config
 from mmpose.apis import init_model
 config, batch, h, w, seconds, threads = sys.argv[1:7]
 torch.set_num_threads(int(threads))
-root = os.path.join(os.path.dirname(mmpose.__file__), ".mim", "configs", "body_2d_keypoint",
-                    "topdown_heatmap")
+root = os.path.join(os.path.dirname(mmpose.__file__), ".mim", "configs")
 cfg = Config.fromfile(os.path.join(root, config))
 cfg.model.backbone.init_cfg = None
 model = init_model(cfg, None, device="cpu").eval()

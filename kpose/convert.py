@@ -3,6 +3,9 @@
     python -m kpose.convert coco --annotations A.json --images DIR --out tfrecords/coco \
         [--split val] [--detections DET.json] [--dataset crowdpose | --metainfo M.yaml] \
         [--shards N]
+    python -m kpose.convert coco_wholebody --annotations coco_wholebody_val_v1.0.json \
+        --images val2017 --out tfrecords/coco_wholebody --split val [--detections DET.json] \
+        [--dataset ubody2d --sample-interval 10]
     python -m kpose.convert mpii --annotations mpii_val.json --images DIR --out tfrecords/mpii \
         --split val [--headboxes mpii_gt_val.mat]
     python -m kpose.convert posetrack18 --annotations posetrack18_val.json --images DIR \
@@ -17,6 +20,7 @@ import sys
 
 from kpose.cli import argument_parser, reports_errors
 from kpose.data.formats.coco import COCO_FORMAT_DATASETS, convert_coco
+from kpose.data.formats.coco_wholebody import WHOLEBODY_DATASETS, convert_coco_wholebody
 from kpose.data.formats.mpii import convert_jhmdb, convert_mpii
 from kpose.data.formats.posetrack18 import convert_posetrack18
 from kpose.data.records import summary_lines
@@ -51,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     coco = _annotation_parser(
         sub,
         "coco",
-        "COCO-format keypoint files (COCO, CrowdPose, AIC, Human-Art, your own keypoints)",
+        "COCO-format keypoint files (COCO, CrowdPose, AIC, Human-Art, Halpe, your own keypoints)",
         convert_coco,
         split="train",
         detections=True,
@@ -61,6 +65,22 @@ def main(argv: list[str] | None = None) -> int:
         "--metainfo",
         help="keypoint metadata file (kpose YAML or MMPose dataset_info .py) for your own "
         "keypoints, instead of --dataset",
+    )
+    wholebody = _annotation_parser(
+        sub,
+        "coco_wholebody",
+        "COCO-WholeBody files (body, foot, face and hand fields -> 133 keypoints; UBody2d)",
+        convert_coco_wholebody,
+        split="train",
+        detections=True,
+    )
+    wholebody.add_argument("--dataset", default="coco_wholebody", choices=WHOLEBODY_DATASETS)
+    wholebody.add_argument(
+        "--sample-interval",
+        type=int,
+        default=1,
+        help="keep only images whose id is a multiple of N (MMPose's sample_interval; "
+        "UBody2d's training configs use 10)",
     )
     mpii = _annotation_parser(
         sub,

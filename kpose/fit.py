@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_intermixed_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from kpose.evaluation.evaluator import METRICS
+    from kpose.evaluation.evaluator import headline
     from kpose.presets import load_recipe_for
     from kpose.recipe import replace
     from kpose.training.trainer import fit
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     recipe = replace(load_recipe_for(args.recipe), args.overrides)
     result = fit(recipe, progress=not args.no_progress)
     minutes = (time.perf_counter() - start) / 60
-    prefix, key = recipe.data.dataset, METRICS[recipe.eval.metric]
+    prefix, key = recipe.data.dataset, headline(recipe.eval)
     lines = [f"{prefix}/{k}: {v:.4f}" for k, v in result.items() if k != "best"]
     print("\n".join(lines))
     print(

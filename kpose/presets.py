@@ -1,8 +1,9 @@
 """The preset table: preset name -> recipe file, MMPose's published accuracy of the config it
 mirrors and the URL of MMPose's checkpoint of that config.
 
-One explicit table (no registration at import time). ``mmpose_config`` is relative to MMPose's
-``configs/body_2d_keypoint/topdown_heatmap/`` folder (``docs/models.md`` lists every preset).
+One explicit table (no registration at import time) for every tree of MMPose's configs (body and
+animal top-down heatmap models): ``mmpose_config`` is relative to MMPose's ``configs/`` folder,
+e.g. ``body_2d_keypoint/topdown_heatmap/coco/...`` (``docs/models.md`` lists every preset).
 ``weights`` and ``published`` are the ``Weights:`` and ``Results:`` of that config's entry in
 MMPose 1.3.2's metafiles (the ``*.yml`` beside the configs, checked against them by
 ``tests/parity/test_weights_parity.py``); ``kpose.load(name)`` downloads ``weights`` into
@@ -27,6 +28,8 @@ RECIPES_DIR = (Path(__file__).resolve().parent / "recipes").resolve()
 _V1 = "https://download.openmmlab.com/mmpose/v1/body_2d_keypoint/topdown_heatmap"
 _V0 = "https://download.openmmlab.com/mmpose/top_down"
 _RTMPOSE = "https://download.openmmlab.com/mmpose/v1/projects/rtmposev1"
+_ANIMAL_V1 = "https://download.openmmlab.com/mmpose/v1/animal_2d_keypoint/topdown_heatmap"
+_ANIMAL_V0 = "https://download.openmmlab.com/mmpose/animal"
 
 
 @dataclass(frozen=True)
@@ -218,6 +221,55 @@ _PRESETS = (
            f"{_V0}/shufflenetv2/shufflenetv2_mpii_256x256-4fb9df2d_20200925.pth"),
     Preset("shufflenetv1-mpii", "shufflenetv1_mpii.yaml", "PCKh 0.824 / 0.195",
            f"{_V0}/shufflenetv1/shufflenetv1_mpii_256x256-dcc1c896_20200925.pth"),
+    # Animals. AP-10K (split 1) and Animal-Pose, GT boxes: AP (/ AR)
+    Preset("hrnet-w32-ap10k", "hrnet_w32_ap10k.yaml", "AP 0.722",
+           f"{_ANIMAL_V0}/hrnet/hrnet_w32_ap10k_256x256-18aac840_20211029.pth"),
+    Preset("hrnet-w48-ap10k", "hrnet_w48_ap10k.yaml", "AP 0.728",
+           f"{_ANIMAL_V0}/hrnet/hrnet_w48_ap10k_256x256-d95ab412_20211029.pth"),
+    Preset("resnet50-ap10k", "resnet50_ap10k.yaml", "AP 0.680",
+           f"{_ANIMAL_V0}/resnet/res50_ap10k_256x256-35760eb8_20211029.pth"),
+    Preset("resnet101-ap10k", "resnet101_ap10k.yaml", "AP 0.681",
+           f"{_ANIMAL_V0}/resnet/res101_ap10k_256x256-9edfafb9_20211029.pth"),
+    Preset("cspnext-m-ap10k", "cspnext_m_ap10k.yaml", "AP 0.703",
+           f"{_RTMPOSE}/cspnext-m_udp-ap10k_pt-in1k_210e-256x256-1f2d947a_20230123.pth"),
+    Preset("hrnet-w32-animalpose", "hrnet_w32_animalpose.yaml", "AP 0.740 / AR 0.780",
+           f"{_ANIMAL_V0}/hrnet/hrnet_w32_animalpose_256x256-1aa7f075_20210426.pth"),
+    Preset("hrnet-w48-animalpose", "hrnet_w48_animalpose.yaml", "AP 0.738 / AR 0.778",
+           f"{_ANIMAL_V0}/hrnet/hrnet_w48_animalpose_256x256-34644726_20210426.pth"),
+    Preset("resnet50-animalpose", "resnet50_animalpose.yaml", "AP 0.691 / AR 0.736",
+           f"{_ANIMAL_V0}/resnet/res50_animalpose_256x256-e1f30bff_20210426.pth"),
+    Preset("resnet101-animalpose", "resnet101_animalpose.yaml", "AP 0.696 / AR 0.736",
+           f"{_ANIMAL_V0}/resnet/res101_animalpose_256x256-85563f4a_20210426.pth"),
+    Preset("resnet152-animalpose", "resnet152_animalpose.yaml", "AP 0.704 / AR 0.748",
+           f"{_ANIMAL_V0}/resnet/res152_animalpose_256x256-a0a7506c_20210426.pth"),
+    # Desert Locust and Grevy's Zebra test sets: PCK@0.2 / AUC / EPE (pixels)
+    Preset("resnet50-locust", "resnet50_locust.yaml", "PCK 1.000 / AUC 0.900 / EPE 2.27",
+           f"{_ANIMAL_V0}/resnet/res50_locust_160x160-9efca22b_20210407.pth"),
+    Preset("resnet101-locust", "resnet101_locust.yaml", "PCK 1.000 / AUC 0.907 / EPE 2.03",
+           f"{_ANIMAL_V0}/resnet/res101_locust_160x160-d77986b3_20210407.pth"),
+    Preset("resnet152-locust", "resnet152_locust.yaml", "PCK 1.000 / AUC 0.925 / EPE 1.49",
+           f"{_ANIMAL_V0}/resnet/res152_locust_160x160-4ea9b372_20210407.pth"),
+    Preset("resnet50-zebra", "resnet50_zebra.yaml", "PCK 1.000 / AUC 0.914 / EPE 1.87",
+           f"{_ANIMAL_V0}/resnet/res50_zebra_160x160-5a104833_20210407.pth"),
+    Preset("resnet101-zebra", "resnet101_zebra.yaml", "PCK 1.000 / AUC 0.915 / EPE 1.83",
+           f"{_ANIMAL_V0}/resnet/res101_zebra_160x160-e8cb2010_20210407.pth"),
+    Preset("resnet152-zebra", "resnet152_zebra.yaml", "PCK 1.000 / AUC 0.921 / EPE 1.67",
+           f"{_ANIMAL_V0}/resnet/res152_zebra_160x160-05de71dd_20210407.pth"),
+    # Animal Kingdom test sets of each protocol: PCK@0.05
+    Preset("hrnet-w32-ak-p1", "hrnet_w32_ak_p1.yaml", "PCK 0.6323",
+           f"{_ANIMAL_V1}/animal_kingdom/td-hm_hrnet-w32_8xb32-300e_animalkingdom_P1-256x256-08bf96cb_20230519.pth"),
+    Preset("hrnet-w32-ak-p2", "hrnet_w32_ak_p2.yaml", "PCK 0.3741",
+           f"{_ANIMAL_V1}/animal_kingdom/td-hm_hrnet-w32_8xb32-300e_animalkingdom_P2-256x256-2396cc58_20230519.pth"),
+    Preset("hrnet-w32-ak-p3-amphibian", "hrnet_w32_ak_p3_amphibian.yaml", "PCK 0.5358",
+           f"{_ANIMAL_V1}/animal_kingdom/td-hm_hrnet-w32_8xb32-300e_animalkingdom_P3_amphibian-256x256-845085f9_20230519.pth"),
+    Preset("hrnet-w32-ak-p3-bird", "hrnet_w32_ak_p3_bird.yaml", "PCK 0.7671",
+           f"{_ANIMAL_V1}/animal_kingdom/td-hm_hrnet-w32_8xb32-300e_animalkingdom_P3_bird-256x256-566feff5_20230519.pth"),
+    Preset("hrnet-w32-ak-p3-fish", "hrnet_w32_ak_p3_fish.yaml", "PCK 0.6406",
+           f"{_ANIMAL_V1}/animal_kingdom/td-hm_hrnet-w32_8xb32-300e_animalkingdom_P3_fish-256x256-76c3999f_20230519.pth"),
+    Preset("hrnet-w32-ak-p3-mammal", "hrnet_w32_ak_p3_mammal.yaml", "PCK 0.571",
+           f"{_ANIMAL_V1}/animal_kingdom/td-hm_hrnet-w32_8xb32-300e_animalkingdom_P3_mammal-256x256-e8aadf02_20230519.pth"),
+    Preset("hrnet-w32-ak-p3-reptile", "hrnet_w32_ak_p3_reptile.yaml", "PCK 0.51",
+           f"{_ANIMAL_V1}/animal_kingdom/td-hm_hrnet-w32_8xb32-300e_animalkingdom_P3_reptile-256x256-e8440c16_20230519.pth"),
 )
 # fmt: on
 PRESETS = {p.name: p for p in _PRESETS}

@@ -63,7 +63,12 @@ HeadType = Literal["heatmap", "cpm", "mspn"]
 CodecType = Literal["msra", "udp", "megvii"]
 ValBoxes = Literal["gt", "detections"]
 OptimizerName = Literal["adam", "adamw"]
-MetricName = Literal["coco", "crowdpose", "mpii", "jhmdb", "posetrack18"]
+# MMPose's metric of each dataset family: COCO-style AP (coco, crowdpose, posetrack18,
+# coco_wholebody), PCK tables (mpii, jhmdb), PCKAccuracy + AUC + EPE (pck: hands, locust,
+# zebra, Animal Kingdom), normalised mean error (nme: faces).
+MetricName = Literal[
+    "coco", "crowdpose", "mpii", "jhmdb", "posetrack18", "pck", "nme", "coco_wholebody"
+]
 ScoreMode = Literal["bbox_keypoint", "bbox", "keypoint"]
 
 
@@ -228,9 +233,16 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """Validation: ``metric`` is coco | crowdpose | mpii | jhmdb | posetrack18 (MMPose's metric
-    of the dataset); ``pck_thr`` overrides the PCK threshold (MPII 0.5, JHMDB 0.2);
-    ``mpii_one_based`` keeps MMPose's +1 on MPII predictions."""
+    """Validation: ``metric`` is MMPose's metric of the dataset (``MetricName``); ``pck_thr``
+    overrides the PCK threshold (MPII 0.5, JHMDB 0.2, pck 0.05 as ``PCKAccuracy``; the hand
+    and locust / zebra configs set 0.2); ``mpii_one_based`` keeps MMPose's +1 on MPII
+    predictions.
+
+    ``metric: pck`` is ``PCKAccuracy(pck_thr, norm_item=pck_norm)`` + ``AUC(auc_norm_factor,
+    auc_num_thrs)`` + ``EPE`` (left out with ``epe: false``, as Animal Kingdom's configs do).
+    ``metric: nme`` is ``NME``: ``nme_norm_mode`` "keypoint_distance" divides by the GT distance
+    of ``nme_keypoint_indices`` (default MMPose's pair for the dataset: 300w, wflw, cofw,
+    coco_wholebody_face, lapa), "use_norm_item" by ``nme_norm_item`` (AFLW: "bbox_size")."""
 
     metric: MetricName = "coco"
     batch_size: PositiveInt = 32
@@ -242,6 +254,13 @@ class EvalConfig:
     use_area: bool = True
     pck_thr: PositiveFloat | None = None
     mpii_one_based: bool = True
+    pck_norm: Literal["bbox", "head", "torso"] = "bbox"
+    auc_norm_factor: PositiveFloat = 30.0
+    auc_num_thrs: PositiveInt = 20
+    epe: bool = True
+    nme_norm_mode: Literal["keypoint_distance", "use_norm_item"] = "keypoint_distance"
+    nme_norm_item: Literal["bbox_size", "head_size"] | None = None
+    nme_keypoint_indices: tuple[Count, Count] | None = None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,11 @@ from kpose import presets
 from kpose.data.metainfo import get_dataset_info
 from kpose.models.build import build_heatmap_model
 
-CONFIG = re.compile(r"^(coco|mpii|crowdpose|aic|jhmdb|posetrack18|humanart)/[\w.-]+\.py$")
+# mmpose_config: relative to MMPose's configs/, one table for every tree
+CONFIG = re.compile(
+    r"^(body_2d_keypoint/topdown_heatmap/(coco|mpii|crowdpose|aic|jhmdb|posetrack18|humanart)"
+    r"|animal_2d_keypoint/topdown_heatmap/(ap10k|animalpose|ak|locust|zebra))/[\w.-]+\.py$"
+)
 
 
 @pytest.mark.parametrize("name", kpose.list_presets())
@@ -24,7 +28,7 @@ def test_recipe_of_every_preset(name):
     assert recipe.name == name
     if name != "quickstart":
         assert CONFIG.match(preset.mmpose_config), preset.mmpose_config
-        assert recipe.data.dataset in preset.mmpose_config.split("/")[0]
+        assert recipe.data.dataset in preset.mmpose_config.split("/")[2]
         assert preset.published
 
 

@@ -88,8 +88,10 @@ def main(argv=None) -> int:
         [
             "# Model zoo",
             "",
-            "Every preset mirrors an MMPose 1.3.2 config "
-            "(`configs/body_2d_keypoint/topdown_heatmap/`). **Parity**: the MMPose model of that "
+            "Every preset mirrors an MMPose 1.3.2 config of "
+            "`configs/body_2d_keypoint/topdown_heatmap/` or `configs/animal_2d_keypoint/"
+            "topdown_heatmap/` (the MMPose config column: its path in `configs/`). "
+            "**Parity**: the MMPose model of that "
             "config with random weights and BN statistics, its state dict loaded into "
             "`kpose.build_model(preset)`, max abs heatmap difference on two random crops "
             "(tolerance `1e-4 * max(1, max|ref|)`), parameter counts equal (`pytest -m slow "

@@ -120,7 +120,8 @@ def val_instances(
     """Instances to predict, in record order.
 
     ``boxes='gt'``: the valid GT instances, with their keypoints (K, 3) and head size for PCK
-    metrics; ``'detections'``: the detector boxes stored with the records, or ``detections``
+    metrics and their ``category_id`` for COCO results; ``'detections'`` (category 1, as
+    MMPose's detection boxes): the detector boxes stored with the records, or ``detections``
     (``{image_id: (boxes_xywh, scores)}``, e.g. a detection file read at evaluation time).
     """
     if boxes not in ("gt", "detections"):
@@ -138,12 +139,19 @@ def val_instances(
         heads = tf.cond(
             tf.size(heads) > 0, lambda: heads, lambda: tf.zeros_like(ex["instance/area"])
         )
+        categories = ex["instance/category_id"]
+        categories = tf.cond(
+            tf.size(categories) == tf.size(ex["instance/area"]),
+            lambda: categories,
+            lambda: tf.ones_like(ex["instance/area"], tf.int64),
+        )
         return _box_instances(
             ex,
             tf.boolean_mask(bbox, keep),
             tf.ones_like(tf.boolean_mask(ex["instance/area"], keep)),
             tf.boolean_mask(ex["instance/keypoints"], keep),
             tf.boolean_mask(heads, keep),
+            tf.boolean_mask(categories, keep),
         )
 
     if boxes == "gt":
@@ -189,6 +197,7 @@ def _box_instances(
     scores: tf.Tensor,
     keypoints: tf.Tensor | None = None,
     head_size: tf.Tensor | None = None,
+    category_id: tf.Tensor | None = None,
 ) -> tf.data.Dataset:
     n = tf.shape(bbox_xyxy)[0]
     k = tf.shape(ex["instance/keypoints"])[1]
@@ -201,6 +210,7 @@ def _box_instances(
             "bbox_score": scores,
             "gt_keypoints": keypoints if keypoints is not None else tf.zeros([n, k, 3]),
             "head_size": head_size if head_size is not None else tf.zeros([n]),
+            "category_id": category_id if category_id is not None else tf.ones([n], tf.int64),
         }
     )
 
@@ -217,7 +227,8 @@ def val_dataset(
     detections: dict | None = None,
 ) -> tf.data.Dataset:
     """Exact MMPose val crops: ``image`` uint8 (B, h, w, 3) plus center/scale/ids/scores, the
-    box, and for GT boxes the GT keypoints and head size (see ``val_instances``)."""
+    box, its ``category_id``, and for GT boxes the GT keypoints and head size (see
+    ``val_instances``)."""
     w, h = input_size
 
     def crop(inst):
@@ -234,6 +245,7 @@ def val_dataset(
             "bbox": inst["bbox"],
             "gt_keypoints": inst["gt_keypoints"],
             "head_size": inst["head_size"],
+            "category_id": inst["category_id"],
         }
 
     boxes = "detections" if detections is not None else cfg.val_boxes

@@ -202,6 +202,10 @@ def decode_image(encoded: tf.Tensor, image_format: tf.Tensor) -> tf.Tensor:
 # MMPose clips the boxes of COCO-style files to the image; MPII's boxes come from the file's
 # centre and scale and are used as they are.
 _UNCLIPPED_BOXES = ("mpii",)
+# MMPose's LocustDataset and ZebraDataset ignore the file's bbox: every instance is boxed with
+# the whole image, written as the constant [0, 0, 160, 160] xywh (the size of their images).
+_WHOLE_IMAGE_BOXES = ("locust", "zebra")
+_WHOLE_IMAGE_XYXY = (0.0, 0.0, 160.0, 160.0)
 
 
 def instance_bbox_xyxy(ex: dict, info: DatasetInfo):
@@ -211,6 +215,8 @@ def instance_bbox_xyxy(ex: dict, info: DatasetInfo):
     tensors (``parse_example``) or numpy arrays (an ``ImageRecord``'s).
     """
     xyxy = bbox_xywh_to_xyxy(ex["instance/bbox"])
+    if info.name in _WHOLE_IMAGE_BOXES:
+        return xyxy * 0 + np.asarray(_WHOLE_IMAGE_XYXY, np.float32)  # numpy or TF, as given
     if info.name in _UNCLIPPED_BOXES:
         return xyxy
     return clip_bbox_xyxy(xyxy, ex["image/width"], ex["image/height"])

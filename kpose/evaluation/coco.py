@@ -2,8 +2,9 @@
 
 The chain is MMPose 1.3.2's: predictions grouped by image (in order of their ``id``, repeated
 ids dropped), rescored (``bbox_score`` x mean of the keypoint scores above 0.2 by default),
-OKS-NMS per image at 0.9 with the padded crop area, written as COCO results and scored by
-``COCOeval(iouType="keypoints")`` with the dataset's OKS sigmas. MMPose scores with
+OKS-NMS per image (across categories) at 0.9 with the padded crop area, written as COCO
+results with each instance's ``category_id`` and scored by ``COCOeval(iouType="keypoints")``
+(AP per category, averaged) with the dataset's OKS sigmas. MMPose scores with
 xtcocotools; pycocotools gives the same numbers once the ground truth is adjusted for the three
 places where they differ (see ``_ground_truth``) and detections without any keypoint score > 0
 are left out, as xtcocotools does. A dataset name brings the settings of that dataset's MMPose
@@ -342,7 +343,8 @@ def coco_evaluate(
             pixels, ``keypoint_scores`` ``(K,)``, ``bbox_score`` (default 1) and ``area``
             (MMPose's ``prod(bbox_scales)``, the padded crop area; default the keypoints'
             extent). An optional ``id`` (the dataset index) orders instances and drops
-            repeats, like MMPose's sample ids.
+            repeats, like MMPose's sample ids. An optional ``category_id`` (default 1) is the
+            instance's GT category: COCOeval averages AP over the categories (AP-10K: 54).
         dataset: whose OKS sigmas (``kpose.data.metainfo.get_dataset_info``) and MMPose metric
             settings (``METRIC_SETTINGS``) are used; every argument below left ``None`` is the
             dataset's setting.
@@ -409,9 +411,18 @@ def coco_evaluate(
     )
     flat = keypoints[selected].reshape(len(selected), -1).tolist()
     results = [
-        {"image_id": int(image_id), "category_id": 1, "keypoints": kps, "score": float(score)}
-        for image_id, kps, score in zip(
-            preds["image_id"][selected], flat, scores[selected], strict=True
+        {
+            "image_id": int(image_id),
+            "category_id": int(category_id),
+            "keypoints": kps,
+            "score": float(score),
+        }
+        for image_id, category_id, kps, score in zip(
+            preds["image_id"][selected],
+            preds["category_id"][selected],
+            flat,
+            scores[selected],
+            strict=True,
         )
     ]
     if outfile_prefix is not None:

@@ -24,8 +24,10 @@ from kpose.data.formats.coco import Report, read_detections
 from kpose.data.records import from_example, read_meta, split_files
 from kpose.errors import KposeError
 from kpose.evaluation.coco import coco_evaluate
-from kpose.evaluation.pck import jhmdb_pck, mpii_pckh
+from kpose.evaluation.nme import nme
+from kpose.evaluation.pck import jhmdb_pck, mpii_pckh, pck_auc_epe
 from kpose.evaluation.posetrack import posetrack18_evaluate
+from kpose.evaluation.wholebody import coco_wholebody_evaluate
 from kpose.inference.estimator import PoseEstimator
 from kpose.inference.predict import make_predict_fn, to_image_coords
 from kpose.recipe import EvalConfig, Recipe
@@ -42,8 +44,9 @@ def predict_dataset(
     progress: bool = True,
 ) -> dict[str, np.ndarray]:
     """Run ``predict`` (``make_predict_fn``) over a val dataset: columnar predictions
-    (``kpose.evaluation.predictions``) in image pixels, with the instances' ``bbox`` (xyxy),
-    ``gt_keypoints`` (K, 3) and ``head_size`` for the PCK metrics."""
+    (``kpose.evaluation.predictions``) in image pixels, with the instances' ``category_id``
+    (COCO results), ``bbox`` (xyxy), ``gt_keypoints`` (K, 3) and ``head_size`` for the PCK and
+    NME metrics."""
     batches = []
     for batch in tqdm(
         dataset, total=total, desc="predict", unit="batch", disable=not progress, leave=False
@@ -63,6 +66,7 @@ def predict_dataset(
                 "bbox": batch["bbox"].numpy(),
                 "gt_keypoints": batch["gt_keypoints"].numpy(),
                 "head_size": batch["head_size"].numpy().astype(np.float64),
+                "category_id": batch["category_id"].numpy().astype(np.int64),
             }
         )
     if not batches:
@@ -72,8 +76,27 @@ def predict_dataset(
     return columns
 
 
-# eval.metric -> its headline key
-METRICS = {"coco": "AP", "crowdpose": "AP", "mpii": "PCK", "jhmdb": "PCK", "posetrack18": "AP"}
+# eval.metric -> its headline key (for "pck" with eval.pck_norm head / torso: PCKh / tPCK)
+METRICS = {
+    "coco": "AP",
+    "crowdpose": "AP",
+    "mpii": "PCK",
+    "jhmdb": "PCK",
+    "posetrack18": "AP",
+    "pck": "PCK",
+    "nme": "NME",
+    "coco_wholebody": "AP",  # the whole body's (MMPose's coco-wholebody/AP)
+}
+# metrics whose headline improves downwards (MMPose's face configs: save_best NME, rule 'less')
+LOWER_IS_BETTER = frozenset({"nme"})
+_PCK_KEYS = {"bbox": "PCK", "head": "PCKh", "torso": "tPCK"}
+
+
+def headline(ev: EvalConfig) -> str:
+    """The key of ``ev.metric``'s stats that ranks checkpoints (``METRICS``)."""
+    if ev.metric not in METRICS:
+        raise KposeError(f"eval.metric: {ev.metric!r} is not one of {sorted(METRICS)}")
+    return _PCK_KEYS[ev.pck_norm] if ev.metric == "pck" else METRICS[ev.metric]
 
 
 def score(
@@ -85,6 +108,7 @@ def score(
     ev: EvalConfig,
     outfile_prefix: str | os.PathLike | None = None,
     sigmas: np.ndarray | None = None,
+    dataset_name: str | None = None,
 ) -> dict[str, float]:
     """MMPose's metric ``metric`` of top-down ``predictions`` (``predict_dataset``'s columns).
 
@@ -92,7 +116,10 @@ def score(
     against the per-video GT folder (``ground_truth`` is then ``{"gt_folder": path}``), both
     with ``dataset``'s MMPose settings where the recipe's ``eval`` does not set them (OKS with
     ``sigmas``, by default the built-in dataset's); PCK
-    metrics use the GT keypoints, boxes and head sizes the predictions carry (GT boxes only).
+    metrics use the GT keypoints, boxes and head sizes the predictions carry (GT boxes only):
+    ``"pck"`` is ``PCKAccuracy`` + ``AUC`` + ``EPE`` (``pck_auc_epe``), ``"nme"`` is ``NME``
+    (``kpose.evaluation.nme``; its default keypoint pair is looked up by ``dataset_name``, the
+    metainfo's name, default ``dataset``).
     PoseTrack18's per-video prediction files are written next to ``outfile_prefix``.
     """
     if metric not in METRICS:
@@ -109,6 +136,16 @@ def score(
             dataset=dataset,
             sigmas=sigmas,
             # eval.use_area (default true, CocoMetric's) can only turn the dataset's off
+            use_area=None if ev.use_area else False,
+            outfile_prefix=outfile_prefix,
+            **scoring,
+        )
+    if metric == "coco_wholebody":  # per-part AP/AR; ground_truth holds all 133 keypoints
+        return coco_wholebody_evaluate(
+            ground_truth,
+            predictions,
+            dataset=dataset,
+            sigmas=sigmas,
             use_area=None if ev.use_area else False,
             outfile_prefix=outfile_prefix,
             **scoring,
@@ -142,9 +179,47 @@ def score(
             one_based=ev.mpii_one_based,
         )
     bbox = predictions["bbox"].astype(np.float32)
+    if metric == "pck":
+        return pck_auc_epe(
+            pred,
+            gt[..., :2],
+            visible,
+            thr=0.05 if ev.pck_thr is None else ev.pck_thr,
+            norm_item=ev.pck_norm,
+            bbox_xyxy=bbox,
+            head_size=_head_sizes(predictions, "eval.pck_norm 'head'")
+            if ev.pck_norm == "head"
+            else None,
+            auc_norm_factor=ev.auc_norm_factor,
+            auc_num_thrs=ev.auc_num_thrs,
+            epe=ev.epe,
+        )
+    if metric == "nme":
+        return nme(
+            pred,
+            gt[..., :2],
+            visible,
+            norm_mode=ev.nme_norm_mode,
+            norm_item=ev.nme_norm_item,
+            keypoint_indices=ev.nme_keypoint_indices,
+            dataset_name=dataset if dataset_name is None else dataset_name,
+            bbox_xyxy=bbox,
+            head_size=_head_sizes(predictions, "eval.nme_norm_item 'head_size'")
+            if ev.nme_norm_item == "head_size"
+            else None,
+        )
     return jhmdb_pck(
         pred, gt[..., :2], visible, bbox, thr=0.2 if ev.pck_thr is None else ev.pck_thr
     )
+
+
+def _head_sizes(predictions: dict[str, np.ndarray], what: str) -> np.ndarray:
+    head = predictions["head_size"]
+    if not np.any(head > 0):
+        raise KposeError(
+            f"{what} needs head sizes: convert the val split with its head boxes (--headboxes)"
+        )
+    return head
 
 
 def _write_keypoints(path: Path, predictions: dict[str, np.ndarray]) -> None:
@@ -152,15 +227,16 @@ def _write_keypoints(path: Path, predictions: dict[str, np.ndarray]) -> None:
     kps = np.concatenate(
         [predictions["keypoints"], predictions["keypoint_scores"][..., None]], axis=-1
     )  # (N, K, 3)
+    categories = predictions.get("category_id", np.ones(len(kps), np.int64))
     rows = [
         {
             "image_id": int(image_id),
-            "category_id": 1,
+            "category_id": int(category_id),
             "keypoints": k.reshape(-1).tolist(),
             "score": float(score),
         }
-        for image_id, k, score in zip(
-            predictions["image_id"], kps, predictions["bbox_score"], strict=True
+        for image_id, category_id, k, score in zip(
+            predictions["image_id"], categories, kps, predictions["bbox_score"], strict=True
         )
     ]
     path.write_text(json.dumps(rows))
@@ -187,7 +263,13 @@ class Evaluator:
             raise KposeError(
                 f"{recipe.source}: eval.metric {ev.metric!r} is not one of {sorted(METRICS)}"
             )
-        self.prefix, self.key = recipe.data.dataset, METRICS[ev.metric]
+        self.prefix, self.key = recipe.data.dataset, headline(ev)
+        self.lower_is_better = ev.metric in LOWER_IS_BETTER
+        if ev.metric == "nme" and ev.nme_norm_mode == "use_norm_item" and not ev.nme_norm_item:
+            raise KposeError(
+                f"{recipe.source}: eval.nme_norm_mode 'use_norm_item' needs eval.nme_norm_item "
+                "('bbox_size' as MMPose's AFLW configs, or 'head_size')"
+            )
         self.predict = make_predict_fn(
             model,
             codec,
@@ -196,7 +278,7 @@ class Evaluator:
             shift_heatmap=ev.shift_heatmap,
         )
         self.ground_truth = None
-        if ev.metric in ("coco", "crowdpose"):
+        if ev.metric in ("coco", "crowdpose", "coco_wholebody"):
             self.ground_truth = coco_ground_truth(
                 recipe.data.root, recipe.data.val_split, info.num_keypoints, info.keypoint_names
             )
@@ -206,7 +288,7 @@ class Evaluator:
             }
         elif detections is not None or recipe.data.val_boxes != "gt":
             raise KposeError(
-                f"eval.metric {ev.metric!r} (PCK) scores GT boxes only; "
+                f"eval.metric {ev.metric!r} scores GT boxes only; "
                 "use data.val_boxes=gt and no detections"
             )
 
@@ -237,9 +319,10 @@ class Evaluator:
             outfile_prefix=outfile_prefix,
             sigmas=(
                 np.float32(self.info.require_sigmas())
-                if r.eval.metric in ("coco", "crowdpose")
+                if r.eval.metric in ("coco", "crowdpose", "coco_wholebody")
                 else None
             ),
+            dataset_name=self.info.name,
         )
 
 
@@ -352,13 +435,17 @@ def coco_ground_truth(
                 annotations.append(ann)
     images.sort(key=lambda d: d["id"])
     annotations.sort(key=lambda d: d["id"])
+    # COCOeval scores each GT category (AP-10K: 54 animals); the records keep the ids, not
+    # the names. Categories without GT give no AP, so the ones present are all that count.
+    ids = sorted({a["category_id"] for a in annotations} or {1})
     categories = [
         {
-            "id": 1,
-            "name": "person",
-            "supercategory": "person",
+            "id": i,
+            "name": "person" if ids == [1] else f"category {i}",
+            "supercategory": "person" if ids == [1] else "",
             "keypoints": list(keypoint_names),
             "skeleton": [],
         }
+        for i in ids
     ]
     return {"images": images, "annotations": annotations, "categories": categories}

@@ -3,10 +3,12 @@ engines: one array per field, one row per person instance.
 
 ``image_id`` ``(N,)``, ``keypoints`` ``(N, K, 2)`` in original-image pixels, ``keypoint_scores``
 ``(N, K)``, and optionally ``bbox_score`` ``(N,)`` (default 1), ``area`` ``(N,)`` (MMPose's
-``prod(bbox_scales)``, the padded crop area; default the keypoints' extent) and ``id`` ``(N,)``
+``prod(bbox_scales)``, the padded crop area; default the keypoints' extent), ``id`` ``(N,)``
 (the dataset index, which orders instances and drops repeats like MMPose's sample ids; default
-the row number). The engines also take the per-instance dicts of the same fields (one dict per
-instance, as ``kpose.metrics`` documents); ``prediction_columns`` turns either into columns.
+the row number) and ``category_id`` ``(N,)`` (the GT instance's category, which COCO results
+carry as MMPose's ``CocoMetric`` does, e.g. AP-10K's 54 animals; default 1, person). The
+engines also take the per-instance dicts of the same fields (one dict per instance, as
+``kpose.metrics`` documents); ``prediction_columns`` turns either into columns.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ REQUIRED = ("image_id", "keypoints", "keypoint_scores")
 
 
 def prediction_columns(predictions: Mapping | Sequence[Mapping]) -> dict[str, np.ndarray]:
-    """``{"id", "image_id", "keypoints", "keypoint_scores", "bbox_score", "area"}`` arrays of
+    """``{"id", "image_id", "keypoints", "keypoint_scores", "bbox_score", "area",
+    "category_id"}`` arrays of
     columnar predictions (a mapping of arrays) or of per-instance dicts, in the dtypes they came
     in (the metrics' rounding follows them)."""
     if isinstance(predictions, Mapping):
@@ -34,7 +37,7 @@ def prediction_columns(predictions: Mapping | Sequence[Mapping]) -> dict[str, np
             f"predictions need keypoints (K, 2) and keypoint_scores (K,) per instance, got "
             f"{columns['keypoints'].shape[1:]} and {columns['keypoint_scores'].shape[1:]}"
         )
-    for key in ("id", "image_id", "bbox_score", "area"):
+    for key in ("id", "image_id", "bbox_score", "area", "category_id"):
         if columns[key].shape != (n,):
             raise DataError(f"predictions: '{key}' has shape {columns[key].shape}, expected ({n},)")
     return columns
@@ -51,7 +54,8 @@ def _from_columns(predictions: Mapping) -> dict[str, np.ndarray]:
     if missing:
         raise DataError(
             f"columnar predictions have no {missing}; expected image_id (N,), keypoints "
-            "(N, K, 2), keypoint_scores (N, K), and optionally bbox_score, area, id (N,)"
+            "(N, K, 2), keypoint_scores (N, K), and optionally bbox_score, area, id, "
+            "category_id (N,)"
         )
     keypoints = np.asarray(predictions["keypoints"])
     n = len(keypoints)
@@ -67,6 +71,7 @@ def _from_columns(predictions: Mapping) -> dict[str, np.ndarray]:
         "keypoint_scores": np.asarray(predictions["keypoint_scores"]),
         "bbox_score": np.asarray(predictions.get("bbox_score", np.ones(n))),
         "area": _keypoint_extent(keypoints) if area is None else np.asarray(area),
+        "category_id": np.asarray(predictions.get("category_id", np.ones(n))).astype(np.int64),
     }
 
 
@@ -99,4 +104,5 @@ def _from_instances(predictions: Sequence[Mapping]) -> dict[str, np.ndarray]:
         "keypoint_scores": keypoint_scores,
         "bbox_score": np.asarray([p.get("bbox_score", 1.0) for p in predictions]),
         "area": areas,
+        "category_id": np.asarray([int(p.get("category_id", 1)) for p in predictions], np.int64),
     }

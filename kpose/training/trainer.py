@@ -370,13 +370,16 @@ def train_epoch(
 
 def validate(run: TrainingRun, evaluator: Evaluator, writer, epoch: int) -> dict:
     """Score the model on the val split, log the metrics, and keep the weights as
-    ``best.weights.h5`` when the headline metric beats the best so far."""
+    ``best.weights.h5`` when the headline metric beats the best so far (is lower, for the
+    metrics in ``LOWER_IS_BETTER`` such as NME)."""
     metrics = evaluator.run()
     key = evaluator.key
+    best = float(run.best_metric.numpy())  # -inf until the first validation
+    lower = evaluator.lower_is_better
     with writer.as_default(step=int(run.optimizer.iterations.numpy())):
         for name, value in metrics.items():
             tf.summary.scalar(f"val/{name}", value)
-    if metrics[key] > run.best_metric.numpy():
+    if best == -math.inf or (metrics[key] < best if lower else metrics[key] > best):
         run.best_metric.assign(metrics[key])
         run.model.save_weights(str(run.write_dir / "best.weights.h5"))
     log.info(

@@ -31,6 +31,8 @@ CASES = {
     "mpii": ("mpii", ["Head PCK", "PCK", "PCK@0.1"]),
     "jhmdb": ("jhmdb", ["PCK", "tPCK", "Ank tPCK"]),
     "posetrack18": ("posetrack18", ["Head AP", "Ankl AP", "AP"]),
+    "onehand10k": ("pck", ["PCK", "AUC", "EPE"]),
+    "ap10k": ("coco", ["AP"]),
 }
 FILES = {
     "coco": "test_coco.json",
@@ -40,6 +42,8 @@ FILES = {
     "mpii": "test_mpii.json",
     "jhmdb": "test_jhmdb_sub1.json",
     "posetrack18": "annotations/test_posetrack18_val.json",
+    "onehand10k": "test_onehand10k.json",
+    "ap10k": "test_ap10k.json",
 }
 
 
@@ -114,6 +118,8 @@ def test_evaluate_every_sample_dataset(dataset, samples, tmp_path, capsys):
     results = json.loads((out / "results.keypoints.json").read_text())
     k = get_dataset_info(dataset).num_keypoints
     assert results and all(len(r["keypoints"]) == 3 * k for r in results)
+    if dataset == "ap10k":  # each result keeps its GT instance's category (26 and 1)
+        assert sorted(r["category_id"] for r in results) == [1, 26]
     if dataset == "posetrack18":  # one prediction file per video, as MMPose writes for poseval
         videos = sorted(p.name for p in (out / "results.posetrack18").iterdir())
         assert videos == sorted(p.name for p in (root / "posetrack18-gt-val").iterdir())

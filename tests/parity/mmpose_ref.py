@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 DEFAULT_REF = Path.home() / ".cache" / "kpose-mmpose-ref" / "bin" / "python"
+# MMPose's top-down heatmap body configs, relative to its configs/ folder (as mmpose_config is).
+BODY = "body_2d_keypoint/topdown_heatmap/"
 
 _PRELUDE = """
 import json, os, sys, warnings
@@ -112,8 +114,7 @@ from mmengine.config import Config
 from mmpose.apis import init_model
 
 spec = json.loads(str(inputs["spec"]))
-cfg = Config.fromfile(os.path.join(MMPOSE_CONFIGS, "body_2d_keypoint", "topdown_heatmap",
-                                   spec["config"]))
+cfg = Config.fromfile(os.path.join(MMPOSE_CONFIGS, spec["config"]))
 backbone = dict(cfg.model.backbone)
 backbone.update(spec["backbone"])
 backbone["init_cfg"] = None
@@ -181,7 +182,8 @@ def reference_heatmap_model(
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """An MMPose top-down model with random weights and BN statistics, and its heatmaps.
 
-    ``config`` is relative to MMPose's ``configs/body_2d_keypoint/topdown_heatmap/``;
+    ``config`` is relative to MMPose's ``configs/`` (``Preset.mmpose_config``; ``BODY`` +
+    ``coco/...`` for a body config);
     ``backbone`` / ``head`` update the config's dicts (e.g. ``{"depth": 18}``), ``neck`` sets
     one. ``images`` are ``(B, H, W, 3)`` RGB in 0..255, normalised with the config's
     ``PoseDataPreprocessor`` statistics. Returns the state dict (numpy, MMPose's keys) and the
@@ -207,6 +209,49 @@ def reference_heatmap_model(
     prefix = "state_dict."
     state_dict = {k[len(prefix) :]: v for k, v in out.items() if k.startswith(prefix)}
     return state_dict, out["heatmaps"]
+
+
+# ``_HEATMAP_MODEL`` once per case in one process (one MMPose import for several models).
+_HEATMAP_MODELS = """
+_results = {}
+for _i, _spec in enumerate(json.loads(str(inputs["specs"]))):
+    inputs["spec"], inputs["images"] = np.array(json.dumps(_spec)), inputs[f"images.{_i}"]
+    outputs = {}
+    exec(_ONE_MODEL)
+    _results.update({f"{_i}.{k}": v for k, v in outputs.items()})
+outputs = _results
+"""
+
+
+def reference_heatmap_models(
+    cases: list[dict], timeout: float = 900
+) -> list[tuple[dict[str, np.ndarray], np.ndarray]]:
+    """``reference_heatmap_model`` for several models in one reference process.
+
+    Each case is a dict of ``reference_heatmap_model``'s arguments (``config``, ``images``,
+    optional ``backbone``, ``head``, ``neck``, ``seed``); returns (state dict, heatmaps) per
+    case, in order.
+    """
+    specs, images = [], {}
+    for i, case in enumerate(cases):
+        specs.append(
+            {
+                "config": case["config"],
+                "backbone": case.get("backbone") or {},
+                "head": case.get("head") or {},
+                "neck": case.get("neck"),
+                "seed": case.get("seed", 0),
+            }
+        )
+        images[f"images.{i}"] = np.asarray(case["images"], np.float32)
+    code = f"_ONE_MODEL = {textwrap.dedent(_HEATMAP_MODEL)!r}\n" + _HEATMAP_MODELS
+    out = run_reference(code, timeout=timeout, specs=np.array(json.dumps(specs)), **images)
+    results = []
+    for i in range(len(cases)):
+        prefix = f"{i}.state_dict."
+        state_dict = {k[len(prefix) :]: v for k, v in out.items() if k.startswith(prefix)}
+        results.append((state_dict, out[f"{i}.heatmaps"]))
+    return results
 
 
 # After ``_HEATMAP_MODEL``: the same random model in float64, on the same images.

@@ -18,13 +18,13 @@ import pytest
 
 from kpose.models.build import build_heatmap_model
 from kpose.recipe import HeadConfig, ModelConfig
-from tests.parity.mmpose_ref import assert_heatmap_parity, reference_heatmap_model
+from tests.parity.mmpose_ref import BODY, assert_heatmap_parity, reference_heatmap_model
 
 pytestmark = [pytest.mark.parity, pytest.mark.usefixtures("mmpose_ref")]
 
-ALEXNET = "coco/td-hm_alexnet_8xb64-210e_coco-256x192.py"
-CPM = "coco/td-hm_cpm_8xb64-210e_coco-256x192.py"
-HOURGLASS = "coco/td-hm_hourglass52_8xb32-210e_coco-256x256.py"
+ALEXNET = f"{BODY}coco/td-hm_alexnet_8xb64-210e_coco-256x192.py"
+CPM = f"{BODY}coco/td-hm_cpm_8xb64-210e_coco-256x192.py"
+HOURGLASS = f"{BODY}coco/td-hm_hourglass52_8xb32-210e_coco-256x256.py"
 NO_HEAD_LAYERS = HeadConfig((), (), final_kernel_size=0, type="cpm")  # MMPose: final_layer=None
 CONV_1X1 = HeadConfig((), (), final_kernel_size=1, type="cpm")
 

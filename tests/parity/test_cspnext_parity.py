@@ -19,11 +19,11 @@ import pytest
 
 from kpose.models.build import build_heatmap_model
 from kpose.recipe import HeadConfig, ModelConfig
-from tests.parity.mmpose_ref import assert_heatmap_parity, reference_heatmap_model
+from tests.parity.mmpose_ref import BODY, assert_heatmap_parity, reference_heatmap_model
 
 pytestmark = [pytest.mark.parity, pytest.mark.usefixtures("mmpose_ref")]
 
-CONFIG = "coco/cspnext-m_udp_8xb256-210e_coco-256x192.py"
+CONFIG = f"{BODY}coco/cspnext-m_udp_8xb256-210e_coco-256x192.py"
 BN = {"type": "BN"}
 NARROW = {"deepen_factor": 0.33, "widen_factor": 0.125}
 HEAD = {"in_channels": 128, "deconv_out_channels": [16, 16, 16], "deconv_kernel_sizes": [4, 4, 4]}

@@ -59,6 +59,11 @@ CASES = {
         "posetrack18/annotations/test_posetrack18_val.json",
         "posetrack18",
     ),
+    "ap10k": ("AP10KDataset", "ap10k/test_ap10k.json", "ap10k"),
+    "animalpose": ("AnimalPoseDataset", "animalpose/test_animalpose.json", "animalpose"),
+    "ak": ("AnimalKingdomDataset", "ak/test_animalkingdom.json", "ak"),  # nested file names
+    "locust": ("LocustDataset", "locust/test_locust.json", "locust"),  # whole-image boxes
+    "zebra": ("ZebraDataset", "zebra/test_zebra.json", "zebra"),
 }
 
 

@@ -33,8 +33,7 @@ from mmengine.config import Config
 from mmpose.apis import init_model
 
 for case in json.loads(str(inputs["cases"])):
-    cfg = Config.fromfile(os.path.join(MMPOSE_CONFIGS, "body_2d_keypoint", "topdown_heatmap",
-                                       case["config"]))
+    cfg = Config.fromfile(os.path.join(MMPOSE_CONFIGS, case["config"]))
     backbone = dict(cfg.model.backbone, init_cfg=None)
     if case["frozen_stages"] is not None:
         backbone["frozen_stages"] = case["frozen_stages"]

@@ -18,11 +18,11 @@ import pytest
 
 from kpose.models.build import build_heatmap_model
 from kpose.recipe import HeadConfig, ModelConfig
-from tests.parity.mmpose_ref import assert_heatmap_parity, reference_heatmap_model
+from tests.parity.mmpose_ref import BODY, assert_heatmap_parity, reference_heatmap_model
 
 pytestmark = [pytest.mark.parity, pytest.mark.usefixtures("mmpose_ref")]
 
-CONFIG = "coco/td-hm_hrformer-small_8xb32-210e_coco-256x192.py"
+CONFIG = f"{BODY}coco/td-hm_hrformer-small_8xb32-210e_coco-256x192.py"
 PLAIN_BN = {"norm_cfg": {"type": "BN"}}
 
 

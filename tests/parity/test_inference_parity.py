@@ -3,7 +3,8 @@ images with their GT boxes: the same random-weight MMPose checkpoint (read by ``
 for an MSRA, a DARK and a UDP model. Random weights give flat heatmaps, where DARK/UDP
 refinement amplifies any crop difference; kpose's crop is MMPose's OpenCV crop bit for bit.
 
-Fast cases use a tiny HRNet under each codec's config; the full-size presets are ``slow``.
+A tiny HRNet under each codec's config (MSRA's in CI, DARK's and UDP's ``slow``); the
+full-size presets are ``slow``.
 """
 
 from __future__ import annotations
@@ -50,8 +51,7 @@ import torch
 from mmengine.config import Config
 from mmpose.apis import inference_topdown, init_model
 spec = json.loads(str(inputs["spec"]))
-cfg = Config.fromfile(os.path.join(MMPOSE_CONFIGS, "body_2d_keypoint", "topdown_heatmap",
-                                   spec["config"]))
+cfg = Config.fromfile(os.path.join(MMPOSE_CONFIGS, spec["config"]))
 cfg.model.backbone.init_cfg = None
 cfg.model.backbone.update(spec["backbone"])
 cfg.model.head.update(spec["head"])
@@ -84,8 +84,10 @@ def coco_images(samples):
 @pytest.mark.parametrize(
     "name",
     [
-        *(n for n, (_, tiny) in CASES.items() if tiny),
-        *(pytest.param(n, marks=pytest.mark.slow) for n, (_, tiny) in CASES.items() if not tiny),
+        # CI: the MSRA model; DARK / UDP decoding has its own fast parity (test_msra_parity,
+        # test_udp_megvii_parity) and the predict path around it is the same.
+        "msra-tiny",
+        *(pytest.param(n, marks=pytest.mark.slow) for n in CASES if n != "msra-tiny"),
     ],
 )
 def test_predict_matches_inference_topdown(name, coco_images, tmp_path):

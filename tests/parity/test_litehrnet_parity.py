@@ -20,11 +20,11 @@ import pytest
 
 from kpose.models.build import build_heatmap_model
 from kpose.recipe import HeadConfig, ModelConfig
-from tests.parity.mmpose_ref import assert_heatmap_parity, reference_heatmap_model
+from tests.parity.mmpose_ref import BODY, assert_heatmap_parity, reference_heatmap_model
 
 pytestmark = [pytest.mark.parity, pytest.mark.usefixtures("mmpose_ref")]
 
-CONFIG = "coco/td-hm_litehrnet-18_8xb64-210e_coco-256x192.py"
+CONFIG = f"{BODY}coco/td-hm_litehrnet-18_8xb64-210e_coco-256x192.py"
 NARROW = {
     "num_modules": [1, 2, 1],
     "num_branches": [2, 3, 4],

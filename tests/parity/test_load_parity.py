@@ -10,13 +10,13 @@ import pytest
 
 import kpose
 from kpose.recipe import load_recipe, replace
-from tests.parity.mmpose_ref import reference_heatmap_model
+from tests.parity.mmpose_ref import BODY, reference_heatmap_model
 
 pytestmark = [pytest.mark.parity, pytest.mark.usefixtures("mmpose_ref")]
 
 QUICKSTART = Path(__file__).parents[2] / "recipes" / "quickstart.yaml"
-RES50 = "coco/td-hm_res50_8xb64-210e_coco-256x192.py"
-HRNET_W32 = "coco/td-hm_hrnet-w32_8xb64-210e_coco-256x192.py"
+RES50 = f"{BODY}coco/td-hm_res50_8xb64-210e_coco-256x192.py"
+HRNET_W32 = f"{BODY}coco/td-hm_hrnet-w32_8xb64-210e_coco-256x192.py"
 COMMON = ["data.dataset=coco", "codec.input_size=[64,96]", "codec.heatmap_size=[16,24]"]
 # name -> (MMPose config, its overrides (backbone, head), kpose recipe overrides)
 CASES = {

@@ -100,8 +100,7 @@ def test_mspn_stage_losses_equal_the_configs_loss(mmpose_ref, recipe_name):
 import torch
 from mmengine.config import Config
 from mmpose.registry import MODELS
-cfg = Config.fromfile(os.path.join(MMPOSE_CONFIGS, "body_2d_keypoint", "topdown_heatmap",
-                                   str(inputs["config"])))
+cfg = Config.fromfile(os.path.join(MMPOSE_CONFIGS, str(inputs["config"])))
 head = cfg.model.head
 w = torch.from_numpy(inputs["weights"])
 total = 0.0

@@ -130,3 +130,20 @@ def test_every_mmpose_dataset_info_file_reads_as_mmpose_parses_it(every_mmpose_f
         assert list(info.sigmas) == ref["raw_sigmas"], name
         assert list(info.joint_weights) == ref["raw_weights"], name
         assert ref["flip_pairs"] == [[j, k] for k, j in enumerate(info.flip_indices) if j != k]
+
+
+def test_every_built_in_dataset_equals_its_mmpose_file(every_mmpose_file):
+    """The YAML files kpose ships (``kpose/data/keypoints/``) hold what MMPose's file of the same
+    name holds (synthetic, the quickstart's, has none)."""
+    from dataclasses import replace
+
+    from kpose.data.metainfo import DATASETS
+
+    for name in DATASETS:
+        if name == "synthetic":
+            continue
+        assert name in every_mmpose_file, name
+        mine = get_dataset_info(name)
+        theirs = get_dataset_info(every_mmpose_file[name]["path"])
+        assert mine.name == theirs.name or mine.name == theirs.name.lower().replace("-", "")
+        assert replace(mine, source="", name="") == replace(theirs, source="", name=""), name

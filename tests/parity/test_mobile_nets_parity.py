@@ -16,18 +16,18 @@ import pytest
 
 from kpose.models.build import build_heatmap_model
 from kpose.recipe import HeadConfig, ModelConfig
-from tests.parity.mmpose_ref import assert_heatmap_parity, reference_heatmap_model
+from tests.parity.mmpose_ref import BODY, assert_heatmap_parity, reference_heatmap_model
 
 pytestmark = [pytest.mark.parity, pytest.mark.usefixtures("mmpose_ref")]
 
 HEAD = {"deconv_out_channels": [16, 16], "deconv_kernel_sizes": [4, 4]}
 # name -> (MMPose config, backbone overrides = kpose backbone arguments, head in_channels)
 CASES = {
-    "mobilenet_v2": ("coco/td-hm_mobilenetv2_8xb64-210e_coco-256x192.py",
+    "mobilenet_v2": (f"{BODY}coco/td-hm_mobilenetv2_8xb64-210e_coco-256x192.py",
                      {"widen_factor": 0.5}, 1280),
-    "shufflenet_v1": ("coco/td-hm_shufflenetv1_8xb64-210e_coco-256x192.py",
+    "shufflenet_v1": (f"{BODY}coco/td-hm_shufflenetv1_8xb64-210e_coco-256x192.py",
                       {"groups": 3, "widen_factor": 0.5}, 480),
-    "shufflenet_v2": ("coco/td-hm_shufflenetv2_8xb64-210e_coco-256x192.py",
+    "shufflenet_v2": (f"{BODY}coco/td-hm_shufflenetv2_8xb64-210e_coco-256x192.py",
                       {"widen_factor": 0.5}, 1024),
 }  # fmt: skip
 

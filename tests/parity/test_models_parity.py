@@ -17,12 +17,12 @@ import pytest
 from kpose.models.build import build_heatmap_model
 from kpose.recipe import HeadConfig, ModelConfig
 from kpose.weights.state_dict import assign_state_dict
-from tests.parity.mmpose_ref import reference_heatmap_model
+from tests.parity.mmpose_ref import BODY, reference_heatmap_model
 
 pytestmark = [pytest.mark.parity, pytest.mark.usefixtures("mmpose_ref")]
 
-RES50 = "coco/td-hm_res50_8xb64-210e_coco-256x192.py"
-HRNET_W32 = "coco/td-hm_hrnet-w32_8xb64-210e_coco-256x192.py"
+RES50 = f"{BODY}coco/td-hm_res50_8xb64-210e_coco-256x192.py"
+HRNET_W32 = f"{BODY}coco/td-hm_hrnet-w32_8xb64-210e_coco-256x192.py"
 NUM_KEYPOINTS = 17
 
 

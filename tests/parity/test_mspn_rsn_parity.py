@@ -17,7 +17,7 @@ import pytest
 
 from kpose.models.build import build_heatmap_model
 from kpose.recipe import HeadConfig, ModelConfig
-from tests.parity.mmpose_ref import assert_heatmap_parity, reference_heatmap_model
+from tests.parity.mmpose_ref import BODY, assert_heatmap_parity, reference_heatmap_model
 
 pytestmark = [pytest.mark.parity, pytest.mark.usefixtures("mmpose_ref")]
 
@@ -25,8 +25,8 @@ SMALL = {"unit_channels": 32, "num_stages": 2, "num_units": 3, "num_blocks": [1,
 HEAD = {"unit_channels": 32, "num_stages": 2, "num_units": 3, "level_indices": [0, 1, 2] * 2}
 # name -> (MMPose config, backbone overrides = kpose backbone arguments)
 CASES = {
-    "mspn": ("coco/td-hm_mspn50_8xb32-210e_coco-256x192.py", SMALL),
-    "rsn": ("coco/td-hm_rsn50_8xb32-210e_coco-256x192.py",
+    "mspn": (f"{BODY}coco/td-hm_mspn50_8xb32-210e_coco-256x192.py", SMALL),
+    "rsn": (f"{BODY}coco/td-hm_rsn50_8xb32-210e_coco-256x192.py",
             {**SMALL, "num_steps": 3, "expand_times": 8}),
 }  # fmt: skip
 

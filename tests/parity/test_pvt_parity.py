@@ -23,6 +23,7 @@ from kpose.models.build import build_heatmap_model
 from kpose.recipe import HeadConfig, ModelConfig, load_recipe
 from kpose.weights.state_dict import assign_state_dict, model_state_dict
 from tests.parity.mmpose_ref import (
+    BODY,
     assert_heatmap_parity,
     reference_heatmap_model,
     run_reference,
@@ -32,8 +33,8 @@ pytestmark = [pytest.mark.parity, pytest.mark.usefixtures("mmpose_ref")]
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 CONFIGS = {
-    "pvt_s": "coco/td-hm_pvt-s_8xb64-210e_coco-256x192.py",
-    "pvtv2_b2": "coco/td-hm_pvtv2-b2_8xb64-210e_coco-256x192.py",
+    "pvt_s": f"{BODY}coco/td-hm_pvt-s_8xb64-210e_coco-256x192.py",
+    "pvtv2_b2": f"{BODY}coco/td-hm_pvtv2-b2_8xb64-210e_coco-256x192.py",
 }
 NARROW = {"embed_dims": 8, "num_layers": [1, 2, 1, 1], "num_heads": [1, 2, 3, 4]}
 HEAD = HeadConfig((16, 16, 16), (4, 4, 4))

@@ -19,6 +19,7 @@ import pytest
 from kpose.models.build import build_heatmap_model
 from kpose.recipe import HeadConfig, ModelConfig
 from tests.parity.mmpose_ref import (
+    BODY,
     assert_heatmap_parity,
     reference_heatmap_model,
 )
@@ -29,9 +30,9 @@ NARROW = {"stem_channels": 8, "base_channels": 8}
 HEAD = {"in_channels": 256, "deconv_out_channels": [16, 16], "deconv_kernel_sizes": [4, 4]}
 # name -> (MMPose config, backbone overrides = kpose backbone arguments, input (w, h))
 CASES = {
-    "resnest50": ("coco/td-hm_resnest50_8xb64-210e_coco-256x192.py",
+    "resnest50": (f"{BODY}coco/td-hm_resnest50_8xb64-210e_coco-256x192.py",
                   {**NARROW, "groups": 2}, (72, 104)),  # maps 18x26 .. 3x4
-    "scnet50": ("coco/td-hm_scnet50_8xb64-210e_coco-256x192.py", NARROW,
+    "scnet50": (f"{BODY}coco/td-hm_scnet50_8xb64-210e_coco-256x192.py", NARROW,
                 (136, 200)),  # maps 34x50 .. 5x7, pooled 8x12 .. 1x1
 }  # fmt: skip
 

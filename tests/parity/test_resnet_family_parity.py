@@ -16,7 +16,7 @@ import pytest
 
 from kpose.models.build import build_heatmap_model
 from kpose.recipe import HeadConfig, ModelConfig
-from tests.parity.mmpose_ref import assert_heatmap_parity, reference_heatmap_model
+from tests.parity.mmpose_ref import BODY, assert_heatmap_parity, reference_heatmap_model
 
 pytestmark = [pytest.mark.parity, pytest.mark.usefixtures("mmpose_ref")]
 
@@ -24,10 +24,11 @@ NARROW = {"stem_channels": 8, "base_channels": 8}
 HEAD = {"in_channels": 256, "deconv_out_channels": [16, 16], "deconv_kernel_sizes": [4, 4]}
 # name -> (MMPose config, backbone overrides = kpose backbone arguments)
 CASES = {
-    "resnetv1d50": ("coco/td-hm_resnetv1d50_8xb64-210e_coco-256x192.py", NARROW),
-    "resnext50": ("coco/td-hm_resnext50_8xb64-210e_coco-256x192.py",
+    "resnetv1d50": (f"{BODY}coco/td-hm_resnetv1d50_8xb64-210e_coco-256x192.py", NARROW),
+    "resnext50": (f"{BODY}coco/td-hm_resnext50_8xb64-210e_coco-256x192.py",
                   {**NARROW, "groups": 4, "width_per_group": 4}),
-    "seresnet50": ("coco/td-hm_seresnet50_8xb64-210e_coco-256x192.py", {**NARROW, "se_ratio": 4}),
+    "seresnet50": (f"{BODY}coco/td-hm_seresnet50_8xb64-210e_coco-256x192.py",
+                   {**NARROW, "se_ratio": 4}),
 }  # fmt: skip
 
 

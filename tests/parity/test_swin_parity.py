@@ -17,14 +17,14 @@ from kpose.models.backbones.swin import convert_swin_checkpoint, swin
 from kpose.models.build import build_heatmap_model
 from kpose.recipe import HeadConfig, ModelConfig
 from kpose.weights.state_dict import assign_state_dict, model_state_dict
-from tests.parity.mmpose_ref import parameter_count, reference_heatmap_model, run_reference
+from tests.parity.mmpose_ref import BODY, parameter_count, reference_heatmap_model, run_reference
 
 pytestmark = [pytest.mark.parity, pytest.mark.usefixtures("mmpose_ref")]
 
 CONFIGS = {
-    "swin_t": "coco/td-hm_swin-t-p4-w7_8xb32-210e_coco-256x192.py",
-    "swin_b": "coco/td-hm_swin-b-p4-w7_8xb32-210e_coco-256x192.py",
-    "swin_l": "coco/td-hm_swin-l-p4-w7_8xb32-210e_coco-256x192.py",
+    "swin_t": f"{BODY}coco/td-hm_swin-t-p4-w7_8xb32-210e_coco-256x192.py",
+    "swin_b": f"{BODY}coco/td-hm_swin-b-p4-w7_8xb32-210e_coco-256x192.py",
+    "swin_l": f"{BODY}coco/td-hm_swin-l-p4-w7_8xb32-210e_coco-256x192.py",
 }
 # State-dict entries that are not parameters (Swin's relative_position_index is a buffer).
 SMALL_HEAD = HeadConfig((32, 32, 32), (4, 4, 4))

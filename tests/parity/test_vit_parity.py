@@ -13,12 +13,12 @@ import pytest
 from kpose.models.build import build_heatmap_model
 from kpose.recipe import HeadConfig, ModelConfig
 from kpose.weights.state_dict import assign_state_dict
-from tests.parity.mmpose_ref import parameter_count, reference_heatmap_model, run_reference
+from tests.parity.mmpose_ref import BODY, parameter_count, reference_heatmap_model, run_reference
 
 pytestmark = [pytest.mark.parity, pytest.mark.usefixtures("mmpose_ref")]
 
-SMALL = "coco/td-hm_ViTPose-small_8xb64-210e_coco-256x192.py"
-SIMPLE = "coco/td-hm_ViTPose-small-simple_8xb64-210e_coco-256x192.py"
+SMALL = f"{BODY}coco/td-hm_ViTPose-small_8xb64-210e_coco-256x192.py"
+SIMPLE = f"{BODY}coco/td-hm_ViTPose-small-simple_8xb64-210e_coco-256x192.py"
 TINY = {"embed_dims": 64, "num_layers": 2, "num_heads": 4, "feedforward_channels": 128}
 INPUT = (64, 96)  # (w, h): a 6x4 token grid
 
@@ -99,8 +99,7 @@ from mmpose.engine.optim_wrappers.layer_decay_optim_wrapper import (
     LayerDecayOptimWrapperConstructor)
 import contextlib, io
 spec = json.loads(str(inputs["spec"]))
-cfg = Config.fromfile(os.path.join(MMPOSE_CONFIGS, "body_2d_keypoint", "topdown_heatmap",
-                                   spec["config"]))
+cfg = Config.fromfile(os.path.join(MMPOSE_CONFIGS, spec["config"]))
 cfg.model.backbone.update(arch=spec["arch"], img_size=tuple(spec["img_size"]), init_cfg=None)
 cfg.model.head.in_channels = spec["arch"]["embed_dims"]
 model = init_model(cfg, None, device="cpu")

@@ -96,3 +96,29 @@ def test_backbone_weights_by_url(tmp_path, monkeypatch, caplog):
     for key, value in imagenet.items():
         np.testing.assert_array_equal(after[f"backbone.{key}"], value)
     np.testing.assert_array_equal(after["head.final_layer.weight"], head_before)
+
+
+class _Evaluator:
+    """An evaluator whose headline metric follows a list (``Evaluator``'s attributes)."""
+
+    def __init__(self, key: str, values: list[float], lower_is_better: bool):
+        self.key, self.prefix, self.lower_is_better = key, "test", lower_is_better
+        self.values = iter(values)
+
+    def run(self) -> dict[str, float]:
+        return {self.key: next(self.values)}
+
+
+def test_best_weights_follow_the_metric_direction(tmp_path):
+    """PCK / AP keep the highest, NME (MMPose's face configs: rule 'less') the lowest."""
+    from kpose.training.trainer import validate
+
+    writer = tf.summary.create_noop_writer()
+    for lower, values, best in ((False, [0.5, 0.7, 0.6], 0.7), (True, [0.5, 0.3, 0.4], 0.3)):
+        run = _run(load_recipe(QUICKSTART), tmp_path / str(lower))
+        run.write_dir.mkdir()
+        evaluator = _Evaluator("NME" if lower else "PCK", values, lower)
+        for epoch in range(3):
+            validate(run, evaluator, writer, epoch)
+        assert run.best_metric.numpy() == best
+        assert (run.write_dir / "best.weights.h5").is_file()

@@ -1,4 +1,4 @@
-"""COCO-format keypoint files (COCO, CrowdPose, AIC, Human-Art, synthetic) -> TFRecord splits.
+"""COCO-format keypoint files (COCO, CrowdPose, AIC, Human-Art, Halpe, synthetic) -> TFRecords.
 
 ``read_coco`` reads a file into ImageRecords and ``convert_coco`` writes them as a split
 (``kpose.data.records.write_split``); the other formats' converters build a COCO-form dict and
@@ -27,8 +27,13 @@ from kpose.errors import DataError
 
 log = logging.getLogger(__name__)
 
-# The datasets whose annotation files are in COCO format as they come.
-COCO_FORMAT_DATASETS = ("coco", "crowdpose", "aic", "humanart", "synthetic")
+# The datasets whose annotation files are in COCO format as they come; the animal ones
+# (AP-10K, Animal-Pose, Animal Kingdom, Desert Locust, Grevy's Zebra) keep only what MMPose's
+# dataset classes read (not Animal Kingdom's center / scale / animal_* / protocol fields).
+COCO_FORMAT_DATASETS = (
+    "coco", "crowdpose", "aic", "humanart", "halpe", "synthetic",
+    "ap10k", "animalpose", "ak", "locust", "zebra",
+)  # fmt: skip
 
 
 @dataclass

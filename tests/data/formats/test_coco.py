@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from kpose.data.formats.coco import convert_coco
+from kpose.data.metainfo import get_dataset_info
 from kpose.data.records import from_example, read_meta, split_files
 from kpose.errors import DataError
 from kpose.evaluation.evaluator import coco_ground_truth
@@ -31,6 +32,11 @@ def _read_all(root, split, k):
         ("crowdpose", "crowdpose", "test_crowdpose.json", 14),
         ("aic", "aic", "test_aic.json", 14),
         ("humanart", "humanart", "test_humanart.json", 17),  # nested HumanArt/images/ names
+        ("ap10k", "ap10k", "test_ap10k.json", 17),
+        ("animalpose", "animalpose", "test_animalpose.json", 20),
+        ("ak", "ak", "test_animalkingdom.json", 23),  # nested <video>/ names, extra fields
+        ("locust", "locust", "test_locust.json", 35),
+        ("zebra", "zebra", "test_zebra.json", 9),
     ],
 )
 def test_round_trip(samples, tmp_path, dataset, folder, ann, k):
@@ -69,7 +75,8 @@ def test_round_trip(samples, tmp_path, dataset, folder, ann, k):
         == rep["instances_kept"] + sum(rep["skipped_instances"].values())
     )
     meta = read_meta(tmp_path)
-    assert meta["dataset"] == dataset and meta["num_keypoints"] == k
+    # MMPose's dataset_name ("Animal Kingdom" for ak)
+    assert meta["dataset"] == get_dataset_info(dataset).name and meta["num_keypoints"] == k
     assert sum(s["records"] for s in meta["splits"]["val"]["shards"]) == len(data["images"])
     # the ground truth the metric sees is the file's, field for field
     gt = coco_ground_truth(str(tmp_path), "val", k, ("x",) * k)
@@ -130,3 +137,50 @@ def test_bad_inputs_are_reported_not_kept(samples, tmp_path):
     assert rep["images_read"] == rep["images_kept"] + 2
     with pytest.raises(DataError, match="--strict"):
         convert_coco(ann_path, images, tmp_path / "out2", shards=1, progress=False, strict=True)
+
+
+@pytest.mark.parametrize(
+    "dataset, ann",
+    [
+        ("ap10k", "test_ap10k.json"),
+        ("animalpose", "test_animalpose.json"),
+        ("ak", "test_animalkingdom.json"),
+        ("locust", "test_locust.json"),
+        ("zebra", "test_zebra.json"),
+    ],
+)
+def test_animal_instances_as_mmpose_reads_them(samples, tmp_path, dataset, ann):
+    """The animal datasets through ``python -m kpose.convert coco --dataset <name>``: every
+    instance is kept with its category; the boxes the readers hand on are MMPose's (the file's
+    box clipped to the image; Locust and Zebra: the whole 160x160 image, the file's box unused);
+    Animal Kingdom's extra fields (center, scale, animal_*) are not needed to read it."""
+    from kpose.convert import main
+    from kpose.data.records import instance_bbox_xyxy
+
+    src = samples / dataset / ann
+    out = tmp_path / dataset
+    args = ["coco", "--dataset", dataset, "--annotations", str(src), "--images"]
+    assert main([*args, str(samples / dataset), "--out", str(out), "--split", "val"]) == 0
+    info = get_dataset_info(dataset)
+    data = json.loads(src.read_text())
+    anns = {a["id"]: a for a in data["annotations"]}
+    images = {img["id"]: img for img in data["images"]}
+    records = _read_all(out, "val", info.num_keypoints)
+    assert sum(len(r.instance_ids) for r in records) == len(anns)
+    for rec in records:
+        ex = {
+            "instance/bbox": rec.bbox_xywh,
+            "image/width": rec.width,
+            "image/height": rec.height,
+        }
+        boxes = instance_bbox_xyxy(ex, info)
+        for j, ann_id in enumerate(rec.instance_ids):
+            a, img = anns[int(ann_id)], images[rec.image_id]
+            assert rec.category_id[j] == a["category_id"]
+            if dataset in ("locust", "zebra"):
+                expected = [0.0, 0.0, 160.0, 160.0]
+            else:
+                x, y, w, h = a["bbox"]
+                xmax, ymax = img["width"] - 1, img["height"] - 1
+                expected = np.clip([x, y, x + w, y + h], 0, [xmax, ymax, xmax, ymax])
+            np.testing.assert_allclose(boxes[j], expected, rtol=1e-6, atol=1e-4)
