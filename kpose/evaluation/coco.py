@@ -238,7 +238,7 @@ def _load_annotations(ann_file: str | os.PathLike | Mapping) -> tuple[dict, str]
     return {**data, "annotations": [dict(a) for a in data["annotations"]]}, name
 
 
-def _ground_truth(
+def xtcocotools_ground_truth(
     data: dict, name: str, num_keypoints: int, use_area: bool, crowd: bool = False
 ) -> COCO:
     """A pycocotools ``COCO`` that scores like xtcocotools' on the same file.
@@ -394,7 +394,7 @@ def coco_evaluate(
             f"{sorted(unknown)[:5]}"
         )
     crowd = settings.iou_type == "keypoints_crowd"
-    coco_gt = _ground_truth(data, name, num_keypoints, settings.use_area, crowd)
+    coco_gt = xtcocotools_ground_truth(data, name, num_keypoints, settings.use_area, crowd)
 
     scores = rescore(
         preds["bbox_score"],

@@ -39,6 +39,7 @@ from kpose.evaluation.coco import (
     metric_settings,
     rescore,
     select_instances,
+    xtcocotools_ground_truth,
 )
 from kpose.evaluation.predictions import prediction_columns
 
@@ -60,7 +61,6 @@ WHOLEBODY_PARTS = {
 WHOLEBODY_STAT_NAMES = COCO_STAT_NAMES + tuple(
     f"{part}/{name}" for part in WHOLEBODY_PARTS for name in COCO_STAT_NAMES
 )
-_BBOX_AREA_FACTOR = 0.53  # xtcocotools' area when the GT area is not used
 
 
 def coco_wholebody_evaluate(
@@ -238,35 +238,18 @@ def _part_cocoeval(
 ) -> list[float]:
     """pycocotools' keypoint COCOeval of one part: ``gt_keypoints`` ``(G, k, 3)`` and
     ``dt_keypoints`` ``(M, k, 3)`` are the part's slices; the 10 COCO stats."""
-    min_id = min((a["id"] for a in annotations), default=1)
-    gt_anns = []
-    for ann, kps in zip(annotations, gt_keypoints, strict=True):
-        if use_area:
-            if "area" not in ann:
-                raise DataError(
-                    f"annotation {ann['id']} has no 'area'; evaluate with use_area=False"
-                )
-            area = ann["area"]
-        else:
-            area = ann["bbox"][2] * ann["bbox"][3] * _BBOX_AREA_FACTOR
-        gt_anns.append(
-            {
-                "id": ann["id"] - min_id + 1 if min_id <= 0 else ann["id"],
-                "image_id": ann["image_id"],
-                "category_id": ann.get("category_id", 1),
-                "bbox": ann["bbox"],
-                "iscrowd": ann.get("iscrowd", 0),
-                "area": area,
-                "keypoints": kps.reshape(-1).tolist(),
-                "num_keypoints": int(np.count_nonzero(kps[:, 2] > 0)),
-            }
-        )
-    coco_gt = COCO()
-    coco_gt.dataset = {
-        "images": images,
-        "annotations": gt_anns,
-        "categories": [{"id": 1, "name": "person"}],
-    }
+    gt_anns = [
+        {
+            **{k: ann[k] for k in ("id", "image_id", "bbox", "iscrowd", "area") if k in ann},
+            "category_id": ann.get("category_id", 1),
+            "keypoints": kps.reshape(-1).tolist(),
+        }
+        for ann, kps in zip(annotations, gt_keypoints, strict=True)
+    ]
+    data = {"images": images, "annotations": gt_anns, "categories": [{"id": 1, "name": "person"}]}
+    coco_gt = xtcocotools_ground_truth(
+        data, f"<{part} ground truth>", gt_keypoints.shape[1], use_area
+    )
     scored = np.flatnonzero((dt_keypoints[..., 2] > 0).any(axis=-1))  # xtcocotools skips others
     results = [
         {
@@ -279,7 +262,6 @@ def _part_cocoeval(
     ]
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        coco_gt.createIndex()
         if results:
             coco_dt = coco_gt.loadRes(results)
             for ann, area in zip(coco_dt.dataset["annotations"], dt_areas[scored], strict=True):
