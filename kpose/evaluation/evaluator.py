@@ -129,23 +129,15 @@ def score(
         "keypoint_score_thr": ev.keypoint_score_thr,
         "nms_thr": ev.nms_thr,
     }
-    if metric in ("coco", "crowdpose"):
-        return coco_evaluate(
+    if metric in ("coco", "crowdpose", "coco_wholebody"):
+        # coco_wholebody: per-part AP/AR; ground_truth holds all 133 keypoints
+        evaluate = coco_wholebody_evaluate if metric == "coco_wholebody" else coco_evaluate
+        return evaluate(
             ground_truth,
             predictions,
             dataset=dataset,
             sigmas=sigmas,
             # eval.use_area (default true, CocoMetric's) can only turn the dataset's off
-            use_area=None if ev.use_area else False,
-            outfile_prefix=outfile_prefix,
-            **scoring,
-        )
-    if metric == "coco_wholebody":  # per-part AP/AR; ground_truth holds all 133 keypoints
-        return coco_wholebody_evaluate(
-            ground_truth,
-            predictions,
-            dataset=dataset,
-            sigmas=sigmas,
             use_area=None if ev.use_area else False,
             outfile_prefix=outfile_prefix,
             **scoring,
