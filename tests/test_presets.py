@@ -17,7 +17,11 @@ from kpose.models.build import build_heatmap_model
 # mmpose_config: relative to MMPose's configs/, one table for every tree
 CONFIG = re.compile(
     r"^(body_2d_keypoint/topdown_heatmap/(coco|mpii|crowdpose|aic|jhmdb|posetrack18|humanart)"
-    r"|animal_2d_keypoint/topdown_heatmap/(ap10k|animalpose|ak|locust|zebra))/[\w.-]+\.py$"
+    r"|animal_2d_keypoint/topdown_heatmap/(ap10k|animalpose|ak|locust|zebra)"
+    r"|wholebody_2d_keypoint/topdown_heatmap/(coco-wholebody|ubody2d)"
+    r"|face_2d_keypoint/topdown_heatmap/(300w|300wlp|aflw|cofw|wflw|coco_wholebody_face)"
+    r"|hand_2d_keypoint/topdown_heatmap/(onehand10k|freihand2d|rhd2d|coco_wholebody_hand)"
+    r")/[\w.-]+\.py$"
 )
 
 
@@ -28,7 +32,8 @@ def test_recipe_of_every_preset(name):
     assert recipe.name == name
     if name != "quickstart":
         assert CONFIG.match(preset.mmpose_config), preset.mmpose_config
-        assert recipe.data.dataset in preset.mmpose_config.split("/")[2]
+        folder = preset.mmpose_config.split("/")[2].replace("-", "_")  # coco-wholebody
+        assert recipe.data.dataset in folder, (recipe.data.dataset, folder)
         assert preset.published
 
 
