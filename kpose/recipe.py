@@ -61,6 +61,7 @@ Size = tuple[PositiveInt, PositiveInt]
 
 HeadType = Literal["heatmap", "cpm", "mspn"]
 CodecType = Literal["msra", "udp", "megvii"]
+LossName = Literal["mse", "adaptive_wing"]
 ValBoxes = Literal["gt", "detections"]
 OptimizerName = Literal["adam", "adamw"]
 # MMPose's metric of each dataset family: COCO-style AP (coco, crowdpose, posetrack18,
@@ -89,6 +90,10 @@ class HeadConfig:
     type: HeadType = "heatmap"
     # Type-specific arguments (MSPNHead's num_stages, num_units, ...).
     args: Mapping[str, Any] = field(default_factory=dict)
+    # The training loss of a single-stage head: MMPose's KeypointMSELoss or AdaptiveWingLoss
+    # (use_target_weight=True both), with loss_args for the latter's alpha, omega, epsilon, theta.
+    loss: LossName = "mse"
+    loss_args: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,9 @@ class ModelConfig:
     backbone: str = "resnet50"
     backbone_args: Mapping[str, Any] = field(default_factory=dict)
     head: HeadConfig = field(default_factory=HeadConfig)
+    # Between backbone and head: {} (none) or {type: feature_map_processor, concat: true, ...}
+    # (MMPose's FeatureMapProcessor and its arguments; HRNetV2's face and hand configs).
+    neck: Mapping[str, Any] = field(default_factory=dict)
     # ImageNet statistics on the 0..255 RGB scale (MMPose's PoseDataPreprocessor).
     mean: tuple[float, float, float] = (123.675, 116.28, 103.53)
     std: tuple[PositiveFloat, PositiveFloat, PositiveFloat] = (58.395, 57.12, 57.375)

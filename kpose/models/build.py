@@ -15,6 +15,7 @@ from kpose.models.backbones import BACKBONES, accepted_arguments, get_backbone
 from kpose.models.heads.cpm import cpm_head
 from kpose.models.heads.heatmap import heatmap_head
 from kpose.models.layers import Normalize
+from kpose.models.necks.feature_map_processor import feature_map_processor
 from kpose.recipe import HeadConfig, ModelConfig
 
 
@@ -61,11 +62,15 @@ def build_heatmap_model(
     """
     width, height = (int(v) for v in input_size)
     backbone = build_backbone(model_cfg)
-    head = build_head(model_cfg.head, backbone, num_keypoints, (width // 4, height // 4))
+    neck = build_neck(model_cfg.neck, backbone)
+    head = build_head(model_cfg.head, neck or backbone, num_keypoints, (width // 4, height // 4))
     images = keras.Input((height, width, 3), name="images")  # RGB, 0..255
     # Normalise in float32 (0..255 is coarse in float16); the backbone casts to its policy.
     x = Normalize(model_cfg.mean, model_cfg.std, dtype="float32", name="normalize")(images)
-    x = head(backbone(x))  # (B, h, w, K), or one per stage for multi-stage heads
+    x = backbone(x)
+    if neck is not None:
+        x = neck(x)
+    x = head(x)  # (B, h, w, K), or one per stage for multi-stage heads
     stages = list(x) if isinstance(x, list | tuple) else [x]
     if not all_stages:
         stages = stages[-1:]  # the last stage is the prediction
@@ -80,13 +85,35 @@ def build_heatmap_model(
     return keras.Model(images, outputs, name=name or f"{model_cfg.backbone}_heatmap")
 
 
+def build_neck(neck_cfg, backbone: keras.Model) -> keras.Model | None:
+    """The neck ``model.neck`` names (``{}``: none) over ``backbone``'s outputs: MMPose's
+    ``FeatureMapProcessor`` (``type: feature_map_processor`` with its arguments)."""
+    if not neck_cfg:
+        return None
+    args = dict(neck_cfg)
+    kind = args.pop("type", None)
+    if kind != "feature_map_processor":
+        raise RecipeError(
+            f"model.neck.type: unknown neck {kind!r}; expected 'feature_map_processor'"
+        )
+    accepted = accepted_arguments(feature_map_processor) - {"feature_shapes", "name"}
+    unknown = sorted(set(args) - accepted)
+    if unknown:
+        raise RecipeError(
+            f"model.neck.{unknown[0]}: FeatureMapProcessor takes no argument {unknown[0]!r}; "
+            f"it accepts {sorted(accepted)}"
+        )
+    return feature_map_processor([tuple(t.shape) for t in backbone.outputs], **args)
+
+
 def build_head(
     head_cfg: HeadConfig,
     backbone: keras.Model,
     num_keypoints: int,
     heatmap_size: tuple[int, int],
 ) -> keras.Model:
-    """The head of ``head_cfg.type`` for ``backbone``'s outputs (``heatmap_size = (w, h)``)."""
+    """The head of ``head_cfg.type`` for ``backbone``'s outputs (``heatmap_size = (w, h)``;
+    ``backbone`` is the neck when there is one)."""
     channels = [int(t.shape[-1]) for t in backbone.outputs]
     args = dict(head_cfg.args)
     if head_cfg.type == "heatmap":

@@ -38,12 +38,7 @@ from kpose.models.build import build_heatmap_model
 from kpose.models.freeze import freeze_stages, set_norm_eval
 from kpose.presets import PRESETS
 from kpose.recipe import Recipe, TrainConfig, to_dict
-from kpose.training.losses import (
-    StageLoss,
-    keypoint_mse_per_sample,
-    keypoint_ohkm_mse_per_sample,
-    stage_losses,
-)
+from kpose.training.losses import StageLoss, stage_losses
 from kpose.training.optimizers import (
     PYTORCH_ADAM_EPSILON,
     GroupedAdamW,
@@ -425,11 +420,6 @@ def make_train_step(
             f"{num_outputs} model outputs and {len(codecs)} target levels"
         )
 
-    def per_sample(stage, pred, target, weights):
-        if stage.loss == "ohkm":
-            return keypoint_ohkm_mse_per_sample(pred, target, weights, stage.topk)
-        return keypoint_mse_per_sample(pred, target, weights)
-
     def replica_step(batch):
         images, targets, weights = augment.make_training_batch(batch, codecs, input_size)
         with tf.GradientTape() as tape:
@@ -438,7 +428,7 @@ def make_train_step(
             loss = (
                 tf.add_n(
                     [
-                        s.weight * tf.reduce_sum(per_sample(s, pred, targets[s.level], weights))
+                        s.weight * tf.reduce_sum(s.per_sample(pred, targets[s.level], weights))
                         for pred, s in zip(preds, losses, strict=True)
                     ]
                 )

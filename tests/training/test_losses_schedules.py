@@ -57,3 +57,32 @@ def test_mspn_stage_losses_and_their_level_check():
     ]
     with pytest.raises(RecipeError, match="'model.head.args.level_indices'"):
         stage_losses(head, 3)
+
+
+def test_adaptive_wing_loss_from_the_recipe():
+    """head.loss: adaptive_wing -> MMPose's defaults unless loss_args say otherwise; zero for a
+    perfect prediction; the formula's small-error branch by hand (target 0, so the exponent is
+    alpha); masked keypoints cost nothing."""
+    (stage,) = stage_losses(HeadConfig(loss="adaptive_wing"), 1)
+    assert stage.args == {"alpha": 2.1, "omega": 14.0, "epsilon": 1.0, "theta": 0.5}
+    target = np.zeros((1, 2, 2, 2), np.float32)
+    assert float(stage.per_sample(target, target, np.ones((1, 2), np.float32))[0]) == 0.0
+    pred = np.full((1, 2, 2, 2), 0.3, np.float32)
+    weights = np.array([[1.0, 0.0]], np.float32)
+    expected = 14.0 * np.log1p(0.3**2.1) / 2  # one of the two keypoints counts
+    assert float(stage.per_sample(pred, target, weights)[0]) == pytest.approx(expected, rel=1e-6)
+    (custom,) = stage_losses(HeadConfig(loss="adaptive_wing", loss_args={"omega": 10}), 1)
+    assert custom.args["omega"] == 10.0 and custom.args["alpha"] == 2.1
+
+
+@pytest.mark.parametrize(
+    "head, match",
+    [
+        (HeadConfig(loss="adaptive_wing", loss_args={"beta": 1.0}), r"loss_args\.beta"),
+        (HeadConfig(loss_args={"alpha": 1.0}), r"loss_args.*MSE"),
+        (HeadConfig(type="mspn", loss="adaptive_wing"), r"model\.head\.loss"),
+    ],
+)
+def test_bad_loss_settings_name_the_key(head, match):
+    with pytest.raises(RecipeError, match=match):
+        stage_losses(head, 1)

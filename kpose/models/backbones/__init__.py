@@ -30,6 +30,8 @@ BACKBONES: dict[str, str] = {
     "hrnet_w32": "hrnet:hrnet_w32",
     "hrnet_w48": "hrnet:hrnet_w48",
     "hrnet_small": "hrnet:hrnet_small",
+    "hrnetv2": "hrnet:hrnetv2",
+    "hrnetv2_w18": "hrnet:hrnetv2_w18",
     "mobilenet_v2": "mobilenet_v2:mobilenet_v2",
     "shufflenet_v1": "shufflenet_v1:shufflenet_v1",
     "shufflenet_v2": "shufflenet_v2:shufflenet_v2",

@@ -5,8 +5,10 @@ A stem of two 3x3 stride-2 convolutions (64 channels, 1/4 resolution), stage 1 o
 widths ``width * (1, 2, 4, 8)``. Each module runs BasicBlocks on every branch and fuses them:
 1x1 conv + BN + nearest upsampling from lower resolutions, chains of 3x3 stride-2 conv + BN
 from higher ones, sum, ReLU. Transitions between stages add the new lowest-resolution branch.
-As in MMPose's top-down configs the last module fuses only into the 1/4-resolution branch
-(``multiscale_output=False``), which is the backbone's output ``(B, H / 4, W / 4, width)``.
+As in MMPose's body configs the last module fuses only into the 1/4-resolution branch
+(``multiscale_output=False``), which is the backbone's output ``(B, H / 4, W / 4, width)``;
+HRNetV2 (the face and hand configs: ``multiscale_output=True``, bilinear upsampling in the fuse)
+outputs all four branches, which the ``FeatureMapProcessor`` neck concatenates.
 Layer names are the MMPose state-dict paths (``backbone.stage2.0.fuse_layers.1.0.0.0``, ...).
 """
 
@@ -94,7 +96,12 @@ def fuse(
 
 
 def hr_module(
-    xs: list, channels: Sequence[int], num_blocks: int, name: str, multiscale_output: bool = True
+    xs: list,
+    channels: Sequence[int],
+    num_blocks: int,
+    name: str,
+    multiscale_output: bool = True,
+    upsample_mode: str = "nearest",
 ) -> list:
     """One high-resolution module: ``num_blocks`` BasicBlocks per branch, then the fuse.
 
@@ -106,7 +113,10 @@ def hr_module(
         for b in range(num_blocks):
             x = basic_block(x, ch, f"{name}.branches.{i}.{b}")
         ys.append(x)
-    return [fuse(ys, i, name) for i in range(len(ys) if multiscale_output else 1)]
+    return [
+        fuse(ys, i, name, upsample_mode=upsample_mode)
+        for i in range(len(ys) if multiscale_output else 1)
+    ]
 
 
 def check_stages(family: str, num_modules: Sequence[int], num_blocks: Sequence[int]) -> None:
@@ -126,10 +136,13 @@ def hrnet(
     stage1_channels: int = 64,
     in_channels: int = 3,
     stem_channels: int = 64,
+    multiscale_output: bool = False,
+    upsample_mode: str = "nearest",
     name: str = "backbone",
 ) -> keras.Model:
     """MMPose's ``HRNet(extra)`` for top-down pose: ``(B, H, W, in_channels)`` ->
-    ``(B, H / 4, W / 4, width)``.
+    ``(B, H / 4, W / 4, width)``, or with ``multiscale_output`` the four branches
+    ``[(B, H / 4 / 2**i, W / 4 / 2**i, width * 2**i) for i in 0..3]``.
 
     Arguments:
         width: channels of the 1/4-resolution branch; branch i has ``width * 2**i``.
@@ -139,11 +152,19 @@ def hrnet(
             (output ``4 * stage1_channels``).
         stem_channels: width of the two stride-2 stem convolutions (64 in every MMPose
             HRNet; smaller only for CPU-sized models).
+        multiscale_output: the last module of stage 4 fuses into every branch and the model
+            returns all four (MMPose's ``stage4.multiscale_output``; HRNetV2).
+        upsample_mode: the fuse's upsampling, ``"nearest"`` or ``"bilinear"``
+            (``align_corners=False``; MMPose's ``extra.upsample``).
 
     Example:
         >>> backbone = hrnet(32)            # HRNet-W32: (B, 256, 192, 3) -> (B, 64, 48, 32)
     """
     check_stages("HRNet", num_modules, num_blocks)
+    if upsample_mode not in ("nearest", "bilinear"):
+        raise ModelError(
+            f"HRNet: upsample_mode must be 'nearest' or 'bilinear', got {upsample_mode!r}"
+        )
     inputs = keras.Input((None, None, in_channels), name=f"{name}_input")
     x = stem(inputs, stem_channels, stage1_blocks, stage1_channels, name)
     xs = [x]
@@ -153,9 +174,14 @@ def hrnet(
         for m in range(modules):
             last = stage == 2 and m == modules - 1
             xs = hr_module(
-                xs, channels, blocks, f"{name}.stage{stage + 2}.{m}", multiscale_output=not last
+                xs,
+                channels,
+                blocks,
+                f"{name}.stage{stage + 2}.{m}",
+                multiscale_output=multiscale_output or not last,
+                upsample_mode=upsample_mode,
             )
-    return keras.Model(inputs, xs[0], name=name)
+    return keras.Model(inputs, xs if multiscale_output else xs[0], name=name)
 
 
 def hrnet_w32(**kwargs) -> keras.Model:
@@ -166,6 +192,19 @@ def hrnet_w32(**kwargs) -> keras.Model:
 def hrnet_w48(**kwargs) -> keras.Model:
     """HRNet-W48 of ``coco/td-hm_hrnet-w48_8xb32-210e_coco-256x192.py``."""
     return hrnet(48, **kwargs)
+
+
+def hrnetv2(width: int = 18, **kwargs) -> keras.Model:
+    """HRNetV2 (the face and hand configs' ``HRNet`` with ``stage4.multiscale_output=True`` and
+    bilinear fuse upsampling): all four branches out, for the ``FeatureMapProcessor`` neck."""
+    kwargs.setdefault("multiscale_output", True)
+    kwargs.setdefault("upsample_mode", "bilinear")
+    return hrnet(width, **kwargs)
+
+
+def hrnetv2_w18(**kwargs) -> keras.Model:
+    """HRNetV2-W18 of the face and hand configs (``td-hm_hrnetv2-w18_*.py``)."""
+    return hrnetv2(18, **kwargs)
 
 
 def hrnet_small(

@@ -18,7 +18,7 @@ from keras import ops
 
 from kpose.errors import ModelError
 
-RESAMPLE_MODES = ("adaptive_avg", "nearest", "bilinear")
+RESAMPLE_MODES = ("adaptive_avg", "nearest", "bilinear", "bilinear_half_pixel")
 
 
 def nearest_indices(in_size, out_size):
@@ -38,9 +38,12 @@ def _axis_matrix(mode: str, in_size, out_size):
         end = ((src + 1) * in_size + out_size - 1) // out_size
         inside = (pixels[None] >= start[:, None]) & (pixels[None] < end[:, None])
         return ops.cast(inside, "float32") / ops.cast(end - start, "float32")[:, None]
-    # bilinear, align_corners=True: src = dst * (in - 1) / (out - 1)
-    scale = ops.cast(in_size - 1, "float32") / ops.cast(ops.maximum(out_size - 1, 1), "float32")
-    position = ops.cast(src, "float32") * scale
+    if mode == "bilinear_half_pixel":  # align_corners=False: src = (dst + 0.5) * in / out - 0.5
+        scale = ops.cast(in_size, "float32") / ops.cast(out_size, "float32")
+        position = ops.maximum((ops.cast(src, "float32") + 0.5) * scale - 0.5, 0.0)
+    else:  # bilinear, align_corners=True: src = dst * (in - 1) / (out - 1)
+        scale = ops.cast(in_size - 1, "float32") / ops.cast(ops.maximum(out_size - 1, 1), "float32")
+        position = ops.cast(src, "float32") * scale
     low = ops.cast(position, "int32")
     high = ops.minimum(low + 1, in_size - 1)
     frac = (position - ops.cast(low, "float32"))[:, None]
@@ -55,8 +58,9 @@ class Resample(keras.layers.Layer):
 
     ``mode``: ``"nearest"`` (``F.interpolate(size=...)``'s default mode, ``nearest_indices``),
     ``"adaptive_avg"`` (``F.adaptive_avg_pool2d``: possibly overlapping bins when the sizes do
-    not divide) or ``"bilinear"`` (``F.interpolate(..., mode="bilinear", align_corners=True)``,
-    a ``(out, in)`` weight matrix per axis built from the runtime sizes).
+    not divide), ``"bilinear"`` (``F.interpolate(..., mode="bilinear", align_corners=True)``,
+    a ``(out, in)`` weight matrix per axis built from the runtime sizes) or
+    ``"bilinear_half_pixel"`` (the same with ``align_corners=False``).
     Shapes: ``[(B, h, w, C), (B, H, W, *)] -> (B, H, W, C)``.
 
     Example:

@@ -1,0 +1,105 @@
+"""The face and hand presets' models (``configs/face_2d_keypoint/topdown_heatmap/`` and
+``configs/hand_2d_keypoint/topdown_heatmap/``) against MMPose 1.3.2, small: MMPose's
+random-weight model of a config with a narrowed backbone, its state dict loaded into kpose,
+gives the same heatmaps (``1e-4 * max(1, max|ref|)``) with the same parameter count. HRNetV2 is
+the trees' own piece: all four branches out of stage 4 (bilinear fuse upsampling), then the
+``FeatureMapProcessor`` neck concatenating them; a tiny one runs on WFLW (98 keypoints) and on
+OneHand10K (21). All references come from one reference process. Full size: every face and hand
+preset in test_presets_parity.py (``slow``).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from kpose.models.build import build_heatmap_model
+from kpose.recipe import HeadConfig, ModelConfig
+from tests.parity.mmpose_ref import assert_heatmap_parity, reference_heatmap_models
+
+pytestmark = [pytest.mark.parity, pytest.mark.usefixtures("mmpose_ref")]
+
+WIDTH = 8
+
+
+def _tiny_hrnetv2_extra() -> dict:
+    """MMPose's HRNetV2 ``extra`` of kpose's ``hrnetv2(width=8, num_modules=(1, 1, 2),
+    num_blocks=(1, 1, 1), stage1_blocks=1, stage1_channels=8)``: two stage-4 modules, so that
+    a multiscale fuse feeds another module."""
+    extra = {
+        "stage1": {
+            "num_modules": 1,
+            "num_branches": 1,
+            "block": "BOTTLENECK",
+            "num_blocks": [1],
+            "num_channels": [8],
+        },
+        "upsample": {"mode": "bilinear", "align_corners": False},
+    }
+    for stage, modules in ((2, 1), (3, 1), (4, 2)):
+        extra[f"stage{stage}"] = {
+            "num_modules": modules,
+            "num_branches": stage,
+            "block": "BASIC",
+            "num_blocks": [1] * stage,
+            "num_channels": [WIDTH * 2**i for i in range(stage)],
+        }
+    extra["stage4"]["multiscale_output"] = True
+    return extra
+
+
+CONCAT = WIDTH * (1 + 2 + 4 + 8)
+TINY_HRNETV2 = ModelConfig(
+    "hrnetv2",
+    {
+        "width": WIDTH,
+        "num_modules": [1, 1, 2],
+        "num_blocks": [1, 1, 1],
+        "stage1_blocks": 1,
+        "stage1_channels": 8,
+    },
+    head=HeadConfig((), (), (CONCAT,), (1,), final_kernel_size=1),
+    neck={"type": "feature_map_processor", "concat": True},
+)
+TINY_HRNETV2_REF = {
+    "backbone": {"extra": _tiny_hrnetv2_extra()},
+    "head": {"in_channels": CONCAT, "conv_out_channels": [CONCAT]},
+}
+FACE = "face_2d_keypoint/topdown_heatmap/"
+HAND = "hand_2d_keypoint/topdown_heatmap/"
+# name -> (MMPose config, input (w, h), keypoints, kpose model, reference overrides)
+CASES = {
+    "hrnetv2-tiny-wflw": (
+        f"{FACE}wflw/td-hm_hrnetv2-w18_awing-8xb64-60e_wflw-256x256.py",
+        (64, 64),
+        98,
+        TINY_HRNETV2,
+        TINY_HRNETV2_REF,
+    ),
+    "hrnetv2-tiny-onehand10k": (
+        f"{HAND}onehand10k/td-hm_hrnetv2-w18_8xb64-210e_onehand10k-256x256.py",
+        (96, 64),  # not square, with a 1/32 branch of 3x2: resizing must follow PyTorch's rule
+        21,
+        TINY_HRNETV2,
+        TINY_HRNETV2_REF,
+    ),
+}
+
+
+def test_narrow_face_hand_models_match_mmpose():
+    start = time.perf_counter()
+    rng = np.random.default_rng(0)
+    cases, images = [], {}
+    for name, (config, (width, height), _, _, overrides) in CASES.items():
+        images[name] = rng.uniform(0, 255, (2, height, width, 3)).astype(np.float32)
+        cases.append({"config": config, "images": images[name], **overrides})
+    references = reference_heatmap_models(cases)
+    for (name, (_, input_size, k, model_cfg, _)), (state_dict, expected) in zip(
+        CASES.items(), references, strict=True
+    ):
+        assert expected.shape[-1] == k
+        model = build_heatmap_model(model_cfg, input_size, k)
+        assert_heatmap_parity(model, state_dict, expected, images[name], name)
+    print(f"face / hand narrow models: {time.perf_counter() - start:.1f} s")
