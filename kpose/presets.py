@@ -1,9 +1,10 @@
 """The preset table: preset name -> recipe file, MMPose's published accuracy of the config it
 mirrors and the URL of MMPose's checkpoint of that config.
 
-One explicit table (no registration at import time) for every tree of MMPose's configs (body and
-animal top-down heatmap models): ``mmpose_config`` is relative to MMPose's ``configs/`` folder,
-e.g. ``body_2d_keypoint/topdown_heatmap/coco/...`` (``docs/models.md`` lists every preset).
+One explicit table (no registration at import time) for every tree of MMPose's configs (body,
+animal, whole-body, face and hand top-down heatmap models): ``mmpose_config`` is relative to
+MMPose's ``configs/`` folder, e.g. ``body_2d_keypoint/topdown_heatmap/coco/...``
+(``docs/models.md`` lists every preset).
 ``weights`` and ``published`` are the ``Weights:`` and ``Results:`` of that config's entry in
 MMPose 1.3.2's metafiles (the ``*.yml`` beside the configs, checked against them by
 ``tests/parity/test_weights_parity.py``); ``kpose.load(name)`` downloads ``weights`` into
@@ -30,6 +31,9 @@ _V0 = "https://download.openmmlab.com/mmpose/top_down"
 _RTMPOSE = "https://download.openmmlab.com/mmpose/v1/projects/rtmposev1"
 _ANIMAL_V1 = "https://download.openmmlab.com/mmpose/v1/animal_2d_keypoint/topdown_heatmap"
 _ANIMAL_V0 = "https://download.openmmlab.com/mmpose/animal"
+_FACE_V1 = "https://download.openmmlab.com/mmpose/v1/face_2d_keypoint/topdown_heatmap"
+_FACE_V0 = "https://download.openmmlab.com/mmpose/face"
+_HAND_V0 = "https://download.openmmlab.com/mmpose/hand"
 
 
 @dataclass(frozen=True)
@@ -270,6 +274,89 @@ _PRESETS = (
            f"{_ANIMAL_V1}/animal_kingdom/td-hm_hrnet-w32_8xb32-300e_animalkingdom_P3_mammal-256x256-e8aadf02_20230519.pth"),
     Preset("hrnet-w32-ak-p3-reptile", "hrnet_w32_ak_p3_reptile.yaml", "PCK 0.51",
            f"{_ANIMAL_V1}/animal_kingdom/td-hm_hrnet-w32_8xb32-300e_animalkingdom_P3_reptile-256x256-e8440c16_20230519.pth"),
+    # Faces: NME normalised by the outer eye corners (AFLW: by the box size); the metafiles of
+    # 300W, AFLW, WFLW and COFW quote it x100
+    Preset("hrnetv2-w18-300w", "hrnetv2_w18_300w.yaml",
+           "NME 3.45 (full) / 2.92 (common) / 5.64 (challenge) / 4.10 (test)",
+           f"{_FACE_V0}/hrnetv2/hrnetv2_w18_300w_256x256-eea53406_20211019.pth"),
+    Preset("hrnetv2-w18-300wlp", "hrnetv2_w18_300wlp.yaml", "NME 0.0413 (full)",
+           f"{_FACE_V1}/300wlp/hrnetv2_w18_300wlp_256x256-fb433d21_20230922.pth"),
+    Preset("hrnetv2-w18-aflw", "hrnetv2_w18_aflw.yaml", "NME 1.41 (full) / 1.27 (frontal)",
+           f"{_FACE_V0}/hrnetv2/hrnetv2_w18_aflw_256x256-f2bbc62b_20210125.pth"),
+    Preset("hrnetv2-w18-dark-aflw", "hrnetv2_w18_dark_aflw.yaml",
+           "NME 1.34 (full) / 1.19 (frontal)",
+           f"{_FACE_V0}/darkpose/hrnetv2_w18_aflw_256x256_dark-219606c0_20210125.pth"),
+    Preset("hourglass52-coco-wholebody-face", "hourglass52_coco_wholebody_face.yaml", "NME 0.0587",
+           f"{_FACE_V0}/hourglass/hourglass52_coco_wholebody_face_256x256-6994cf2e_20210909.pth"),
+    Preset("hrnetv2-w18-coco-wholebody-face", "hrnetv2_w18_coco_wholebody_face.yaml", "NME 0.0569",
+           f"{_FACE_V0}/hrnetv2/hrnetv2_w18_coco_wholebody_face_256x256-c1ca469b_20210909.pth"),
+    Preset("hrnetv2-w18-dark-coco-wholebody-face", "hrnetv2_w18_dark_coco_wholebody_face.yaml",
+           "NME 0.0513",
+           f"{_FACE_V0}/darkpose/hrnetv2_w18_coco_wholebody_face_256x256_dark-3d9a334e_20210909.pth"),
+    Preset("mobilenetv2-coco-wholebody-face", "mobilenetv2_coco_wholebody_face.yaml", "NME 0.0611",
+           f"{_FACE_V0}/mobilenetv2/mobilenetv2_coco_wholebody_face_256x256-4a3f096e_20210909.pth"),
+    Preset("resnet50-coco-wholebody-face", "resnet50_coco_wholebody_face.yaml", "NME 0.0582",
+           f"{_FACE_V0}/resnet/res50_coco_wholebody_face_256x256-5128edf5_20210909.pth"),
+    Preset("scnet50-coco-wholebody-face", "scnet50_coco_wholebody_face.yaml", "NME 0.0567",
+           f"{_FACE_V0}/scnet/scnet50_coco_wholebody_face_256x256-a0183f5f_20210909.pth"),
+    Preset("hrnetv2-w18-cofw", "hrnetv2_w18_cofw.yaml", "NME 3.48",
+           f"{_FACE_V0}/hrnetv2/hrnetv2_w18_cofw_256x256-49243ab8_20211019.pth"),
+    Preset("hrnetv2-w18-wflw", "hrnetv2_w18_wflw.yaml", "NME 4.06 (test)",
+           f"{_FACE_V0}/hrnetv2/hrnetv2_w18_wflw_256x256-2bf032a6_20210125.pth"),
+    Preset("hrnetv2-w18-awing-wflw", "hrnetv2_w18_awing_wflw.yaml", "NME 4.02 (test)",
+           f"{_FACE_V0}/hrnetv2/hrnetv2_w18_wflw_256x256_awing-5af5055c_20211212.pth"),
+    Preset("hrnetv2-w18-dark-wflw", "hrnetv2_w18_dark_wflw.yaml", "NME 3.98 (test)",
+           f"{_FACE_V0}/darkpose/hrnetv2_w18_wflw_256x256_dark-3f8e0c2c_20210125.pth"),
+    # Hands: PCK@0.2 (of the box size) / AUC / EPE (px) on GT boxes
+    Preset("hourglass52-coco-wholebody-hand", "hourglass52_coco_wholebody_hand.yaml",
+           "PCK 0.804 / AUC 0.835 / EPE 4.54",
+           f"{_HAND_V0}/hourglass/hourglass52_coco_wholebody_hand_256x256-7b05c6db_20210909.pth"),
+    Preset("hrnetv2-w18-coco-wholebody-hand", "hrnetv2_w18_coco_wholebody_hand.yaml",
+           "PCK 0.813 / AUC 0.840 / EPE 4.39",
+           f"{_HAND_V0}/hrnetv2/hrnetv2_w18_coco_wholebody_hand_256x256-1c028db7_20210908.pth"),
+    Preset("hrnetv2-w18-dark-coco-wholebody-hand", "hrnetv2_w18_dark_coco_wholebody_hand.yaml",
+           "PCK 0.814 / AUC 0.840 / EPE 4.37",
+           f"{_HAND_V0}/dark/hrnetv2_w18_coco_wholebody_hand_256x256_dark-a9228c9c_20210908.pth"),
+    Preset("litehrnet-18-coco-wholebody-hand", "litehrnet_18_coco_wholebody_hand.yaml",
+           "PCK 0.795 / AUC 0.830 / EPE 4.77",
+           f"{_HAND_V0}/litehrnet/litehrnet_w18_coco_wholebody_hand_256x256-d6945e6a_20210908.pth"),
+    Preset("mobilenetv2-coco-wholebody-hand", "mobilenetv2_coco_wholebody_hand.yaml",
+           "PCK 0.795 / AUC 0.829 / EPE 4.77",
+           f"{_HAND_V0}/mobilenetv2/mobilenetv2_coco_wholebody_hand_256x256-06b8c877_20210909.pth"),
+    Preset("resnet50-coco-wholebody-hand", "resnet50_coco_wholebody_hand.yaml",
+           "PCK 0.800 / AUC 0.833 / EPE 4.64",
+           f"{_HAND_V0}/resnet/res50_coco_wholebody_hand_256x256-8dbc750c_20210908.pth"),
+    Preset("scnet50-coco-wholebody-hand", "scnet50_coco_wholebody_hand.yaml",
+           "PCK 0.803 / AUC 0.834 / EPE 4.55",
+           f"{_HAND_V0}/scnet/scnet50_coco_wholebody_hand_256x256-e73414c7_20210909.pth"),
+    Preset("resnet50-freihand2d", "resnet50_freihand2d.yaml", "PCK 0.999 / AUC 0.868 / EPE 3.27",
+           f"{_HAND_V0}/resnet/res50_freihand_224x224-ff0799bc_20200914.pth"),
+    Preset("hrnetv2-w18-onehand10k", "hrnetv2_w18_onehand10k.yaml",
+           "PCK 0.990 / AUC 0.567 / EPE 24.26",
+           f"{_HAND_V0}/hrnetv2/hrnetv2_w18_onehand10k_256x256-30bc9c6b_20210330.pth"),
+    Preset("hrnetv2-w18-dark-onehand10k", "hrnetv2_w18_dark_onehand10k.yaml",
+           "PCK 0.990 / AUC 0.572 / EPE 23.96",
+           f"{_HAND_V0}/dark/hrnetv2_w18_onehand10k_256x256_dark-a2f80c64_20210330.pth"),
+    Preset("hrnetv2-w18-udp-onehand10k", "hrnetv2_w18_udp_onehand10k.yaml",
+           "PCK 0.990 / AUC 0.571 / EPE 23.88",
+           f"{_HAND_V0}/udp/hrnetv2_w18_onehand10k_256x256_udp-0d1b515d_20210330.pth"),
+    Preset("mobilenetv2-onehand10k", "mobilenetv2_onehand10k.yaml",
+           "PCK 0.986 / AUC 0.537 / EPE 28.56",
+           f"{_HAND_V0}/mobilenetv2/mobilenetv2_onehand10k_256x256-f3a3d90e_20210330.pth"),
+    Preset("resnet50-onehand10k", "resnet50_onehand10k.yaml", "PCK 0.989 / AUC 0.555 / EPE 25.16",
+           f"{_HAND_V0}/resnet/res50_onehand10k_256x256-739c8639_20210330.pth"),
+    Preset("hrnetv2-w18-rhd2d", "hrnetv2_w18_rhd2d.yaml", "PCK 0.992 / AUC 0.902 / EPE 2.21",
+           f"{_HAND_V0}/hrnetv2/hrnetv2_w18_rhd2d_256x256-95b20dd8_20210330.pth"),
+    Preset("hrnetv2-w18-dark-rhd2d", "hrnetv2_w18_dark_rhd2d.yaml",
+           "PCK 0.992 / AUC 0.903 / EPE 2.18",
+           f"{_HAND_V0}/dark/hrnetv2_w18_rhd2d_256x256_dark-4df3a347_20210330.pth"),
+    Preset("hrnetv2-w18-udp-rhd2d", "hrnetv2_w18_udp_rhd2d.yaml",
+           "PCK 0.992 / AUC 0.902 / EPE 2.19 (the metafile labels the PCK 'PCKh@0.7')",
+           f"{_HAND_V0}/udp/hrnetv2_w18_rhd2d_256x256_udp-63ba6007_20210330.pth"),
+    Preset("mobilenetv2-rhd2d", "mobilenetv2_rhd2d.yaml", "PCK 0.985 / AUC 0.883 / EPE 2.79",
+           f"{_HAND_V0}/mobilenetv2/mobilenetv2_rhd2d_256x256-85fa02db_20210330.pth"),
+    Preset("resnet50-rhd2d", "resnet50_rhd2d.yaml", "PCK 0.991 / AUC 0.898 / EPE 2.32",
+           f"{_HAND_V0}/resnet/res50_rhd2d_256x256-5dc7e4cc_20210330.pth"),
 )
 # fmt: on
 PRESETS = {p.name: p for p in _PRESETS}

@@ -103,9 +103,10 @@ class ModelConfig:
     backbone: str = "resnet50"
     backbone_args: Mapping[str, Any] = field(default_factory=dict)
     head: HeadConfig = field(default_factory=HeadConfig)
-    # Between backbone and head: {} (none) or {type: feature_map_processor, concat: true, ...}
-    # (MMPose's FeatureMapProcessor and its arguments; HRNetV2's face and hand configs).
-    neck: Mapping[str, Any] = field(default_factory=dict)
+    # Between backbone and head: none (null) or {type: feature_map_processor, concat: true, ...}
+    # (MMPose's FeatureMapProcessor and its arguments; HRNetV2's face and hand configs); null
+    # also clears a neck a base recipe sets.
+    neck: Mapping[str, Any] | None = None
     # ImageNet statistics on the 0..255 RGB scale (MMPose's PoseDataPreprocessor).
     mean: tuple[float, float, float] = (123.675, 116.28, 103.53)
     std: tuple[PositiveFloat, PositiveFloat, PositiveFloat] = (58.395, 57.12, 57.375)

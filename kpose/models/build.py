@@ -63,7 +63,8 @@ def build_heatmap_model(
     width, height = (int(v) for v in input_size)
     backbone = build_backbone(model_cfg)
     neck = build_neck(model_cfg.neck, backbone)
-    head = build_head(model_cfg.head, neck or backbone, num_keypoints, (width // 4, height // 4))
+    features = backbone if neck is None else neck
+    head = build_head(model_cfg.head, features, num_keypoints, (width // 4, height // 4))
     images = keras.Input((height, width, 3), name="images")  # RGB, 0..255
     # Normalise in float32 (0..255 is coarse in float16); the backbone casts to its policy.
     x = Normalize(model_cfg.mean, model_cfg.std, dtype="float32", name="normalize")(images)
@@ -86,7 +87,7 @@ def build_heatmap_model(
 
 
 def build_neck(neck_cfg, backbone: keras.Model) -> keras.Model | None:
-    """The neck ``model.neck`` names (``{}``: none) over ``backbone``'s outputs: MMPose's
+    """The neck ``model.neck`` names (null or ``{}``: none) over ``backbone``'s outputs: MMPose's
     ``FeatureMapProcessor`` (``type: feature_map_processor`` with its arguments)."""
     if not neck_cfg:
         return None

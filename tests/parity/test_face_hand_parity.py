@@ -15,6 +15,7 @@ import time
 import numpy as np
 import pytest
 
+import kpose
 from kpose.models.build import build_heatmap_model
 from kpose.recipe import HeadConfig, ModelConfig
 from tests.parity.mmpose_ref import assert_heatmap_parity, reference_heatmap_models
@@ -67,24 +68,11 @@ TINY_HRNETV2_REF = {
     "backbone": {"extra": _tiny_hrnetv2_extra()},
     "head": {"in_channels": CONCAT, "conv_out_channels": [CONCAT]},
 }
-FACE = "face_2d_keypoint/topdown_heatmap/"
-HAND = "hand_2d_keypoint/topdown_heatmap/"
-# name -> (MMPose config, input (w, h), keypoints, kpose model, reference overrides)
+# name -> (preset whose MMPose config is used, input (w, h), kpose model, reference overrides)
 CASES = {
-    "hrnetv2-tiny-wflw": (
-        f"{FACE}wflw/td-hm_hrnetv2-w18_awing-8xb64-60e_wflw-256x256.py",
-        (64, 64),
-        98,
-        TINY_HRNETV2,
-        TINY_HRNETV2_REF,
-    ),
-    "hrnetv2-tiny-onehand10k": (
-        f"{HAND}onehand10k/td-hm_hrnetv2-w18_8xb64-210e_onehand10k-256x256.py",
-        (96, 64),  # not square, with a 1/32 branch of 3x2: resizing must follow PyTorch's rule
-        21,
-        TINY_HRNETV2,
-        TINY_HRNETV2_REF,
-    ),
+    "hrnetv2-tiny-wflw": ("hrnetv2-w18-awing-wflw", (64, 64), TINY_HRNETV2, TINY_HRNETV2_REF),
+    # not square, with a 1/32 branch of 3x2: the neck's resizing must follow PyTorch's rule
+    "hrnetv2-tiny-onehand10k": ("hrnetv2-w18-onehand10k", (96, 64), TINY_HRNETV2, TINY_HRNETV2_REF),
 }
 
 
@@ -92,13 +80,16 @@ def test_narrow_face_hand_models_match_mmpose():
     start = time.perf_counter()
     rng = np.random.default_rng(0)
     cases, images = [], {}
-    for name, (config, (width, height), _, _, overrides) in CASES.items():
+    for name, (preset, (width, height), _, overrides) in CASES.items():
         images[name] = rng.uniform(0, 255, (2, height, width, 3)).astype(np.float32)
+        config = kpose.presets.get(preset).mmpose_config
+        assert config.startswith(("face_2d_keypoint/", "hand_2d_keypoint/"))
         cases.append({"config": config, "images": images[name], **overrides})
     references = reference_heatmap_models(cases)
-    for (name, (_, input_size, k, model_cfg, _)), (state_dict, expected) in zip(
+    for (name, (preset, input_size, model_cfg, _)), (state_dict, expected) in zip(
         CASES.items(), references, strict=True
     ):
+        k = kpose.presets.get(preset).load_recipe().dataset_info.num_keypoints
         assert expected.shape[-1] == k
         model = build_heatmap_model(model_cfg, input_size, k)
         assert_heatmap_parity(model, state_dict, expected, images[name], name)
