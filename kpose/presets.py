@@ -34,6 +34,9 @@ _ANIMAL_V0 = "https://download.openmmlab.com/mmpose/animal"
 _FACE_V1 = "https://download.openmmlab.com/mmpose/v1/face_2d_keypoint/topdown_heatmap"
 _FACE_V0 = "https://download.openmmlab.com/mmpose/face"
 _HAND_V0 = "https://download.openmmlab.com/mmpose/hand"
+# COCO-WholeBody's 0.x checkpoints are under _V0 (top_down/hrnet, top_down/resnet), its
+# CSPNeXt one under _RTMPOSE; UBody2d's under the 1.x whole-body folder.
+_WHOLEBODY_V1 = "https://download.openmmlab.com/mmpose/v1/wholebody_2d_keypoint"
 
 
 @dataclass(frozen=True)
@@ -357,6 +360,51 @@ _PRESETS = (
            f"{_HAND_V0}/mobilenetv2/mobilenetv2_rhd2d_256x256-85fa02db_20210330.pth"),
     Preset("resnet50-rhd2d", "resnet50_rhd2d.yaml", "PCK 0.991 / AUC 0.898 / EPE 2.32",
            f"{_HAND_V0}/resnet/res50_rhd2d_256x256-5dc7e4cc_20210330.pth"),
+    # Whole body (133 keypoints). COCO-WholeBody v1.0 val, detector boxes (human AP 56.4;
+    # CSPNeXt: GT boxes): whole-body AP / AR
+    Preset("hrnet-w32-coco-wholebody", "hrnet_w32_coco_wholebody.yaml",
+           "AP 0.536 / AR 0.636 (whole body)",
+           f"{_V0}/hrnet/hrnet_w32_coco_wholebody_256x192-853765cd_20200918.pth"),
+    Preset("hrnet-w32-coco-wholebody-384x288", "hrnet_w32_coco_wholebody_384x288.yaml",
+           "AP 0.586 / AR 0.673 (whole body)",
+           f"{_V0}/hrnet/hrnet_w32_coco_wholebody_384x288-78cacac3_20200922.pth"),
+    Preset("hrnet-w48-coco-wholebody", "hrnet_w48_coco_wholebody.yaml",
+           "AP 0.579 / AR 0.681 (whole body)",
+           f"{_V0}/hrnet/hrnet_w48_coco_wholebody_256x192-643e18cb_20200922.pth"),
+    Preset("hrnet-w48-coco-wholebody-384x288", "hrnet_w48_coco_wholebody_384x288.yaml",
+           "AP 0.632 / AR 0.717 (whole body)",
+           f"{_V0}/hrnet/hrnet_w48_coco_wholebody_384x288-6e061c6a_20200922.pth"),
+    Preset("hrnet-w32-dark-coco-wholebody", "hrnet_w32_dark_coco_wholebody.yaml",
+           "AP 0.582 / AR 0.671 (whole body)",
+           f"{_V0}/hrnet/hrnet_w32_coco_wholebody_256x192_dark-469327ef_20200922.pth"),
+    Preset("hrnet-w48-dark-coco-wholebody-384x288", "hrnet_w48_dark_coco_wholebody_384x288.yaml",
+           "AP 0.661 / AR 0.743 (whole body)",
+           f"{_V0}/hrnet/hrnet_w48_coco_wholebody_384x288_dark-f5726563_20200918.pth"),
+    Preset("resnet50-coco-wholebody", "resnet50_coco_wholebody.yaml",
+           "AP 0.521 / AR 0.633 (whole body)",
+           f"{_V0}/resnet/res50_coco_wholebody_256x192-9e37ed88_20201004.pth"),
+    Preset("resnet50-coco-wholebody-384x288", "resnet50_coco_wholebody_384x288.yaml",
+           "AP 0.574 / AR 0.670 (whole body)",
+           f"{_V0}/resnet/res50_coco_wholebody_384x288-ce11e294_20201004.pth"),
+    Preset("resnet101-coco-wholebody", "resnet101_coco_wholebody.yaml",
+           "AP 0.531 / AR 0.645 (whole body)",
+           f"{_V0}/resnet/res101_coco_wholebody_256x192-7325f982_20201004.pth"),
+    Preset("resnet101-coco-wholebody-384x288", "resnet101_coco_wholebody_384x288.yaml",
+           "AP 0.598 / AR 0.691 (whole body)",
+           f"{_V0}/resnet/res101_coco_wholebody_384x288-6c137b9a_20201004.pth"),
+    Preset("resnet152-coco-wholebody", "resnet152_coco_wholebody.yaml",
+           "AP 0.548 / AR 0.661 (whole body)",
+           f"{_V0}/resnet/res152_coco_wholebody_256x192-5de8ae23_20201004.pth"),
+    Preset("resnet152-coco-wholebody-384x288", "resnet152_coco_wholebody_384x288.yaml",
+           "AP 0.610 / AR 0.705 (whole body)",
+           f"{_V0}/resnet/res152_coco_wholebody_384x288-eab8caa8_20201004.pth"),
+    Preset("cspnext-m-coco-wholebody", "cspnext_m_coco_wholebody.yaml",
+           "AP 0.567 / AR 0.641 (whole body)",
+           f"{_RTMPOSE}/cspnext-m_udp-coco-wholebody_pt-in1k_210e-256x192-320fa258_20230123.pth"),
+    # Trained on UBody2d + COCO-WholeBody, tested on COCO-WholeBody val: the README's numbers
+    # (the metafile repeats hrnet-w32-coco-wholebody's)
+    Preset("hrnet-w32-ubody2d", "hrnet_w32_ubody2d.yaml", "AP 0.549 / AR 0.646 (whole body)",
+           f"{_WHOLEBODY_V1}/ubody/td-hm_hrnet-w32_8xb64-210e_ubody-coco-256x192-7c227391_20230807.pth"),
 )
 # fmt: on
 PRESETS = {p.name: p for p in _PRESETS}
