@@ -405,6 +405,24 @@ _PRESETS = (
     # (the metafile repeats hrnet-w32-coco-wholebody's)
     Preset("hrnet-w32-ubody2d", "hrnet_w32_ubody2d.yaml", "AP 0.549 / AR 0.646 (whole body)",
            f"{_WHOLEBODY_V1}/ubody/td-hm_hrnet-w32_8xb64-210e_ubody-coco-256x192-7c227391_20230807.pth"),
+    # ViPNAS (searched ResNet-50 / MobileNetV3, grouped-deconvolution head). COCO val2017 and
+    # COCO-WholeBody v1.0 val, detector boxes: AP / AR (whole body's for COCO-WholeBody)
+    Preset("vipnas-res50", "vipnas_res50_coco.yaml", "AP 0.711 / AR 0.769",
+           f"{_V1}/coco/td-hm_vipnas-res50_8xb64-210e_coco-256x192-35d4bff9_20220917.pth"),
+    Preset("vipnas-mbv3", "vipnas_mbv3_coco.yaml", "AP 0.700 / AR 0.758",
+           f"{_V1}/coco/td-hm_vipnas-mbv3_8xb64-210e_coco-256x192-e0987441_20221010.pth"),
+    Preset("vipnas-res50-coco-wholebody", "vipnas_res50_coco_wholebody.yaml",
+           "AP 0.495 / AR 0.607 (whole body)",
+           f"{_V0}/vipnas/vipnas_res50_wholebody_256x192-49e1c3a4_20211112.pth"),
+    Preset("vipnas-res50-dark-coco-wholebody", "vipnas_res50_dark_coco_wholebody.yaml",
+           "AP 0.528 / AR 0.632 (whole body)",
+           f"{_V0}/vipnas/vipnas_res50_wholebody_256x192_dark-67c0ce35_20211112.pth"),
+    Preset("vipnas-mbv3-coco-wholebody", "vipnas_mbv3_coco_wholebody.yaml",
+           "AP 0.473 / AR 0.578 (whole body)",
+           f"{_V0}/vipnas/vipnas_mbv3_coco_wholebody_256x192-0fee581a_20211205.pth"),
+    Preset("vipnas-mbv3-dark-coco-wholebody", "vipnas_mbv3_dark_coco_wholebody.yaml",
+           "AP 0.508 / AR 0.607 (whole body)",
+           f"{_V0}/vipnas/vipnas_mbv3_coco_wholebody_256x192_dark-e2158108_20211205.pth"),
 )
 # fmt: on
 PRESETS = {p.name: p for p in _PRESETS}

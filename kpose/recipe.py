@@ -59,7 +59,7 @@ NonNegativeFloat = Annotated[float, Range(0)]
 Fraction = Annotated[float, Range(0, 1)]
 Size = tuple[PositiveInt, PositiveInt]
 
-HeadType = Literal["heatmap", "cpm", "mspn"]
+HeadType = Literal["heatmap", "cpm", "mspn", "vipnas"]
 CodecType = Literal["msra", "udp", "megvii"]
 LossName = Literal["mse", "adaptive_wing"]
 ValBoxes = Literal["gt", "detections"]
@@ -78,7 +78,8 @@ class HeadConfig:
     """The head: ``type`` "heatmap" is MMPose's HeatmapHead (optional deconvolutions, optional
     convs, then a final conv to K channels); "cpm" is CPMHead (one deconv stack + final conv
     per stage of a multi-stage backbone; ``final_kernel_size: 0`` is no final layer);
-    "mspn" is MSPNHead (``args`` as MMPose's, e.g. ``num_stages``, ``num_units``)."""
+    "mspn" is MSPNHead (``args`` as MMPose's, e.g. ``num_stages``, ``num_units``); "vipnas" is
+    ViPNASHead (HeatmapHead with grouped deconvolutions: ``args: {deconv_num_groups: [...]}``)."""
 
     deconv_out_channels: tuple[PositiveInt, ...] = (256, 256, 256)
     deconv_kernel_sizes: tuple[PositiveInt, ...] = (4, 4, 4)

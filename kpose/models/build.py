@@ -140,6 +140,20 @@ def build_head(
         from kpose.models.heads.mspn import mspn_head
 
         return mspn_head(channels, num_keypoints, heatmap_size, **args)
+    if head_cfg.type == "vipnas":
+        from kpose.models.heads.vipnas import vipnas_head
+
+        return vipnas_head(
+            channels[-1],
+            num_keypoints,
+            deconv_out_channels=tuple(head_cfg.deconv_out_channels),
+            deconv_kernel_sizes=tuple(head_cfg.deconv_kernel_sizes),
+            conv_out_channels=tuple(head_cfg.conv_out_channels),
+            conv_kernel_sizes=tuple(head_cfg.conv_kernel_sizes),
+            final_kernel_size=head_cfg.final_kernel_size,
+            **args,  # deconv_num_groups
+        )
     raise ModelError(
-        f"model.head.type: unknown head {head_cfg.type!r}; expected 'heatmap', 'cpm' or 'mspn'"
+        f"model.head.type: unknown head {head_cfg.type!r}; expected 'heatmap', 'cpm', 'mspn' "
+        "or 'vipnas'"
     )

@@ -32,6 +32,7 @@ class FamilyCase:
 
 HEAD = HeadConfig((8,), (4,))
 NO_DECONV = HeadConfig((), ())
+VIPNAS_HEAD = HeadConfig((8,), (3,), type="vipnas", args={"deconv_num_groups": [4]})
 MSPN_HEAD = HeadConfig(
     type="mspn",
     args={"num_stages": 2, "num_units": 2, "unit_channels": 8, "use_prm": True,
@@ -232,6 +233,45 @@ FAMILIES: dict[str, FamilyCase] = {
         ModelConfig("cspnext", {"deepen_factor": 0.1, "widen_factor": 0.125}, head=HEAD),
         (32, 64),
         heatmap_size=(2, 4),
+    ),
+    # two stages (stride 8): grouped convs, an expansion of 2, a GCNet block; a grouped deconv
+    "vipnas_resnet": FamilyCase(
+        ModelConfig(
+            "vipnas_resnet50",
+            {
+                "stem_channels": 8,
+                "stage_widths": (8, 16),
+                "expansions": (1, 2),
+                "stage_blocks": (1, 1),
+                "kernel_sizes": (3, 5),
+                "groups": (2, 4),
+                "attention": (True, False),
+                "num_stages": 2,
+                "strides": (1, 2),
+                "out_indices": (1,),
+            },
+            head=VIPNAS_HEAD,
+        ),
+        (32, 64),
+    ),
+    # three stages (stride 8): grouped and depthwise convs, SE, ReLU and hard swish
+    "vipnas_mbv3": FamilyCase(
+        ModelConfig(
+            "vipnas_mbv3",
+            {
+                "stem_channels": 8,
+                "stage_widths": (8, 16, 16),
+                "expand_ratios": (1, 3, 2),
+                "stage_blocks": (1, 2, 1),
+                "kernel_sizes": (3, 5, 3),
+                "groups": (4, 48, 8),
+                "attention": (True, True, False),
+                "strides": (1, 2, 2),
+                "activations": ("relu", "hard_silu", "hard_silu"),
+            },
+            head=VIPNAS_HEAD,
+        ),
+        (32, 64),
     ),
 }
 

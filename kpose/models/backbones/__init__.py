@@ -49,6 +49,9 @@ BACKBONES: dict[str, str] = {
     "pvtv2_b2": "pvt:pvtv2_b2",
     **{f"cspnext{v}": f"cspnext:cspnext{v}" for v in ("", "_tiny", "_s", "_m", "_l")},
     **{f"litehrnet{v}": f"litehrnet:litehrnet{v}" for v in ("", "_18", "_30")},
+    "vipnas_resnet": "vipnas_resnet:vipnas_resnet",
+    "vipnas_resnet50": "vipnas_resnet:vipnas_resnet50",
+    "vipnas_mbv3": "vipnas_mbv3:vipnas_mbv3",
 }
 
 
