@@ -3,9 +3,18 @@
     python -m kpose.convert coco --annotations A.json --images DIR --out tfrecords/coco \
         [--split val] [--detections DET.json] [--dataset crowdpose | --metainfo M.yaml] \
         [--shards N]
+    python -m kpose.convert coco --dataset wflw --annotations face_landmarks_wflw_test.json \
+        --images images --out tfrecords/wflw --split val
+        (faces: 300w, 300wlp, aflw, cofw, wflw, lapa; hands: onehand10k, freihand2d, rhd2d;
+        300w / aflw / wflw boxes come from the annotations' center and scale, FreiHAND's are
+        [0, 0, 224, 224])
     python -m kpose.convert coco_wholebody --annotations coco_wholebody_val_v1.0.json \
         --images val2017 --out tfrecords/coco_wholebody --split val [--detections DET.json] \
         [--dataset ubody2d --sample-interval 10]
+    python -m kpose.convert coco_wholebody --dataset coco_wholebody_hand \
+        --annotations coco_wholebody_val_v1.0.json --images val2017 \
+        --out tfrecords/coco_wholebody_hand --split val
+        (one instance per valid hand; coco_wholebody_face: one per valid face)
     python -m kpose.convert mpii --annotations mpii_val.json --images DIR --out tfrecords/mpii \
         --split val [--headboxes mpii_gt_val.mat]
     python -m kpose.convert posetrack18 --annotations posetrack18_val.json --images DIR \
@@ -55,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     coco = _annotation_parser(
         sub,
         "coco",
-        "COCO-format keypoint files (COCO, CrowdPose, AIC, Human-Art, Halpe, your own keypoints)",
+        "COCO-format keypoint files (COCO, CrowdPose, AIC, Human-Art, Halpe, the animal, face "
+        "and hand datasets, your own keypoints)",
         convert_coco,
         split="train",
         detections=True,
@@ -69,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     wholebody = _annotation_parser(
         sub,
         "coco_wholebody",
-        "COCO-WholeBody files (body, foot, face and hand fields -> 133 keypoints; UBody2d)",
+        "COCO-WholeBody files (body, foot, face and hand fields -> 133 keypoints; UBody2d; "
+        "or one instance per valid face / hand)",
         convert_coco_wholebody,
         split="train",
         detections=True,

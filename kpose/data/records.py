@@ -23,8 +23,10 @@ image/width, image/height int64    from the annotation file, checked against the
 image/crowd_index         float    CrowdPose's crowdIndex (0 elsewhere)
 image/video_id            bytes    PoseTrack18's ``vid_id`` ("" elsewhere)
 image/frame_id            int64    PoseTrack18's ``frame_id`` (0 elsewhere)
-instance/id               int64    [N] annotation ids
-instance/bbox             float    [N*4] xywh as in the annotation file
+instance/id               int64    [N] annotation ids (COCO-WholeBody-Hand: MMPose's running
+                                   number of the hands)
+instance/bbox             float    [N*4] xywh as in the annotation file (300W / AFLW / WFLW:
+                                   from center + scale; FreiHAND: [0, 0, 224, 224])
 instance/keypoints        float    [N*K*3] (x, y, visibility)
 instance/area             float    [N] (-1 where the annotation file has none)
 instance/iscrowd          int64    [N]
@@ -199,9 +201,10 @@ def decode_image(encoded: tf.Tensor, image_format: tf.Tensor) -> tf.Tensor:
     )
 
 
-# MMPose clips the boxes of COCO-style files to the image; MPII's boxes come from the file's
-# centre and scale and are used as they are.
-_UNCLIPPED_BOXES = ("mpii",)
+# MMPose clips the boxes of COCO-style files to the image, but not the boxes it makes of the
+# file's centre and scale (MPII, 300W, AFLW, WFLW), FreiHAND's fixed 224 x 224 box, nor
+# COCO-WholeBody-Hand's hand boxes: those are used as they are.
+_UNCLIPPED_BOXES = ("mpii", "300w", "aflw", "wflw", "freihand", "coco_wholebody_hand")
 # MMPose's LocustDataset and ZebraDataset ignore the file's bbox: every instance is boxed with
 # the whole image, written as the constant [0, 0, 160, 160] xywh (the size of their images).
 _WHOLE_IMAGE_BOXES = ("locust", "zebra")

@@ -1,5 +1,5 @@
-"""KeypointMSELoss, KeypointOHKMMSELoss, AdaptiveWingLoss, MSPN's per-stage losses and the LinearLR +
-MultiStepLR schedule against MMPose / mmengine."""
+"""KeypointMSELoss, KeypointOHKMMSELoss, AdaptiveWingLoss, MSPN's per-stage losses and the
+LinearLR + MultiStepLR schedule against MMPose / mmengine."""
 
 import dataclasses
 from pathlib import Path

@@ -1,4 +1,5 @@
-"""COCO-format keypoint files (COCO, CrowdPose, AIC, Human-Art, Halpe, synthetic) -> TFRecords.
+"""COCO-format keypoint files (COCO, CrowdPose, AIC, Human-Art, Halpe, the animal, face and hand
+datasets, synthetic) -> TFRecords.
 
 ``read_coco`` reads a file into ImageRecords and ``convert_coco`` writes them as a split
 (``kpose.data.records.write_split``); the other formats' converters build a COCO-form dict and
@@ -6,6 +7,11 @@ go through the same two. Every annotation either becomes part of a record or is 
 named reason in the ``Report``; nothing is dropped silently. Instances MMPose itself ignores for
 training (``iscrowd``, ``num_keypoints == 0``) are kept: the metric needs them, and the
 training reader filters them as MMPose does.
+
+The records' ``bbox`` is the box the dataset's MMPose class builds, which for most datasets is
+the file's ``bbox`` and for a few is not (``BOX_RULES``: 300W, AFLW and WFLW square boxes from
+the annotation's ``center`` and ``scale``, FreiHAND's fixed 224 x 224 box); whether the readers
+then clip it to the image is ``kpose.data.records.instance_bbox_xyxy``'s business.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -33,7 +40,41 @@ log = logging.getLogger(__name__)
 COCO_FORMAT_DATASETS = (
     "coco", "crowdpose", "aic", "humanart", "halpe", "synthetic",
     "ap10k", "animalpose", "ak", "locust", "zebra",
+    "300w", "300wlp", "aflw", "cofw", "wflw", "lapa",
+    "onehand10k", "freihand2d", "rhd2d",
 )  # fmt: skip
+
+PIXEL_STD = 200.0  # the unit of the face files' ``scale`` (MMPose's pixel_std)
+
+
+@dataclass(frozen=True)
+class BoxRule:
+    """How a dataset's MMPose class boxes an instance (and counts its keypoints).
+
+    ``source``: ``"bbox"``, the file's xywh ``bbox``; ``"center_scale"``, the square of side
+    ``scale * PIXEL_STD`` around ``center`` (float32, as ``bbox_cs2xyxy``), the file's ``bbox``
+    unread; ``"fixed"``: ``fixed_xywh`` for every instance.
+    ``count_keypoints``: ``num_keypoints`` is the count of keypoints with a non-zero
+    coordinate even where the file has the field (otherwise the file's, and the count only
+    where it is missing).
+    """
+
+    source: Literal["bbox", "center_scale", "fixed"] = "bbox"
+    fixed_xywh: tuple[float, float, float, float] | None = None
+    count_keypoints: bool = False
+
+
+# --dataset -> its box rule, for the datasets whose MMPose class does not box instances with
+# the file's ``bbox`` (Face300WDataset, AFLWDataset, WFLWDataset, FreiHandDataset); 300W-LP,
+# COFW, LaPa, OneHand10K and RHD read ``bbox`` like COCO. AFLW's ``box_size`` is not kept: the
+# NME of its configs (norm_item 'bbox_size') divides by the longer side of this box.
+BOX_RULES: dict[str, BoxRule] = {
+    "300w": BoxRule("center_scale"),
+    "aflw": BoxRule("center_scale"),
+    "wflw": BoxRule("center_scale"),
+    "freihand2d": BoxRule("fixed", fixed_xywh=(0.0, 0.0, 224.0, 224.0), count_keypoints=True),
+}
+FILE_BOX = BoxRule()
 
 
 @dataclass
@@ -78,6 +119,58 @@ def load_json(path: str | Path, what: str) -> object:
         return json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: {what} file is not valid JSON: {exc}") from exc
+
+
+def apply_box_rule(data: dict, rule: BoxRule, annotations: str | Path, report: Report) -> dict:
+    """``data`` (a COCO-form dict) with each annotation's ``bbox`` and ``num_keypoints`` as the
+    dataset's MMPose class reads them (``rule``).
+
+    Annotations a ``"center_scale"`` rule cannot box (no ``center``/``scale``, or values that
+    make no box) are counted in ``report`` and left out; ``DataError`` when none can be boxed.
+    """
+    if rule == FILE_BOX:
+        return data
+    anns = []
+    for ann in data["annotations"]:
+        ann = dict(ann)
+        if rule.source == "center_scale":
+            bbox, reason = _center_scale_box(ann)
+            if reason:
+                report.instances_read += 1
+                what = f"annotation {ann.get('id')} (image {ann.get('image_id')})"
+                report.skip("instances", reason, what)
+                continue
+            ann["bbox"] = bbox
+        elif rule.source == "fixed":
+            ann["bbox"] = list(rule.fixed_xywh)
+        if rule.count_keypoints and np.size(ann.get("keypoints", [])) % 3 == 0:
+            ann["num_keypoints"] = _labeled(ann)  # a bad count read_coco reports
+        anns.append(ann)
+    if data["annotations"] and not anns:
+        raise DataError(
+            f"{annotations}: no annotation has a usable 'center' and 'scale', which this "
+            "dataset's boxes are made of (a square of scale x 200 px around center; "
+            f"{json.dumps(dict(report.skipped_instances))}); is the file of this dataset?"
+        )
+    return {**data, "annotations": anns}
+
+
+def _center_scale_box(ann: dict) -> tuple[list[float] | None, str | None]:
+    """MMPose's box of a face annotation, xywh: ``bbox_cs2xyxy(center, scale * 200)``, square,
+    in float32; or the reason there is none."""
+    if "center" not in ann or "scale" not in ann:
+        return None, "no center/scale field (the box is made of them)"
+    center = np.asarray(ann["center"], np.float64).reshape(-1)
+    scale = np.asarray(ann["scale"], np.float64).reshape(-1)
+    if center.shape != (2,) or scale.shape != (1,):
+        return None, "center is not [x, y] or scale not a number"
+    if not (np.all(np.isfinite(center)) and np.isfinite(scale[0])) or scale[0] <= 0:
+        return None, "center/scale not finite or scale <= 0"
+    center32 = center.astype(np.float32)
+    size = np.float32(scale[0]) * np.float32(PIXEL_STD)
+    top_left = center32 - np.float32(0.5) * size
+    bottom_right = center32 + np.float32(0.5) * size
+    return [float(v) for v in (*top_left, *(bottom_right - top_left))], None
 
 
 def read_coco(
@@ -297,12 +390,16 @@ def convert_coco(
 
     ``metainfo``: a keypoint metadata file (``kpose.data.metainfo``) for keypoints of your own,
     instead of the built-in ``dataset``. ``data`` is the file already in COCO form (the MPII and
-    JHMDB readers build it).
+    JHMDB readers build it). The boxes follow ``dataset``'s ``BOX_RULES`` entry (the file's
+    ``bbox`` with ``metainfo`` or without an entry).
     """
     info = get_dataset_info(metainfo or dataset)
     report = report or Report()
     if data is None:
         data = load_json(annotations, "annotation")
+    if isinstance(data, dict) and isinstance(data.get("annotations"), list):
+        rule = FILE_BOX if metainfo else BOX_RULES.get(dataset, FILE_BOX)
+        data = apply_box_rule(data, rule, annotations, report)
     total = len(data.get("images", [])) if isinstance(data, dict) else None
     records = read_coco(
         annotations,

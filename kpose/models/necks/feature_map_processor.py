@@ -27,9 +27,9 @@ def feature_map_processor(
     name: str = "neck",
 ) -> keras.Model:
     """The neck as a model from the backbone's outputs (``feature_shapes``: their NHWC shapes)
-    to the maps the head reads (one tensor when one map is left), in MMPose's order of operations: ``select_index`` picks
-    outputs, ``concat`` resizes them to the first one's size and concatenates the channels,
-    ``apply_relu``, then ``scale_factor`` resizes bilinearly.
+    to the maps the head reads (one tensor when one map is left), in MMPose's order of
+    operations: ``select_index`` picks outputs, ``concat`` resizes them to the first one's size
+    and concatenates the channels, ``apply_relu``, then ``scale_factor`` resizes bilinearly.
 
     Example:
         >>> neck = feature_map_processor([(None, 64, 64, 18), (None, 32, 32, 36)], concat=True)
