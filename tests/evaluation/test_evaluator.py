@@ -33,6 +33,9 @@ CASES = {
     "posetrack18": ("posetrack18", ["Head AP", "Ankl AP", "AP"]),
     "onehand10k": ("pck", ["PCK", "AUC", "EPE"]),
     "ap10k": ("coco", ["AP"]),
+    "300w": ("nme", ["NME"]),
+    "aflw": ("nme", ["NME"]),
+    "freihand2d": ("pck", ["PCK", "AUC", "EPE"]),
 }
 FILES = {
     "coco": "test_coco.json",
@@ -44,11 +47,16 @@ FILES = {
     "posetrack18": "annotations/test_posetrack18_val.json",
     "onehand10k": "test_onehand10k.json",
     "ap10k": "test_ap10k.json",
+    "300w": "test_300w.json",
+    "aflw": "test_aflw.json",
+    "freihand2d": "test_freihand.json",
 }
+FOLDERS = {"freihand2d": "freihand"}  # sample folders not named as the dataset
 
 
 def convert(samples, dataset: str, out: Path) -> None:
-    ann, images = samples / dataset / FILES[dataset], samples / dataset
+    images = samples / FOLDERS.get(dataset, dataset)
+    ann = images / FILES[dataset]
     if dataset == "mpii":
         n = len(json.loads(ann.read_text()))
         boxes = np.random.default_rng(0).uniform(0, 400, (2, 2, n))
@@ -76,7 +84,11 @@ def convert(samples, dataset: str, out: Path) -> None:
 
 def overrides(dataset: str, root: Path, metric: str) -> list[str]:
     # AIC and CrowdPose need no eval.use_area=false: the dataset brings its MMPose settings
-    extra = {"posetrack18": ["data.val_boxes=detections"]}.get(dataset, [])
+    extra = {
+        "posetrack18": ["data.val_boxes=detections"],
+        # AFLW's configs normalise by the box size (the others by the outer eye corners)
+        "aflw": ["eval.nme_norm_mode=use_norm_item", "eval.nme_norm_item=bbox_size"],
+    }.get(dataset, [])
     return [
         f"data.dataset={dataset}",
         f"data.root={root}",
