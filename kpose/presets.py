@@ -39,6 +39,10 @@ _HAND_V0 = "https://download.openmmlab.com/mmpose/hand"
 _WHOLEBODY_V1 = "https://download.openmmlab.com/mmpose/v1/wholebody_2d_keypoint"
 
 
+# ``published`` of the presets whose config MMPose publishes no checkpoint of (empty ``weights``)
+NO_CHECKPOINT = "no MMPose checkpoint"
+
+
 @dataclass(frozen=True)
 class Preset:
     name: str
@@ -401,6 +405,9 @@ _PRESETS = (
     Preset("cspnext-m-coco-wholebody", "cspnext_m_coco_wholebody.yaml",
            "AP 0.567 / AR 0.641 (whole body)",
            f"{_RTMPOSE}/cspnext-m_udp-coco-wholebody_pt-in1k_210e-256x192-320fa258_20230123.pth"),
+    # MMPose publishes no checkpoint of this config (nor a metafile entry): kpose.load needs
+    # weights=, training starts from the ImageNet backbone
+    Preset("cspnext-l-coco-wholebody", "cspnext_l_coco_wholebody.yaml", NO_CHECKPOINT),
     # Trained on UBody2d + COCO-WholeBody, tested on COCO-WholeBody val: the README's numbers
     # (the metafile repeats hrnet-w32-coco-wholebody's)
     Preset("hrnet-w32-ubody2d", "hrnet_w32_ubody2d.yaml", "AP 0.549 / AR 0.646 (whole body)",

@@ -43,6 +43,11 @@ def checkpoint_label(url: str) -> str:
     return expected_sha256_prefix(name) or name
 
 
+def checkpoint_link(url: str) -> str:
+    """The table cell of a checkpoint: a link labelled with its sha256 prefix, or "none"."""
+    return f"[{checkpoint_label(url)}]({url})" if url else "none"
+
+
 def rows(parity: dict) -> list[str]:
     lines = [
         "| preset | dataset | input (h x w) | params (M) | GFLOPs | parity: max abs diff "
@@ -72,7 +77,7 @@ def rows(parity: dict) -> list[str]:
         lines.append(
             f"| {name} | {recipe.data.dataset} | {height}x{width} | {params / 1e6:.2f} | "
             f"{gflops(model, (width, height)):.2f} | {status} | {preset.published} | "
-            f"[{checkpoint_label(preset.weights)}]({preset.weights}) | `{preset.mmpose_config}` |"
+            f"{checkpoint_link(preset.weights)} | `{preset.mmpose_config}` |"
         )
     return lines
 
@@ -88,9 +93,11 @@ def main(argv=None) -> int:
         [
             "# Model zoo",
             "",
-            "Every preset mirrors an MMPose 1.3.2 config of "
-            "`configs/body_2d_keypoint/topdown_heatmap/` or `configs/animal_2d_keypoint/"
-            "topdown_heatmap/` (the MMPose config column: its path in `configs/`). "
+            "Every preset mirrors an MMPose 1.3.2 config of the `topdown_heatmap/` folder of "
+            "`configs/body_2d_keypoint/`, `animal_2d_keypoint/`, `wholebody_2d_keypoint/`, "
+            "`face_2d_keypoint/` or `hand_2d_keypoint/` (the MMPose config column: its path in "
+            "`configs/`); the published column is the metafile's (faces: NME, x100 where the "
+            "metafile quotes it so; hands: PCK@0.2 / AUC / EPE; whole body: whole-body AP / AR). "
             "**Parity**: the MMPose model of that "
             "config with random weights and BN statistics, its state dict loaded into "
             "`kpose.build_model(preset)`, max abs heatmap difference on two random crops "

@@ -42,7 +42,7 @@ from kpose.inference.predict import (
     to_image_coords,
 )
 from kpose.models.build import build_heatmap_model
-from kpose.presets import PRESETS, load_recipe_for
+from kpose.presets import NO_CHECKPOINT, PRESETS, load_recipe_for
 from kpose.recipe import Recipe
 from kpose.visualize import draw_pose
 from kpose.weights.download import fetch, is_url
@@ -224,8 +224,11 @@ class PoseEstimator:
         if weights is None and name in PRESETS and PRESETS[name].weights:
             weights, cache_key = PRESETS[name].weights, name
         if weights is None:
+            unpublished = name in PRESETS and PRESETS[name].published == NO_CHECKPOINT
             raise ModelError(
-                f"no weights for {name!r}: pass weights=PATH or URL (MMPose .pth, .weights.h5 "
+                f"no weights for {name!r}"
+                + (" (MMPose publishes no checkpoint of its config)" if unpublished else "")
+                + ": pass weights=PATH or URL (MMPose .pth, .weights.h5 "
                 f"or .keras) or place {name}.weights.h5 / .keras / .pth in {kpose_home()} "
                 "($KPOSE_HOME); kpose.build_model gives an untrained model"
             )
