@@ -117,16 +117,16 @@ def build_head(
     ``backbone`` is the neck when there is one)."""
     channels = [int(t.shape[-1]) for t in backbone.outputs]
     args = dict(head_cfg.args)
+    layers = {  # what HeatmapHead and its ViPNAS variant share
+        "deconv_out_channels": tuple(head_cfg.deconv_out_channels),
+        "deconv_kernel_sizes": tuple(head_cfg.deconv_kernel_sizes),
+        "conv_out_channels": tuple(head_cfg.conv_out_channels),
+        "conv_kernel_sizes": tuple(head_cfg.conv_kernel_sizes),
+        "final_kernel_size": head_cfg.final_kernel_size,
+    }
     if head_cfg.type == "heatmap":
         return heatmap_head(
-            channels[-1],
-            num_keypoints,
-            deconv_out_channels=tuple(head_cfg.deconv_out_channels),
-            deconv_kernel_sizes=tuple(head_cfg.deconv_kernel_sizes),
-            conv_out_channels=tuple(head_cfg.conv_out_channels),
-            conv_kernel_sizes=tuple(head_cfg.conv_kernel_sizes),
-            final_kernel_size=head_cfg.final_kernel_size,
-            upsample_factor=head_cfg.upsample_factor,
+            channels[-1], num_keypoints, upsample_factor=head_cfg.upsample_factor, **layers
         )
     if head_cfg.type == "cpm":
         return cpm_head(
@@ -143,16 +143,7 @@ def build_head(
     if head_cfg.type == "vipnas":
         from kpose.models.heads.vipnas import vipnas_head
 
-        return vipnas_head(
-            channels[-1],
-            num_keypoints,
-            deconv_out_channels=tuple(head_cfg.deconv_out_channels),
-            deconv_kernel_sizes=tuple(head_cfg.deconv_kernel_sizes),
-            conv_out_channels=tuple(head_cfg.conv_out_channels),
-            conv_kernel_sizes=tuple(head_cfg.conv_kernel_sizes),
-            final_kernel_size=head_cfg.final_kernel_size,
-            **args,  # deconv_num_groups
-        )
+        return vipnas_head(channels[-1], num_keypoints, **layers, **args)  # deconv_num_groups
     raise ModelError(
         f"model.head.type: unknown head {head_cfg.type!r}; expected 'heatmap', 'cpm', 'mspn' "
         "or 'vipnas'"

@@ -74,6 +74,32 @@ def assert_heatmap_parity(model, state_dict, expected, images, label: str) -> fl
     return diff
 
 
+def assert_narrow_presets_match(cases: dict, trees: str | tuple[str, ...], seed: int = 0) -> None:
+    """``assert_heatmap_parity`` for narrowed models of presets' configs, all references from
+    one reference process: ``cases`` maps a label to ``(preset, (w, h), kpose ModelConfig,
+    reference overrides)``; each preset's config must be of one of MMPose's ``trees`` (e.g.
+    ``"animal_2d_keypoint"``) and the model has the preset's keypoint count."""
+    import kpose
+    from kpose.models.build import build_heatmap_model
+
+    rng = np.random.default_rng(seed)
+    specs, images = [], {}
+    for label, (preset, (width, height), _, overrides) in cases.items():
+        images[label] = rng.uniform(0, 255, (2, height, width, 3)).astype(np.float32)
+        config = kpose.presets.get(preset).mmpose_config
+        trees = (trees,) if isinstance(trees, str) else trees
+        assert config.startswith(tuple(f"{t}/topdown_heatmap/" for t in trees)), (label, config)
+        specs.append({"config": config, "images": images[label], **overrides})
+    references = reference_heatmap_models(specs)
+    for (label, (preset, input_size, model_cfg, _)), (state_dict, expected) in zip(
+        cases.items(), references, strict=True
+    ):
+        k = kpose.presets.get(preset).load_recipe().dataset_info.num_keypoints
+        assert expected.shape[-1] == k, (label, expected.shape, k)
+        model = build_heatmap_model(model_cfg, input_size, k)
+        assert_heatmap_parity(model, state_dict, expected, images[label], label)
+
+
 def reference_python() -> Path | None:
     """The reference interpreter, or None when it is not installed."""
     path = Path(os.environ.get("KPOSE_MMPOSE_REF", DEFAULT_REF))

@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 import pytest
 
-import kpose
-from kpose.models.build import build_heatmap_model
 from kpose.recipe import HeadConfig, ModelConfig
-from tests.parity.mmpose_ref import assert_heatmap_parity, reference_heatmap_models
+from tests.parity.mmpose_ref import assert_narrow_presets_match
 
 pytestmark = [pytest.mark.parity, pytest.mark.usefixtures("mmpose_ref")]
 
@@ -78,19 +75,5 @@ CASES = {
 
 def test_narrow_face_hand_models_match_mmpose():
     start = time.perf_counter()
-    rng = np.random.default_rng(0)
-    cases, images = [], {}
-    for name, (preset, (width, height), _, overrides) in CASES.items():
-        images[name] = rng.uniform(0, 255, (2, height, width, 3)).astype(np.float32)
-        config = kpose.presets.get(preset).mmpose_config
-        assert config.startswith(("face_2d_keypoint/", "hand_2d_keypoint/"))
-        cases.append({"config": config, "images": images[name], **overrides})
-    references = reference_heatmap_models(cases)
-    for (name, (preset, input_size, model_cfg, _)), (state_dict, expected) in zip(
-        CASES.items(), references, strict=True
-    ):
-        k = kpose.presets.get(preset).load_recipe().dataset_info.num_keypoints
-        assert expected.shape[-1] == k
-        model = build_heatmap_model(model_cfg, input_size, k)
-        assert_heatmap_parity(model, state_dict, expected, images[name], name)
+    assert_narrow_presets_match(CASES, ("face_2d_keypoint", "hand_2d_keypoint"))
     print(f"face / hand narrow models: {time.perf_counter() - start:.1f} s")

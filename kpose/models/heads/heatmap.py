@@ -83,11 +83,7 @@ def heatmap_head(
         >>> head = heatmap_head(2048, 17)   # SimpleBaseline: (B, 8, 6, 2048) -> (B, 64, 48, 17)
     """
     check_deconvs(deconv_out_channels, deconv_kernel_sizes, name)
-    if len(conv_out_channels) != len(conv_kernel_sizes):
-        raise ModelError(
-            f"{name}: conv_out_channels {tuple(conv_out_channels)} and conv_kernel_sizes "
-            f"{tuple(conv_kernel_sizes)} must have the same length"
-        )
+    check_convs(conv_out_channels, conv_kernel_sizes, name)
     inputs = keras.Input((None, None, in_channels), name=f"{name}_input")
     x = inputs
     if upsample_factor:
@@ -100,8 +96,33 @@ def heatmap_head(
             int(upsample_factor), interpolation="bilinear", name=f"{name}.input_upsample"
         )(x)
     x = deconv_stack(x, deconv_out_channels, deconv_kernel_sizes, f"{name}.deconv_layers")
+    x = convs_and_final(
+        x, num_keypoints, conv_out_channels, conv_kernel_sizes, final_kernel_size, name
+    )
+    return keras.Model(inputs, x, name=name)
+
+
+def check_convs(channels: Sequence[int], kernels: Sequence[int], name: str) -> None:
+    if len(channels) != len(kernels):
+        raise ModelError(
+            f"{name}: conv_out_channels {tuple(channels)} and conv_kernel_sizes "
+            f"{tuple(kernels)} must have the same length"
+        )
+
+
+def convs_and_final(
+    x,
+    num_keypoints: int,
+    conv_out_channels: Sequence[int],
+    conv_kernel_sizes: Sequence[int],
+    final_kernel_size: int,
+    name: str,
+):
+    """The end of MMPose's HeatmapHead after its deconvolutions: Conv2d (bias) + BN + ReLU per
+    ``conv_out_channels`` entry (``name.conv_layers.{3i}``, ``.{3i+1}``), then the final Conv2d
+    to ``num_keypoints`` channels (``name.final_layer``, bias, padding ``kernel // 2``)."""
+    prefix = f"{name}.conv_layers"
     for i, (channels, kernel) in enumerate(zip(conv_out_channels, conv_kernel_sizes, strict=True)):
-        prefix = f"{name}.conv_layers"
         x = conv2d(
             x,
             channels,
@@ -112,7 +133,7 @@ def heatmap_head(
             kernel_initializer=head_init(),
         )
         x = relu(batch_norm(x, f"{prefix}.{3 * i + 1}"), f"{prefix}.{3 * i + 2}")
-    x = conv2d(
+    return conv2d(
         x,
         num_keypoints,
         final_kernel_size,
@@ -121,4 +142,3 @@ def heatmap_head(
         use_bias=True,
         kernel_initializer=head_init(),
     )
-    return keras.Model(inputs, x, name=name)

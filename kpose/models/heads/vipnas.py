@@ -18,8 +18,14 @@ import numpy as np
 from keras import ops
 
 from kpose.errors import ModelError
-from kpose.models.heads.heatmap import DECONV_PADDING, check_deconvs, head_init
-from kpose.models.layers import batch_norm, conv2d, relu
+from kpose.models.heads.heatmap import (
+    DECONV_PADDING,
+    check_convs,
+    check_deconvs,
+    convs_and_final,
+    head_init,
+)
+from kpose.models.layers import batch_norm, relu
 
 
 @keras.saving.register_keras_serializable(package="kpose")
@@ -161,11 +167,7 @@ def vipnas_head(
             f"{name}: deconv_out_channels {tuple(deconv_out_channels)} and deconv_num_groups "
             f"{tuple(deconv_num_groups)} must have the same length"
         )
-    if len(conv_out_channels) != len(conv_kernel_sizes):
-        raise ModelError(
-            f"{name}: conv_out_channels {tuple(conv_out_channels)} and conv_kernel_sizes "
-            f"{tuple(conv_kernel_sizes)} must have the same length"
-        )
+    check_convs(conv_out_channels, conv_kernel_sizes, name)
     inputs = keras.Input((None, None, in_channels), name=f"{name}_input")
     x = inputs
     prefix = f"{name}.deconv_layers"
@@ -178,15 +180,7 @@ def vipnas_head(
             name=f"{prefix}.{3 * i}",
         )(x)  # fmt: skip
         x = relu(batch_norm(x, f"{prefix}.{3 * i + 1}"), f"{prefix}.{3 * i + 2}")
-    prefix = f"{name}.conv_layers"
-    for i, (filters, kernel) in enumerate(zip(conv_out_channels, conv_kernel_sizes, strict=True)):
-        x = conv2d(
-            x, filters, kernel, f"{prefix}.{3 * i}", padding=(kernel - 1) // 2, use_bias=True,
-            kernel_initializer=head_init(),
-        )  # fmt: skip
-        x = relu(batch_norm(x, f"{prefix}.{3 * i + 1}"), f"{prefix}.{3 * i + 2}")
-    x = conv2d(
-        x, num_keypoints, final_kernel_size, f"{name}.final_layer",
-        padding=final_kernel_size // 2, use_bias=True, kernel_initializer=head_init(),
-    )  # fmt: skip
+    x = convs_and_final(
+        x, num_keypoints, conv_out_channels, conv_kernel_sizes, final_kernel_size, name
+    )
     return keras.Model(inputs, x, name=name)
