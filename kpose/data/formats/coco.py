@@ -143,8 +143,8 @@ def apply_box_rule(data: dict, rule: BoxRule, annotations: str | Path, report: R
             ann["bbox"] = bbox
         elif rule.source == "fixed":
             ann["bbox"] = list(rule.fixed_xywh)
-        if rule.count_keypoints and np.size(ann.get("keypoints", [])) % 3 == 0:
-            ann["num_keypoints"] = _labeled(ann)  # a bad count read_coco reports
+        if rule.count_keypoints:  # the file's count is not read: read_coco counts them
+            ann.pop("num_keypoints", None)
         anns.append(ann)
     if data["annotations"] and not anns:
         raise DataError(

@@ -71,6 +71,18 @@ PART_FIELDS = (
 NUM_KEYPOINTS = sum(count for _, count in PART_FIELDS)  # 133
 
 
+def _load_sampled(annotations: str | Path, sample_interval: int) -> tuple[dict, list, set]:
+    """A COCO-WholeBody file's content, the images ``sample_interval`` keeps (MMPose's: ids
+    that are a multiple of it) and their ids."""
+    if sample_interval < 1:
+        raise DataError(f"--sample-interval must be >= 1, got {sample_interval}")
+    data = load_json(annotations, "annotation")
+    if not isinstance(data, dict) or "images" not in data or "annotations" not in data:
+        raise DataError(f"{annotations}: expected a COCO file with 'images' and 'annotations'")
+    images = [img for img in data["images"] if img["id"] % sample_interval == 0]
+    return data, images, {img["id"] for img in images}
+
+
 def wholebody_to_coco(
     annotations: str | Path, report: Report, sample_interval: int = 1
 ) -> tuple[dict, dict]:
@@ -82,13 +94,7 @@ def wholebody_to_coco(
     Annotations without one of the part fields are counted in ``report`` and left out (MMPose
     fails on them).
     """
-    if sample_interval < 1:
-        raise DataError(f"--sample-interval must be >= 1, got {sample_interval}")
-    data = load_json(annotations, "annotation")
-    if not isinstance(data, dict) or "images" not in data or "annotations" not in data:
-        raise DataError(f"{annotations}: expected a COCO file with 'images' and 'annotations'")
-    images = [img for img in data["images"] if img["id"] % sample_interval == 0]
-    sampled = {img["id"] for img in images}
+    data, images, sampled = _load_sampled(annotations, sample_interval)
     left_out = {img["id"] for img in data["images"]} - sampled
     anns = []
     left_out_instances = 0
@@ -135,17 +141,12 @@ def wholebody_parts_to_coco(
     ``wholebody_to_coco`` (the face dataset's; the hand dataset has none).
     """
     spec = PART_DATASETS[dataset]
-    if sample_interval < 1:
-        raise DataError(f"--sample-interval must be >= 1, got {sample_interval}")
     if sample_interval > 1 and spec.sequential_ids:
         raise DataError(
             f"--sample-interval: MMPose's {dataset} dataset reads every image; got "
             f"{sample_interval}"
         )
-    data = load_json(annotations, "annotation")
-    if not isinstance(data, dict) or "images" not in data or "annotations" not in data:
-        raise DataError(f"{annotations}: expected a COCO file with 'images' and 'annotations'")
-    images = [img for img in data["images"] if img["id"] % sample_interval == 0]
+    data, images, sampled = _load_sampled(annotations, sample_interval)
     anns_by_image = defaultdict(list)
     for ann in data["annotations"]:
         anns_by_image[ann.get("image_id")].append(ann)
@@ -164,7 +165,6 @@ def wholebody_parts_to_coco(
         if ann.get("image_id") in on_no_image:
             read += 1
             skip("image_id not in images", ann, parts)
-    sampled = {img["id"] for img in images}
     for img in data["images"]:
         anns = anns_by_image.pop(img["id"], [])
         if img["id"] not in sampled:
@@ -195,11 +195,7 @@ def wholebody_parts_to_coco(
                     "iscrowd": ann.get("iscrowd", 0),
                     "bbox": ann[f"{part}_box"],
                     "keypoints": kpts.tolist(),
-                }
-                if kpts.size % 3 == 0:  # any other count read_coco reports
-                    instance["num_keypoints"] = int(
-                        np.count_nonzero(kpts.reshape(-1, 3)[:, :2].max(axis=1))
-                    )
+                }  # no num_keypoints: read_coco counts them as MMPose does
                 instances.append(instance)
     fields = [f"{part}_{name}" for part in spec.parts for name in ("box", "kpts", "valid")]
     if data["annotations"] and not any(
