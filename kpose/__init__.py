@@ -26,7 +26,7 @@ def build_model(preset_or_recipe):
     from kpose.models.build import build_heatmap_model
 
     recipe = load_recipe_for(preset_or_recipe)
-    info = recipe.dataset_info
+    info = recipe.model_info  # the heatmaps' keypoints (model.metainfo, else the data's)
     return build_heatmap_model(
         recipe.model, tuple(recipe.codec.input_size), info.num_keypoints, name=recipe.name or None
     )

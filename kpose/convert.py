@@ -64,8 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     coco = _annotation_parser(
         sub,
         "coco",
-        "COCO-format keypoint files (COCO, CrowdPose, AIC, Human-Art, Halpe, the animal, face "
-        "and hand datasets, your own keypoints)",
+        "COCO-format keypoint files (COCO, CrowdPose, AIC, Human-Art, Halpe, ExLPose, the "
+        "animal, face and hand datasets, your own keypoints)",
         convert_coco,
         split="train",
         detections=True,

@@ -14,6 +14,7 @@ value raises ``RecipeError`` naming the file, the dotted key and what was expect
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -59,9 +60,9 @@ NonNegativeFloat = Annotated[float, Range(0)]
 Fraction = Annotated[float, Range(0, 1)]
 Size = tuple[PositiveInt, PositiveInt]
 
-HeadType = Literal["heatmap", "cpm", "mspn", "vipnas"]
+HeadType = Literal["heatmap", "cpm", "mspn", "vipnas", "vis"]
 CodecType = Literal["msra", "udp", "megvii"]
-LossName = Literal["mse", "adaptive_wing"]
+LossName = Literal["mse", "adaptive_wing", "combined_mse"]
 ValBoxes = Literal["gt", "detections"]
 OptimizerName = Literal["adam", "adamw"]
 # MMPose's metric of each dataset family: COCO-style AP (coco, crowdpose, posetrack18,
@@ -79,7 +80,9 @@ class HeadConfig:
     convs, then a final conv to K channels); "cpm" is CPMHead (one deconv stack + final conv
     per stage of a multi-stage backbone; ``final_kernel_size: 0`` is no final layer);
     "mspn" is MSPNHead (``args`` as MMPose's, e.g. ``num_stages``, ``num_units``); "vipnas" is
-    ViPNASHead (HeatmapHead with grouped deconvolutions: ``args: {deconv_num_groups: [...]}``)."""
+    ViPNASHead (HeatmapHead with grouped deconvolutions: ``args: {deconv_num_groups: [...]}``);
+    "vis" is VisPredictHead: this HeatmapHead plus a keypoint visibility output (``args:
+    {visibility_loss_weight: ...}``, its BCE loss's weight, MMPose's default 1)."""
 
     deconv_out_channels: tuple[PositiveInt, ...] = (256, 256, 256)
     deconv_kernel_sizes: tuple[PositiveInt, ...] = (4, 4, 4)
@@ -91,10 +94,14 @@ class HeadConfig:
     type: HeadType = "heatmap"
     # Type-specific arguments (MSPNHead's num_stages, num_units, ...).
     args: Mapping[str, Any] = field(default_factory=dict)
-    # The training loss of a single-stage head: MMPose's KeypointMSELoss or AdaptiveWingLoss
-    # (use_target_weight=True both), with loss_args for the latter's alpha, omega, epsilon, theta.
+    # The training loss of a single-stage head: MMPose's KeypointMSELoss, AdaptiveWingLoss or
+    # CombinedTargetMSELoss (use_target_weight=True all), with loss_args for AdaptiveWingLoss's
+    # alpha, omega, epsilon, theta.
     loss: LossName = "mse"
     loss_args: Mapping[str, float] = field(default_factory=dict)
+    # Output channels per keypoint: 3 for UDP's combined targets (a disc and x / y offset maps,
+    # MMPose's out_channels=3*K), else 1.
+    channels_per_keypoint: PositiveInt = 1
 
 
 @dataclass(frozen=True)
@@ -108,6 +115,11 @@ class ModelConfig:
     # (MMPose's FeatureMapProcessor and its arguments; HRNetV2's face and hand configs); null
     # also clears a neck a base recipe sets.
     neck: Mapping[str, Any] | None = None
+    # The keypoints the heatmaps hold (MMPose's model metainfo / the CombinedDataset's): a
+    # built-in dataset name or a metainfo file (relative to the recipe file); empty: the
+    # data's. Its flip indices serve the flip test; eval.output_keypoint_indices picks the
+    # data's keypoints out of them when the two differ (coco_aic's 19 -> COCO's 17).
+    metainfo: str = ""
     # ImageNet statistics on the 0..255 RGB scale (MMPose's PoseDataPreprocessor).
     mean: tuple[float, float, float] = (123.675, 116.28, 103.53)
     std: tuple[PositiveFloat, PositiveFloat, PositiveFloat] = (58.395, 57.12, 57.375)
@@ -126,6 +138,11 @@ class CodecConfig:
     # Megvii multi-level training targets (MSPN / RSN): one (odd) Gaussian kernel per level;
     # the decoder uses blur_kernel_size.
     kernel_sizes: tuple[PositiveInt, ...] = ()
+    # UDP's heatmap_type: "gaussian", or "combined" (the udp-regress configs: per keypoint a
+    # disc of radius radius_factor * max(heatmap_size) and x / y offset maps; decoded with a
+    # 2 * blur_kernel_size + 1 blur of the discs).
+    heatmap_type: Literal["gaussian", "combined"] = "gaussian"
+    radius_factor: PositiveFloat = 0.0546875
 
 
 @dataclass(frozen=True)
@@ -150,6 +167,116 @@ class BBoxTransformConfig:
     scale_prob: Fraction = 1.0
     rotate_factor: NonNegativeFloat = 80.0
     rotate_prob: Fraction = 0.6
+
+
+# A hole or kernel size of albumentations: pixels (an int) or a fraction of the image side
+# (a float in [0, 1)); the type of the value decides, as in albumentations 1.3.
+PixelsOrFraction = int | float
+
+
+@dataclass(frozen=True)
+class PixelTransformConfig:
+    """One pixel-level transform of the warped input crop (``data.pixel_transforms``), written
+    as in MMPose's configs: ``{type: <name>, <argument>: <value>, ...}`` with the argument names
+    and defaults of albumentations 1.3 (``CoarseDropout``, ``GridDropout``, ``Blur``,
+    ``MedianBlur``: the ``transforms`` of MMPose's ``Albumentation`` wrapper, unwrapped) or of
+    MMPose (``PhotometricDistortion``). ``kpose.data.pixel_transforms`` samples and applies
+    them."""
+
+
+@dataclass(frozen=True)
+class CoarseDropoutConfig(PixelTransformConfig):
+    """albumentations' CoarseDropout: min_holes..max_holes rectangles of fill_value; sizes in
+    pixels (ints) or fractions of the crop side (floats); unset minimums equal the maximums."""
+
+    type: Literal["CoarseDropout"] = "CoarseDropout"
+    max_holes: PositiveInt = 8
+    max_height: PixelsOrFraction = 8
+    max_width: PixelsOrFraction = 8
+    min_holes: PositiveInt | None = None
+    min_height: PixelsOrFraction | None = None
+    min_width: PixelsOrFraction | None = None
+    fill_value: Annotated[float, Range(0, 255)] = 0
+    always_apply: bool = False
+    p: Fraction = 0.5
+
+
+@dataclass(frozen=True)
+class GridDropoutConfig(PixelTransformConfig):
+    """albumentations' GridDropout: a grid of square units (side drawn from unit_size_min to
+    unit_size_max + 1, as albumentations 1.3 draws it, or set by holes_number_x / _y) whose
+    top-left ratio x ratio part is filled."""
+
+    type: Literal["GridDropout"] = "GridDropout"
+    ratio: Annotated[float, Range(0, 1, open_low=True)] = 0.5
+    unit_size_min: PositiveInt | None = None
+    unit_size_max: PositiveInt | None = None
+    holes_number_x: PositiveInt | None = None
+    holes_number_y: PositiveInt | None = None
+    shift_x: Count | None = 0
+    shift_y: Count | None = 0
+    random_offset: bool = False
+    fill_value: Annotated[float, Range(0, 255)] = 0
+    always_apply: bool = False
+    p: Fraction = 0.5
+
+
+@dataclass(frozen=True)
+class BlurConfig(PixelTransformConfig):
+    """albumentations' Blur: a box filter (OpenCV's ``blur``), kernel side drawn from
+    range(lo, hi + 1, 2) of ``blur_limit`` (an int n means [3, n])."""
+
+    type: Literal["Blur"] = "Blur"
+    blur_limit: PositiveInt | tuple[PositiveInt, PositiveInt] = 7
+    always_apply: bool = False
+    p: Fraction = 0.5
+
+
+@dataclass(frozen=True)
+class MedianBlurConfig(PixelTransformConfig):
+    """albumentations' MedianBlur: OpenCV's ``medianBlur``, odd kernel sides as Blur draws."""
+
+    type: Literal["MedianBlur"] = "MedianBlur"
+    blur_limit: PositiveInt | tuple[PositiveInt, PositiveInt] = 7
+    always_apply: bool = False
+    p: Fraction = 0.5
+
+
+@dataclass(frozen=True)
+class PhotometricDistortionConfig(PixelTransformConfig):
+    """MMPose's PhotometricDistortion: brightness, contrast, saturation, hue, channel swap,
+    each with probability 1/2, in MMPose's order (HSV as OpenCV's 8-bit conversions)."""
+
+    type: Literal["PhotometricDistortion"] = "PhotometricDistortion"
+    brightness_delta: NonNegativeFloat = 32
+    contrast_range: tuple[NonNegativeFloat, NonNegativeFloat] = (0.5, 1.5)
+    saturation_range: tuple[NonNegativeFloat, NonNegativeFloat] = (0.5, 1.5)
+    hue_delta: PositiveInt = 18
+
+
+PIXEL_TRANSFORMS: dict[str, type[PixelTransformConfig]] = {
+    "CoarseDropout": CoarseDropoutConfig,
+    "GridDropout": GridDropoutConfig,
+    "Blur": BlurConfig,
+    "MedianBlur": MedianBlurConfig,
+    "PhotometricDistortion": PhotometricDistortionConfig,
+}
+
+
+@dataclass(frozen=True)
+class TrainSetConfig:
+    """One converted record set of the training data (``data.train_sets``; MMPose's
+    ``CombinedDataset`` lists several). ``root`` / ``split``: the records (default
+    ``data.root`` / ``data.train_split``). ``keypoint_mapping``: MMPose's ``KeypointConverter``
+    mapping, ``[source, target]`` pairs from the records' keypoints to the model's
+    (``Recipe.model_info``); a source may be a pair ``[a, b]`` (the target is their midpoint,
+    visible where both are); targets left out are zero and invisible. Empty: the records hold
+    the model's keypoints. ``repeat``: MMPose's ``RepeatDataset`` ``times``."""
+
+    root: str = ""
+    split: str = ""
+    keypoint_mapping: tuple[Any, ...] = ()
+    repeat: PositiveInt = 1
 
 
 @dataclass(frozen=True)
@@ -179,6 +306,9 @@ class DataConfig:
     flip_prob: Fraction = 0.5
     half_body: HalfBodyConfig | None = field(default_factory=HalfBodyConfig)
     bbox_transform: BBoxTransformConfig = field(default_factory=BBoxTransformConfig)
+    # Pixel transforms of the warped crop, in order (MMPose's transforms between TopdownAffine
+    # and GenerateTarget; ``PixelTransformConfig``), e.g. [{type: CoarseDropout, max_holes: 8}].
+    pixel_transforms: tuple[PixelTransformConfig, ...] = ()
     # Validation boxes: "detections" (the detector boxes stored with the val records) or "gt".
     val_boxes: ValBoxes = "gt"
     shuffle_buffer: PositiveInt = 2048
@@ -186,6 +316,19 @@ class DataConfig:
     # Crop with the UDP warp (TopdownAffine's use_udp); None: when the codec is UDP. MMPose's
     # cspnext-m UDP configs on MPII / CrowdPose crop without it.
     udp_warp: bool | None = None
+    # The training data: several record sets (``TrainSetConfig``), each read once per pass and
+    # mixed at random in proportion to their instance counts (MMPose's CombinedDataset +
+    # shuffle); empty: data.root / data.train_split alone.
+    train_sets: tuple[TrainSetConfig, ...] = ()
+
+    @property
+    def train_record_sets(self) -> tuple[TrainSetConfig, ...]:
+        """The training record sets with their defaults filled in (``root`` / ``split``)."""
+        sets = self.train_sets or (TrainSetConfig(),)
+        return tuple(
+            dataclasses.replace(s, root=s.root or self.root, split=s.split or self.train_split)
+            for s in sets
+        )
 
 
 @dataclass(frozen=True)
@@ -258,9 +401,14 @@ class EvalConfig:
     batch_size: PositiveInt = 32
     flip_test: bool = True
     shift_heatmap: bool = True
+    # MMPose's test_cfg flip_mode: "heatmap", or "udp_combined" for UDP's combined maps (the x
+    # offsets change sign); None: the one the codec's heatmap_type needs.
+    flip_mode: Literal["heatmap", "udp_combined"] | None = None
     score_mode: ScoreMode = "bbox_keypoint"
     keypoint_score_thr: float = 0.2
     nms_thr: Fraction = 0.9
+    # CocoMetric's nms_mode: OKS-NMS of each image's instances, or none (the MSPN / RSN configs)
+    nms_mode: Literal["oks_nms", "none"] = "oks_nms"
     use_area: bool = True
     pck_thr: PositiveFloat | None = None
     mpii_one_based: bool = True
@@ -271,6 +419,9 @@ class EvalConfig:
     nme_norm_mode: Literal["keypoint_distance", "use_norm_item"] = "keypoint_distance"
     nme_norm_item: Literal["bbox_size", "head_size"] | None = None
     nme_keypoint_indices: tuple[Count, Count] | None = None
+    # MMPose's test_cfg output_keypoint_indices: the heatmap channels predictions keep (after
+    # the flip test), one per keypoint of data.dataset; None: all of them.
+    output_keypoint_indices: tuple[Count, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -288,6 +439,18 @@ class Recipe:
     def dataset_info(self) -> DatasetInfo:
         """The keypoint metadata: ``data.metainfo``'s file, else the built-in ``data.dataset``."""
         return get_dataset_info(self.data.metainfo or self.data.dataset)
+
+    @property
+    def model_info(self) -> DatasetInfo:
+        """The keypoints of the model's heatmaps (the training targets): ``model.metainfo``'s,
+        else ``dataset_info``; predictions keep ``eval.output_keypoint_indices`` of them."""
+        return get_dataset_info(self.model.metainfo) if self.model.metainfo else self.dataset_info
+
+    @property
+    def flip_mode(self) -> str:
+        """The flip test's mode: "udp_combined" for UDP's combined maps (their x offsets
+        change sign), else "heatmap" (``eval.flip_mode``, when set, must say the same)."""
+        return "udp_combined" if self.codec.heatmap_type == "combined" else "heatmap"
 
     @property
     def use_udp_warp(self) -> bool:
@@ -338,7 +501,7 @@ def _check(recipe: Recipe, source: str) -> Recipe:
     def fail(key: str, expected: str, value: Any) -> None:
         raise RecipeError(f"{source}: key {key!r}: expected {expected}, got {value!r}")
 
-    recipe = _with_dataset(recipe, source)
+    recipe = _with_model_keypoints(_with_dataset(recipe, source), source)
     if codec.blur_kernel_size % 2 != 1:
         fail("codec.blur_kernel_size", "an odd kernel size", codec.blur_kernel_size)
     if any(k % 2 != 1 for k in codec.kernel_sizes):
@@ -360,6 +523,45 @@ def _check(recipe: Recipe, source: str) -> Recipe:
         )
     if recipe.eval.metric in ("mpii", "jhmdb") and recipe.data.val_boxes != "gt":
         fail("data.val_boxes", f"'gt' for the PCK metric {recipe.eval.metric!r}", "detections")
+    _check_pixel_transforms(recipe, source)
+    return _check_head_outputs(recipe, fail)
+
+
+def _check_head_outputs(recipe: Recipe, fail) -> Recipe:
+    """``recipe`` if it keeps the rules of the head's outputs: UDP's combined targets need
+    codec.type udp, 3 channels per keypoint and the ``udp_combined`` flip (every other codec 1
+    channel and the ``heatmap`` flip, ``Recipe.flip_mode``); a ``vis`` head takes only
+    ``args.visibility_loss_weight`` (a number >= 0)."""
+    codec, head, ev = recipe.codec, recipe.model.head, recipe.eval
+    combined = codec.heatmap_type == "combined"
+    if combined and codec.type != "udp":
+        fail("codec.heatmap_type", "'gaussian' for codec.type other than 'udp'", "combined")
+    channels = 3 if combined else 1
+    if head.channels_per_keypoint != channels:
+        fail(
+            "model.head.channels_per_keypoint",
+            f"{channels} with codec.heatmap_type {codec.heatmap_type!r}",
+            head.channels_per_keypoint,
+        )
+    if head.loss == "combined_mse" and not combined:
+        fail("model.head.loss", "'combined_mse' only with codec.heatmap_type 'combined'", head.loss)
+    if ev.flip_mode not in (None, recipe.flip_mode):
+        fail(
+            "eval.flip_mode",
+            f"{recipe.flip_mode!r} with codec.heatmap_type {codec.heatmap_type!r}",
+            ev.flip_mode,
+        )
+    if head.type == "vis":
+        unknown = sorted(set(head.args) - {"visibility_loss_weight"})
+        if unknown:
+            fail(
+                f"model.head.args.{unknown[0]}",
+                "only visibility_loss_weight for a vis head",
+                head.args[unknown[0]],
+            )
+        weight = head.args.get("visibility_loss_weight", 1.0)
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
+            fail("model.head.args.visibility_loss_weight", "a number >= 0", weight)
     return recipe
 
 
@@ -375,16 +577,95 @@ def _with_dataset(recipe: Recipe, source: str) -> Recipe:
                 f"metadata file as data.metainfo), got {data.dataset!r}"
             )
         return dataclasses.replace(recipe, data=dataclasses.replace(data, dataset=dataset))
-    path = Path(data.metainfo).expanduser()
+    info = _metainfo_file(data.metainfo, source, "data.metainfo")
+    data = dataclasses.replace(data, metainfo=info.source, dataset=data.dataset or info.name)
+    return dataclasses.replace(recipe, data=data)
+
+
+def _metainfo_file(value: str, source: str, key: str) -> DatasetInfo:
+    """The metainfo file ``value`` (relative to the recipe file, else to the working folder),
+    read; a ``RecipeError`` naming ``key`` when it cannot be."""
+    path = Path(value).expanduser()
     if not path.is_absolute():
         beside = Path(source).parent / path
         path = beside if beside.is_file() or not path.is_file() else path
     try:
-        info = get_dataset_info(path.resolve())
+        return get_dataset_info(path.resolve())
     except DataError as exc:
-        raise RecipeError(f"{source}: key 'data.metainfo': {exc}") from None
-    data = dataclasses.replace(data, metainfo=info.source, dataset=data.dataset or info.name)
+        raise RecipeError(f"{source}: key {key!r}: {exc}") from None
+
+
+def _with_model_keypoints(recipe: Recipe, source: str) -> Recipe:
+    """``recipe`` with ``model.metainfo`` resolved (a built-in name stays a name, a file
+    becomes its absolute path), checked against ``eval.output_keypoint_indices`` and the
+    ``data.train_sets`` keypoint mappings, which are normalised to ``((a, b), target)`` pairs
+    (``a == b`` for a plain source index)."""
+    model, data = recipe.model, recipe.data
+    if model.metainfo:
+        name = model.metainfo.lower()
+        if name in DATASETS:
+            model = dataclasses.replace(model, metainfo=name)
+        else:
+            info = _metainfo_file(model.metainfo, source, "model.metainfo")
+            model = dataclasses.replace(model, metainfo=info.source)
+        recipe = dataclasses.replace(recipe, model=model)
+    k_model, k_data = recipe.model_info.num_keypoints, recipe.dataset_info.num_keypoints
+    indices = recipe.eval.output_keypoint_indices
+    if indices is None and k_model != k_data:
+        raise RecipeError(
+            f"{source}: key 'eval.output_keypoint_indices': the model predicts {k_model} "
+            f"keypoints (model.metainfo {model.metainfo!r}) and data.dataset "
+            f"{data.dataset!r} has {k_data}: list the {k_data} heatmap channels predictions keep"
+        )
+    if indices is not None and (len(indices) != k_data or max(indices, default=0) >= k_model):
+        raise RecipeError(
+            f"{source}: key 'eval.output_keypoint_indices': expected {k_data} indices (one per "
+            f"keypoint of data.dataset {data.dataset!r}) below {k_model} (the model's "
+            f"keypoints), got {list(indices)}"
+        )
+    sets = []
+    for i, train_set in enumerate(data.train_sets):
+        key = f"data.train_sets[{i}].keypoint_mapping"
+        pairs = _keypoint_mapping(train_set.keypoint_mapping, k_model, f"{source}: key {key!r}")
+        sets.append(dataclasses.replace(train_set, keypoint_mapping=pairs))
+    data = dataclasses.replace(data, train_sets=tuple(sets))
     return dataclasses.replace(recipe, data=data)
+
+
+def _keypoint_mapping(mapping: Sequence[Any], num_targets: int, where: str) -> tuple:
+    """MMPose's KeypointConverter ``mapping`` checked and normalised: ``[source, target]``
+    pairs, a source an index or a pair of indices, targets distinct and below
+    ``num_targets``; returns ``((a, b), target)`` pairs."""
+
+    def index(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+    pairs, seen = [], {}
+    for j, item in enumerate(mapping):
+        if not isinstance(item, list | tuple) or len(item) != 2:
+            raise RecipeError(f"{where}: item {j}: expected [source, target], got {item!r}")
+        src, target = item
+        if index(src):
+            src = (src, src)
+        elif isinstance(src, list | tuple) and len(src) == 2 and all(index(v) for v in src):
+            src = (src[0], src[1])
+        else:
+            raise RecipeError(
+                f"{where}: item {j}: the source must be a keypoint index or a pair of them "
+                f"[a, b] (their midpoint), got {src!r}"
+            )
+        if not index(target) or target >= num_targets:
+            raise RecipeError(
+                f"{where}: item {j}: target {target!r} is not an index of the model's "
+                f"{num_targets} keypoints"
+            )
+        if target in seen:
+            raise RecipeError(
+                f"{where}: item {j}: target {target} is also the target of item {seen[target]}"
+            )
+        seen[target] = j
+        pairs.append((src, target))
+    return tuple(pairs)
 
 
 def _read_yaml_with_base(path: Path, seen: tuple[Path, ...]) -> dict:
@@ -467,6 +748,85 @@ def _dataclass_of(tp: Any) -> type | None:
     return None
 
 
+def _build_pixel_transform(raw: Any, source: str, key: str) -> PixelTransformConfig:
+    """One ``data.pixel_transforms`` entry -> its config, with albumentations' / MMPose's rules
+    on the arguments checked and unset minimums filled in as albumentations does."""
+    if not isinstance(raw, Mapping):
+        raise RecipeError(
+            f"{source}: key {key!r}: expected a mapping {{type: <name>, <argument>: <value>}} "
+            f"with type one of {list(PIXEL_TRANSFORMS)}, got {raw!r}"
+        )
+    name = raw.get("type")
+    if name not in PIXEL_TRANSFORMS:
+        raise RecipeError(
+            f"{source}: key {key + '.type'!r}: expected one of {list(PIXEL_TRANSFORMS)}, "
+            f"got {name!r}"
+        )
+    t = _build(PIXEL_TRANSFORMS[name], raw, source, key)
+
+    def fail(expected: str) -> None:
+        raise RecipeError(f"{source}: key {key!r}: {name} expects {expected}, got {to_dict(t)}")
+
+    if isinstance(t, CoarseDropoutConfig):
+        t = dataclasses.replace(
+            t,
+            min_holes=t.max_holes if t.min_holes is None else t.min_holes,
+            min_height=t.max_height if t.min_height is None else t.min_height,
+            min_width=t.max_width if t.min_width is None else t.min_width,
+        )
+        sizes = (t.min_height, t.max_height, t.min_width, t.max_width)
+        if not t.min_holes <= t.max_holes:
+            fail("min_holes <= max_holes")
+        if not (all(type(v) is int for v in sizes) or all(type(v) is float for v in sizes)):
+            fail("hole sizes all in pixels (integers) or all fractions (floats)")
+        if not all(0 < v < (1 if type(v) is float else math.inf) for v in sizes):
+            fail("hole sizes > 0 (fractions < 1)")
+        if t.min_height > t.max_height or t.min_width > t.max_width:
+            fail("min_height <= max_height and min_width <= max_width")
+    elif isinstance(t, GridDropoutConfig):
+        units = (t.unit_size_min, t.unit_size_max)
+        if (units[0] is None) != (units[1] is None):
+            fail("unit_size_min and unit_size_max both set or both unset")
+        if units[0] is not None and not 2 <= units[0] <= units[1]:
+            fail("2 <= unit_size_min <= unit_size_max")
+    elif isinstance(t, BlurConfig | MedianBlurConfig):
+        limit = t.blur_limit
+        limit = tuple(limit) if isinstance(limit, tuple) else (min(3, limit), max(3, limit))
+        t = dataclasses.replace(t, blur_limit=limit)
+        if limit[0] > limit[1]:
+            fail("blur_limit [low, high] with low <= high")
+        if isinstance(t, MedianBlurConfig) and (limit[0] % 2 != 1 or limit[1] % 2 != 1):
+            fail("odd blur limits")
+    elif isinstance(t, PhotometricDistortionConfig):
+        if t.contrast_range[0] > t.contrast_range[1]:
+            fail("contrast_range [low, high] with low <= high")
+        if t.saturation_range[0] > t.saturation_range[1]:
+            fail("saturation_range [low, high] with low <= high")
+    return t
+
+
+def _check_pixel_transforms(recipe: Recipe, source: str) -> None:
+    """The pixel transforms' rules that depend on the crop size (albumentations' own checks)."""
+    w, h = recipe.codec.input_size
+    for i, t in enumerate(recipe.data.pixel_transforms):
+        key = f"data.pixel_transforms[{i}]"
+        problem = None
+        if isinstance(t, CoarseDropoutConfig) and type(t.max_height) is int:
+            if t.max_height > h or t.max_width > w:
+                problem = f"holes of at most the {w}x{h} crop"
+        elif isinstance(t, GridDropoutConfig):
+            if t.unit_size_max is not None and t.unit_size_max > min(w, h):
+                problem = f"unit_size_max <= the crop's shorter side {min(w, h)}"
+            elif t.unit_size_max is None and t.holes_number_x not in (None, *range(1, w // 2 + 1)):
+                problem = f"1 <= holes_number_x <= {w // 2} (half the crop width)"
+            elif t.unit_size_max is None and t.holes_number_y not in (None, *range(1, h // 2 + 1)):
+                problem = f"1 <= holes_number_y <= {h // 2} (half the crop height)"
+        if problem:
+            raise RecipeError(
+                f"{source}: key {key!r}: {t.type} expects {problem}, got {to_dict(t)}"
+            )
+
+
 def _build(cls: type, raw: Any, source: str, prefix: str) -> Any:
     if not isinstance(raw, Mapping):
         raise RecipeError(f"{source}: key {prefix or '<top>'!r}: expected a mapping, got {raw!r}")
@@ -502,7 +862,14 @@ def _coerce(tp: Any, value: Any, source: str, key: str) -> Any:
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
-        return _coerce(inner[0], value, source, key)
+        for alternative in inner[:-1]:  # the first alternative the value fits (int | float)
+            try:
+                return _coerce(alternative, value, source, key)
+            except RecipeError:
+                pass
+        return _coerce(inner[-1], value, source, key)
+    if tp is PixelTransformConfig:
+        return _build_pixel_transform(value, source, key)
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, source, key)
     if tp is Any:
@@ -510,6 +877,8 @@ def _coerce(tp: Any, value: Any, source: str, key: str) -> Any:
     if origin is tuple:
         if not isinstance(value, list | tuple):
             raise RecipeError(f"{source}: key {key!r}: expected a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis and args[0] is PixelTransformConfig:
+            return tuple(_coerce(args[0], v, source, f"{key}[{i}]") for i, v in enumerate(value))
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_coerce(args[0], v, source, key) for v in value)
         if len(value) != len(args):

@@ -165,3 +165,30 @@ def test_load_from_starts_from_trained_weights(tmp_path, capsys, caplog):
     extra["train.work_dir"] = str(tmp_path / "again")
     assert main(tiny(tmp_path, **extra)) == 2
     assert "missing.pth: file not found" in capsys.readouterr().err
+
+
+def test_fit_in_mixed_precision(tmp_path, capsys):
+    """``train.mixed_precision`` (the fp16 presets): float16 compute, float32 heatmaps, a
+    dynamically scaled loss starting at torch's GradScaler 2**16; the process's dtype policy is
+    left as it was."""
+    import keras
+
+    from kpose.recipe import load_recipe
+    from kpose.training.trainer import build_run, default_strategy
+
+    args = tiny(tmp_path, **{"train.mixed_precision": "true"})
+    assert main(args) == 0
+    assert re.search(r"synthetic/AP: \d\.\d{4}", capsys.readouterr().out)
+    assert keras.mixed_precision.global_policy().name == "float32"
+    recipe = load_recipe(args[0], args[1:-1])
+    run = build_run(recipe, recipe.dataset_info, default_strategy(), tmp_path / "run")
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert isinstance(run.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert float(run.optimizer.dynamic_scale.numpy()) == 2.0**16
+    layers, convs = list(run.model.layers), []
+    while layers:  # through the nested backbone / head models
+        layer = layers.pop()
+        layers += getattr(layer, "layers", [])
+        convs += [layer] if isinstance(layer, keras.layers.Conv2D) else []
+    assert convs and all(layer.compute_dtype == "float16" for layer in convs)
+    assert run.model.output.dtype == "float32"

@@ -84,6 +84,7 @@ def test_base_include(tmp_path):
         ("codec: {sigma: -1}", None, "key 'codec.sigma': expected > 0, got -1.0"),
         ("train: {milestones: [1, -2]}", None, "key 'train.milestones': expected >= 0, got -2"),
         ("eval: {nms_thr: 2}", None, "key 'eval.nms_thr': expected >= 0 and <= 1, got 2.0"),
+        ("eval: {nms_mode: soft}", None, "key 'eval.nms_mode': expected one of 'oks_nms'"),
         ("train: {cosine_epochs: [9, 9]}", "train.epochs=3", "key 'train.cosine_epochs'"),
         ("data: {dataset: mpi}", None, "key 'data.dataset': expected one of"),
     ],
@@ -108,3 +109,34 @@ def test_udp_warp_follows_the_codec_unless_the_recipe_says():
     assert not load_recipe(recipes / "cspnext_m_mpii.yaml").use_udp_warp  # as MMPose's config
     assert not load_recipe(recipes / "hrnet_w32_coco.yaml").use_udp_warp
     assert load_recipe(recipes / "hrnet_w32_coco.yaml", ["data.udp_warp=true"]).use_udp_warp
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["codec.heatmap_type=combined"], "key 'model.head.channels_per_keypoint': expected 3"),
+        (["model.head.channels_per_keypoint=3"], "expected 1 with codec.heatmap_type 'gaussian'"),
+        (["model.head.loss=combined_mse"], "key 'model.head.loss': expected 'combined_mse' only"),
+        (["eval.flip_mode=udp_combined"], "key 'eval.flip_mode': expected 'heatmap'"),
+        (["model.head.type=vis", "model.head.args={sigmoid: false}"], "model.head.args.sigmoid"),
+        (["model.head.type=vis", "model.head.args={visibility_loss_weight: -1}"], ">= 0"),
+    ],
+)
+def test_the_head_outputs_rules(overrides, message):
+    recipes = Path(__file__).parent.parent / "recipes"
+    with pytest.raises(RecipeError, match=message):
+        load_recipe(recipes / "hrnet_w32_udp_coco.yaml", overrides)
+    with pytest.raises(RecipeError, match="codec.heatmap_type"):
+        load_recipe(
+            recipes / "hrnet_w32_coco.yaml",
+            ["codec.heatmap_type=combined", "model.head.channels_per_keypoint=3"],
+        )
+
+
+def test_flip_mode_follows_the_heatmap_type():
+    recipes = Path(__file__).parent.parent / "recipes"
+    regress = load_recipe(recipes / "hrnet_w32_udp_regress_coco.yaml")
+    assert regress.flip_mode == "udp_combined" and regress.model.head.channels_per_keypoint == 3
+    gaussian = ["codec.heatmap_type=gaussian", "model.head.channels_per_keypoint=1"]
+    plain = replace(regress, [*gaussian, "model.head.loss=mse", "eval.flip_mode=null"])
+    assert plain.flip_mode == "heatmap"

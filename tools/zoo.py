@@ -19,7 +19,6 @@ import numpy as np
 import tensorflow as tf
 
 from kpose import presets
-from kpose.data.metainfo import get_dataset_info
 from kpose.models.build import build_heatmap_model
 from kpose.weights.download import expected_sha256_prefix
 
@@ -48,18 +47,19 @@ def checkpoint_link(url: str) -> str:
     return f"[{checkpoint_label(url)}]({url})" if url else "none"
 
 
-def rows(parity: dict) -> list[str]:
+def rows(parity: dict, names=None) -> list[str]:
+    """The table's header and one row per preset (of ``names``, default all)."""
     lines = [
         "| preset | dataset | input (h x w) | params (M) | GFLOPs | parity: max abs diff "
         "(tolerance) | MMPose published | MMPose checkpoint | MMPose config |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for name in presets.names():
+    for name in presets.names() if names is None else names:
         if name == "quickstart":
             continue
         preset = presets.get(name)
         recipe = preset.load_recipe()
-        k = get_dataset_info(recipe.data.dataset).num_keypoints
+        k = recipe.model_info.num_keypoints  # the model's (coco_aic: 19 for COCO's 17)
         width, height = recipe.codec.input_size
         model = build_heatmap_model(recipe.model, (width, height), k)
         params = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
@@ -96,7 +96,8 @@ def main(argv=None) -> int:
             "Every preset mirrors an MMPose 1.3.2 config of the `topdown_heatmap/` folder of "
             "`configs/body_2d_keypoint/`, `animal_2d_keypoint/`, `wholebody_2d_keypoint/`, "
             "`face_2d_keypoint/` or `hand_2d_keypoint/` (the MMPose config column: its path in "
-            "`configs/`); the published column is the metafile's (faces: NME, x100 where the "
+            "`configs/`); the published column is the metafile's (the README's where no metafile "
+            "entry has the config; faces: NME, x100 where the "
             "metafile quotes it so; hands: PCK@0.2 / AUC / EPE; whole body: whole-body AP / AR). "
             "**Parity**: the MMPose model of that "
             "config with random weights and BN statistics, its state dict loaded into "

@@ -2,7 +2,8 @@
 
 Sizes are ``(w, h)`` as in MMPose. ``encode`` builds training targets, ``decode`` turns
 (flip-test fused) heatmaps back into keypoints; both are batched TF ops. ``MSRAHeatmap``
-(+ DARK), ``UDPHeatmap`` (+ DARK-UDP) and ``MegviiHeatmap`` (MSPN/RSN) follow MMPose 1.3.2.
+(+ DARK), ``UDPHeatmap`` (+ DARK-UDP; and combined disc + offset maps) and ``MegviiHeatmap``
+(MSPN/RSN) follow MMPose 1.3.2.
 """
 
 from kpose.codecs.megvii import MegviiHeatmap
@@ -21,8 +22,8 @@ __all__ = [
 
 
 def make_codec(recipe):
-    """The recipe's codec: ``msra`` (``unbiased`` for DARK), ``udp`` or ``megvii`` (whose
-    Gaussian kernel is ``blur_kernel_size``)."""
+    """The recipe's codec: ``msra`` (``unbiased`` for DARK), ``udp`` (``heatmap_type``
+    gaussian or combined) or ``megvii`` (whose Gaussian kernel is ``blur_kernel_size``)."""
     c = recipe.codec
     if c.type == "msra":
         return MSRAHeatmap(
@@ -34,7 +35,12 @@ def make_codec(recipe):
         )
     if c.type == "udp":
         return UDPHeatmap(
-            c.input_size, c.heatmap_size, sigma=c.sigma, blur_kernel_size=c.blur_kernel_size
+            c.input_size,
+            c.heatmap_size,
+            heatmap_type=c.heatmap_type,
+            sigma=c.sigma,
+            blur_kernel_size=c.blur_kernel_size,
+            radius_factor=c.radius_factor,
         )
     if c.type == "megvii":
         return MegviiHeatmap(c.input_size, c.heatmap_size, kernel_size=c.blur_kernel_size)

@@ -323,8 +323,14 @@ class MSRAHeatmap:
         return locations * tf.constant(self.scale_factor), scores
 
 
+FLIP_MODES = ("heatmap", "udp_combined")
+
+
 def flip_heatmaps(
-    heatmaps, flip_indices: Sequence[int] | None = None, shift_heatmap: bool = True
+    heatmaps,
+    flip_indices: Sequence[int] | None = None,
+    shift_heatmap: bool = True,
+    flip_mode: str = "heatmap",
 ) -> tf.Tensor:
     """Map heatmaps predicted on a horizontally flipped crop back onto the original crop.
 
@@ -332,17 +338,32 @@ def flip_heatmaps(
     ``flip_indices[k]`` as channel k (left/right swap), and with ``shift_heatmap`` (MSRA/DARK
     models; UDP and Megvii use ``False``) shift one pixel towards +x, column 0 keeping its own
     value, as MMPose's ``flip_heatmaps`` does.
+
+    ``flip_mode="udp_combined"`` (UDP combined maps, ``(N, h, w, 3 K)``): keypoint k's three
+    channels ``3k .. 3k + 2`` move together to ``flip_indices[k]``, and the x offsets change
+    sign (MMPose's ``flip_mode='udp_combined'``).
     """
+    if flip_mode not in FLIP_MODES:
+        raise ModelError(f"flip_mode must be one of {FLIP_MODES}, got {flip_mode!r}")
     heatmaps = tf.convert_to_tensor(heatmaps)
     heatmaps = tf.reverse(heatmaps, axis=[2])
+    group = 3 if flip_mode == "udp_combined" else 1  # channels per keypoint
+    channels = heatmaps.shape[-1]
+    if channels is not None and channels % group:
+        raise ModelError(
+            f"flip_mode {flip_mode!r} needs 3 channels per keypoint, got {channels} channels"
+        )
     if flip_indices is not None:
-        channels = heatmaps.shape[-1]
-        if channels is not None and len(flip_indices) != channels:
+        if channels is not None and len(flip_indices) * group != channels:
             raise ModelError(
                 f"flip_indices has {len(flip_indices)} entries but the heatmaps "
-                f"have {channels} channels"
+                f"have {channels} channels" + (" (3 per keypoint)" if group == 3 else "")
             )
-        heatmaps = tf.gather(heatmaps, list(flip_indices), axis=-1)
+        order = [group * k + j for k in flip_indices for j in range(group)]
+        heatmaps = tf.gather(heatmaps, order, axis=-1)
+    if group == 3:  # the x offset of every keypoint changes sign
+        sign = tf.tile(tf.constant([1.0, -1.0, 1.0], heatmaps.dtype), [tf.shape(heatmaps)[-1] // 3])
+        heatmaps = heatmaps * sign
     if shift_heatmap:
         heatmaps = tf.concat([heatmaps[:, :, :1], heatmaps[:, :, :-1]], axis=2)
     return heatmaps

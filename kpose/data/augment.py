@@ -10,21 +10,25 @@ output resolution, large enough for any rotation of the crop) around the augment
 flipped if the draw says so, with the rest of the warp folded into one 2x3 canvas -> input
 matrix per instance (``coarse_crop``). Device half (inside the train step,
 ``make_training_batch``): the exact bilinear warp of the canvases to the model input, the same
-affine applied to the keypoints, and the codec's heatmap encoding with target weights.
+affine applied to the keypoints, the recipe's pixel transforms of the warped crops
+(``kpose.data.pixel_transforms``: dropout, blur, photometric distortion, drawn on the host with
+the instance's seed) and the codec's heatmap encoding with target weights.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
 from kpose.data.metainfo import DatasetInfo
+from kpose.data.pixel_transforms import apply_pixel_transforms
 from kpose.geometry import affine
 from kpose.geometry.boxes import bbox_xyxy_to_center_scale, fix_aspect_ratio
-from kpose.recipe import DataConfig
+from kpose.recipe import DataConfig, PixelTransformConfig
 
 _ONE_SIDED = math.erf(1.0 / math.sqrt(2.0))  # P(-1 < Z < 1) for a standard normal Z
 
@@ -190,13 +194,24 @@ def canvas_to_input_matrix(aug: dict, k: tf.Tensor, spec: TrainCropSpec) -> tf.T
 # ------------------------------------------------------------- device: warp and encode
 
 
-def make_training_batch(batch: dict, codec, input_size: tuple[int, int]):
+def make_training_batch(
+    batch: dict,
+    codec,
+    input_size: tuple[int, int],
+    pixel_transforms: Sequence[PixelTransformConfig] = (),
+):
     """Canvases + matrices -> (images (B, h, w, 3) float 0..255, heatmaps (B, hh, hw, K),
     target weights (B, K)). ``codec`` may be a list (multi-level targets): then heatmaps is a
-    list, one per codec, and the weights are the first codec's."""
+    list, one per codec, and the weights are the first codec's. ``pixel_transforms`` (the
+    recipe's ``data.pixel_transforms``) run on the warped crops with the parameters drawn on
+    the host (``batch["pixel"]``)."""
     canvas = tf.cast(batch["canvas"], tf.float32)  # (B, C, C, 3)
     matrix = tf.cast(batch["matrix"], tf.float32)  # (B, 2, 3), canvas -> input
     images = affine.warp_affine(canvas, matrix, input_size)  # (B, h, w, 3)
+    if pixel_transforms:
+        # MMPose's transforms after TopdownAffine see its uint8 crop
+        images = tf.clip_by_value(tf.round(images), 0.0, 255.0)
+        images = apply_pixel_transforms(images, batch["pixel"], pixel_transforms)
     keypoints = affine.transform_points(batch["keypoints"], matrix)  # (B, K, 2)
     if isinstance(codec, list | tuple):
         encoded = [c.encode(keypoints, batch["keypoints_visible"]) for c in codec]

@@ -10,22 +10,30 @@ OpenCV's bilinear on uint8), ready for the model.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import tensorflow as tf
 
-from kpose.data import augment
+from kpose.data import augment, pixel_transforms
+from kpose.data.keypoint_mapping import KeypointMapping, keypoint_mapping
 from kpose.data.metainfo import DatasetInfo
 from kpose.data.records import (
+    META_FILE,
+    check_keypoints,
+    count_train_instances,
     decode_image,
     instance_bbox_xyxy,
     parse_example,
+    read_meta,
+    records_info,
     split_files,
     topdown_valid,
 )
-from kpose.errors import RecipeError
+from kpose.errors import DataError, RecipeError
 from kpose.geometry import reference
 from kpose.geometry.boxes import bbox_xywh_to_xyxy, bbox_xyxy_to_center_scale, fix_aspect_ratio
-from kpose.recipe import DataConfig
+from kpose.recipe import DataConfig, TrainSetConfig
 
 
 def _read_records(files: list[str], deterministic: bool) -> tf.data.Dataset:
@@ -38,21 +46,29 @@ def _read_records(files: list[str], deterministic: bool) -> tf.data.Dataset:
     )
 
 
-def _instances(ex: dict, info: DatasetInfo) -> tf.data.Dataset:
-    """One image's valid instances as a dataset (image bytes repeated per instance)."""
+def _instances(
+    ex: dict, info: DatasetInfo, mapping: KeypointMapping | None = None
+) -> tf.data.Dataset:
+    """One image's valid instances as a dataset (image bytes repeated per instance); with
+    ``mapping``, their keypoints as the mapping's targets (filtered before, as MMPose's
+    sub-datasets filter before their KeypointConverter)."""
     bbox = instance_bbox_xyxy(ex, info)
     kpts = ex["instance/keypoints"]
     keep = topdown_valid(bbox, kpts, ex["instance/iscrowd"], ex["instance/num_keypoints"])
     n = tf.reduce_sum(tf.cast(keep, tf.int32))
+    keypoints = tf.boolean_mask(kpts, keep)[..., :2]  # (n, K_records, 2)
+    # MMPose: keypoints_visible = min(1, v)
+    visible = tf.minimum(1.0, tf.boolean_mask(kpts, keep)[..., 2])
+    if mapping is not None:
+        keypoints, visible = mapping.apply(keypoints, visible)  # (n, K, 2), (n, K)
     return tf.data.Dataset.from_tensor_slices(
         {
             "encoded": tf.fill([n], ex["image/encoded"]),
             "format": tf.fill([n], ex["image/format"]),
             "width": tf.fill([n], tf.cast(ex["image/width"], tf.float32)),
             "bbox": tf.boolean_mask(bbox, keep),
-            "keypoints": tf.boolean_mask(kpts, keep)[..., :2],
-            # MMPose: keypoints_visible = min(1, v)
-            "keypoints_visible": tf.minimum(1.0, tf.boolean_mask(kpts, keep)[..., 2]),
+            "keypoints": keypoints,
+            "keypoints_visible": visible,
         }
     )
 
@@ -75,6 +91,82 @@ def train_instances(
     return ds.flat_map(lambda ex: _instances(ex, info))
 
 
+def train_set_instances(
+    train_set: TrainSetConfig,
+    info: DatasetInfo,
+    input_context: tf.distribute.InputContext | None = None,
+    *,
+    where: str = "data.train_sets[0]",
+) -> tf.data.Dataset:
+    """One record set's valid training instances in a fixed order (this worker's shards),
+    with ``info``'s keypoints: the set's ``keypoint_mapping`` maps its records' keypoints (as
+    meta.json describes them) to them; without one the records must hold them. ``where`` names
+    the set in errors."""
+    root, split = train_set.root, train_set.split
+    source = records_info(root)
+    mapping = keypoint_mapping(train_set.keypoint_mapping, info.num_keypoints)
+    if mapping is None:
+        try:
+            check_keypoints(read_meta(root), info, Path(root) / META_FILE)
+        except DataError as exc:
+            raise RecipeError(
+                f"{where}: {exc}; or give the set a keypoint_mapping to the model's keypoints"
+            ) from None
+    elif mapping.num_sources_needed > source.num_keypoints:
+        raise RecipeError(
+            f"{where}.keypoint_mapping: source index {mapping.num_sources_needed - 1} is out "
+            f"of range: the records in {root} hold the {source.num_keypoints} keypoints of "
+            f"{source.name!r} (meta.json)"
+        )
+    files = split_files(root, split)
+    if input_context is not None and input_context.num_input_pipelines > 1:
+        files = files[input_context.input_pipeline_id :: input_context.num_input_pipelines]
+    k = source.num_keypoints
+    ds = _read_records(files, deterministic=True)
+    ds = ds.map(
+        lambda s: parse_example(s, k), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
+    ds = ds.flat_map(lambda ex: _instances(ex, source, mapping))
+    return ds.repeat(train_set.repeat) if train_set.repeat > 1 else ds
+
+
+def count_training_instances(cfg: DataConfig) -> int:
+    """The instances of one pass over the training data: every set's valid instances (as its
+    converter counted them into meta.json) times its ``repeat``."""
+    return sum(count_train_instances(s.root, s.split) * s.repeat for s in cfg.train_record_sets)
+
+
+def mixed_train_instances(
+    cfg: DataConfig,
+    info: DatasetInfo,
+    *,
+    seed: int,
+    input_context: tf.distribute.InputContext | None = None,
+) -> tf.data.Dataset:
+    """One pass over the training data of ``cfg.train_record_sets``.
+
+    One set: its instances in record order. Several (MMPose's CombinedDataset, which its
+    sampler shuffles as one list): each next instance comes from set i with probability
+    n_i / n (n_i its instances times its ``repeat``; ``seed`` draws them) until a set runs
+    out, then from the others: every instance of every set once per pass, the sets mixed in
+    proportion to their sizes throughout. The shuffle buffer of ``train_dataset`` then mixes
+    within that stream as it does for one set.
+    """
+    sets = cfg.train_record_sets
+    parts = [
+        train_set_instances(s, info, input_context, where=f"data.train_sets[{i}]")
+        for i, s in enumerate(sets)
+    ]
+    if len(parts) == 1:
+        return parts[0]
+    sizes = [count_train_instances(s.root, s.split) * s.repeat for s in sets]
+    if not sum(sizes):
+        raise DataError(f"data.train_sets: no training instances in {[s.root for s in sets]}")
+    return tf.data.Dataset.sample_from_datasets(
+        parts, weights=[n / sum(sizes) for n in sizes], seed=seed, stop_on_empty_dataset=False
+    )
+
+
 def train_dataset(
     root: str,
     split: str,
@@ -91,21 +183,36 @@ def train_dataset(
 ) -> tf.data.Dataset:
     """An endless, reproducible stream of training batches for ``epoch``.
 
-    ``batch_size`` is the batch of this input pipeline (per worker). Elements:
+    ``root`` / ``split``: the records, unless ``cfg.train_sets`` lists several sets
+    (``mixed_train_instances``). ``batch_size`` is the batch of this input pipeline (per
+    worker). Elements:
     ``canvas`` uint8 (B, C, C, 3), ``matrix`` (B, 2, 3) canvas -> input, ``keypoints``
-    (B, K, 2) in canvas pixels, ``keypoints_visible`` (B, K).
+    (B, K, 2) in canvas pixels, ``keypoints_visible`` (B, K), and with ``cfg.pixel_transforms``
+    their drawn parameters, ``pixel`` (one dict per transform).
     """
     spec = augment.TrainCropSpec.for_input(input_size, use_udp)
-    ds = train_instances(root, split, info, input_context).enumerate()
+    if cfg.train_sets:
+        ds = mixed_train_instances(
+            cfg, info, seed=seed * 100003 + epoch, input_context=input_context
+        )
+    else:
+        ds = train_instances(root, split, info, input_context)
+    ds = ds.enumerate()
     ds = ds.shuffle(cfg.shuffle_buffer, seed=seed * 100003 + epoch, reshuffle_each_iteration=True)
     ds = ds.repeat().skip(skip_batches * batch_size)
 
     def prepare(index, inst):
-        aug = augment.sample_augmentation(
-            inst, tf.stack([tf.cast(seed * 100003 + epoch, tf.int64), index]), cfg, info, input_size
-        )
+        instance_seed = tf.stack([tf.cast(seed * 100003 + epoch, tf.int64), index])
+        aug = augment.sample_augmentation(inst, instance_seed, cfg, info, input_size)
         image = decode_image(inst["encoded"], inst["format"])
-        return augment.coarse_crop(image, aug, spec)
+        crop = augment.coarse_crop(image, aug, spec)
+        if cfg.pixel_transforms:  # drawn here, applied to the warped crop in the train step
+            crop["pixel"] = pixel_transforms.sample_pixel_params(
+                cfg.pixel_transforms,
+                tf.random.experimental.stateless_fold_in(instance_seed, 1),
+                input_size,
+            )
+        return crop
 
     ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

@@ -48,9 +48,10 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+import yaml
 from tqdm import tqdm
 
-from kpose.data.metainfo import DatasetInfo, to_yaml
+from kpose.data.metainfo import DatasetInfo, from_yaml_mapping, get_dataset_info, to_yaml
 from kpose.errors import DataError
 from kpose.geometry.boxes import bbox_xywh_to_xyxy, clip_bbox_xyxy
 
@@ -358,6 +359,18 @@ def read_meta(root: str | Path) -> dict:
             f"{path}: no converted dataset here; run `python -m kpose.convert ...` first"
         )
     return json.loads(path.read_text())
+
+
+def records_info(root: str | Path) -> DatasetInfo:
+    """The keypoint metadata the records under ``root`` were converted with (meta.json's
+    ``metainfo``; the built-in dataset of its ``dataset`` name for files written without it)."""
+    meta, path = read_meta(root), Path(root) / META_FILE
+    if "metainfo" not in meta:
+        return get_dataset_info(meta.get("dataset", ""))
+    try:
+        return from_yaml_mapping(yaml.safe_load(meta["metainfo"]), f"{path} (metainfo)")
+    except yaml.YAMLError as exc:
+        raise DataError(f"{path}: 'metainfo' is not valid YAML: {exc}") from None
 
 
 def split_files(root: str | Path, split: str, info: DatasetInfo | None = None) -> list[str]:

@@ -71,6 +71,7 @@ METRIC_SETTINGS = {
     "coco": CocoMetricSettings(),
     "humanart": CocoMetricSettings(),
     "aic": CocoMetricSettings(use_area=False),
+    "exlpose": CocoMetricSettings(use_area=False),
     "crowdpose": CocoMetricSettings(use_area=False, iou_type="keypoints_crowd"),
     "posetrack18": CocoMetricSettings(),
 }

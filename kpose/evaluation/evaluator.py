@@ -51,7 +51,7 @@ def predict_dataset(
     for batch in tqdm(
         dataset, total=total, desc="predict", unit="batch", disable=not progress, leave=False
     ):
-        kp_in, scores = predict(batch["image"])
+        kp_in, scores = predict(batch["image"])[:2]  # (a vis head's visibility is not scored)
         center = batch["center"].numpy().astype(np.float64)
         scale = batch["scale"].numpy().astype(np.float64)
         batches.append(
@@ -128,6 +128,7 @@ def score(
         "score_mode": ev.score_mode,
         "keypoint_score_thr": ev.keypoint_score_thr,
         "nms_thr": ev.nms_thr,
+        "nms_mode": ev.nms_mode,
     }
     if metric in ("coco", "crowdpose", "coco_wholebody"):
         # coco_wholebody: per-part AP/AR; ground_truth holds all 133 keypoints
@@ -265,9 +266,11 @@ class Evaluator:
         self.predict = make_predict_fn(
             model,
             codec,
-            info.flip_indices,
+            recipe.model_info.flip_indices,  # the model's keypoints; predictions keep info's
             flip_test=ev.flip_test if flip_test is None else flip_test,
             shift_heatmap=ev.shift_heatmap,
+            output_keypoint_indices=ev.output_keypoint_indices,
+            flip_mode=recipe.flip_mode,
         )
         self.ground_truth = None
         if ev.metric in ("coco", "crowdpose", "coco_wholebody"):

@@ -41,7 +41,7 @@ from kpose.inference.predict import (
     make_heatmap_fn,
     to_image_coords,
 )
-from kpose.models.build import build_heatmap_model
+from kpose.models.build import build_heatmap_model, predicts_visibility
 from kpose.presets import NO_CHECKPOINT, PRESETS, load_recipe_for
 from kpose.recipe import Recipe
 from kpose.visualize import draw_pose
@@ -111,7 +111,9 @@ class PoseEstimator:
 
         Returns:
             Per image (a list for a list of images) ``{"boxes": (N, 4) float32 xyxy,
-            "box_scores": (N,), "keypoints": (N, K, 2), "scores": (N, K)}``.
+            "box_scores": (N,), "keypoints": (N, K, 2), "scores": (N, K)}``; a model that
+            predicts keypoint visibility (a ``vis`` head, MMPose's ``VisPredictHead``) adds
+            ``"keypoints_visible": (N, K)``, the probability that each keypoint is visible.
 
         Example:
             >>> estimator = kpose.load("vitpose-s")
@@ -130,9 +132,10 @@ class PoseEstimator:
             self._boxes_of(b, a, i) for i, (b, a) in enumerate(zip(boxes, arrays, strict=True))
         ]
         counts = [len(b) for b, _ in per_image]
-        results = [_empty(self.dataset_info.num_keypoints) for _ in arrays]
+        with_visibility = predicts_visibility(self.heatmap_model)
+        results = [_empty(self.dataset_info.num_keypoints, with_visibility) for _ in arrays]
         if sum(counts):
-            keypoints, scores = self._predict_boxes(
+            keypoints, scores, visible = self._predict_boxes(
                 arrays, [b for b, _ in per_image], counts, flip_test, batch_size
             )
             start = 0
@@ -144,6 +147,8 @@ class PoseEstimator:
                     "keypoints": keypoints[start:end],
                     "scores": scores[start:end],
                 }
+                if visible is not None:
+                    results[i]["keypoints_visible"] = visible[start:end]
                 start = end
         return results[0] if single else results
 
@@ -175,34 +180,41 @@ class PoseEstimator:
             self.recipe.eval.flip_test if flip_test is None else bool(flip_test)
         )
         on_accelerator = accelerator_present()
-        keypoints, scores = [], []
+        with_visibility = predicts_visibility(self.heatmap_model)
+        keypoints, scores, visible = [], [], []
         for start in range(0, int(crops.shape[0]), batch_size):
             chunk = crops[start : start + batch_size]
             real = int(chunk.shape[0])
             bucket = _bucket(real, batch_size)
             if on_accelerator:  # XLA compiles per shape: pad to the bucket first
-                heatmaps = heatmaps_of(_pad_rows(chunk, bucket))
+                outputs = heatmaps_of(_pad_rows(chunk, bucket))
             else:  # a TF graph takes any batch: run the real crops only
-                heatmaps = _pad_rows(heatmaps_of(chunk), bucket)
-            kp, sc = self._decode(heatmaps)
+                outputs = heatmaps_of(chunk)
+            heatmaps, vis = outputs if with_visibility else (outputs, None)
+            kp, sc = self._decode(_pad_rows(heatmaps, bucket))
             keypoints.append(np.asarray(kp)[:real])
             scores.append(np.asarray(sc)[:real])
+            if vis is not None:
+                visible.append(np.asarray(vis, np.float32)[:real])
         kp_img = to_image_coords(
             np.concatenate(keypoints).astype(np.float64),
             np.asarray(centers, np.float64),
             np.asarray(scales, np.float64),
             self.input_size,
         )
-        return kp_img.astype(np.float32), np.concatenate(scores).astype(np.float32)
+        visible = np.concatenate(visible) if with_visibility else None
+        return kp_img.astype(np.float32), np.concatenate(scores).astype(np.float32), visible
 
     def _heatmap_fn(self, flip: bool):
         if flip not in self._heatmaps:
             self._heatmaps[flip] = make_heatmap_fn(
                 self.heatmap_model,
-                self.dataset_info.flip_indices,
+                self.recipe.model_info.flip_indices,
                 flip_test=flip,
                 shift_heatmap=self.recipe.eval.shift_heatmap,
                 jit_compile=accelerator_present(),
+                output_keypoint_indices=self.recipe.eval.output_keypoint_indices,
+                flip_mode=self.recipe.flip_mode,
             )
         return self._heatmaps[flip]
 
@@ -244,11 +256,12 @@ class PoseEstimator:
     ):
         """Build the recipe's model and fill it from ``weights`` (see the module docstring;
         ``cache_key`` names the folder of converted downloads, default the model's name)."""
-        info = recipe.dataset_info
+        info = recipe.model_info  # the heatmaps' keypoints
         input_size = tuple(recipe.codec.input_size)
         if weights is not None and str(weights).endswith(".keras"):
             local = fetch(str(weights)) if is_url(weights) else weights
-            model = load_keras_model(local, input_size, info.num_keypoints)
+            channels = info.num_keypoints * recipe.model.head.channels_per_keypoint
+            model = load_keras_model(local, input_size, channels)
             return cls(recipe, model, detector)
         model = build_heatmap_model(
             recipe.model, input_size, info.num_keypoints, name=recipe.name or None
@@ -331,10 +344,13 @@ def _boxes_of(boxes, i) -> tuple[np.ndarray, np.ndarray]:
     return array[:, :4].copy(), scores.copy()
 
 
-def _empty(num_keypoints: int) -> dict:
-    return {
+def _empty(num_keypoints: int, with_visibility: bool = False) -> dict:
+    empty = {
         "keypoints": np.zeros((0, num_keypoints, 2), np.float32),
         "scores": np.zeros((0, num_keypoints), np.float32),
         "boxes": np.zeros((0, 4), np.float32),
         "box_scores": np.zeros(0, np.float32),
     }
+    if with_visibility:
+        empty["keypoints_visible"] = np.zeros((0, num_keypoints), np.float32)
+    return empty

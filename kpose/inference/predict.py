@@ -16,6 +16,7 @@ import tensorflow as tf
 from kpose.codecs import flip_heatmaps, flip_test_average
 from kpose.geometry import cv2_exact
 from kpose.geometry.boxes import bbox_xyxy_to_center_scale, fix_aspect_ratio
+from kpose.models.build import predicts_visibility
 
 
 @tf.function(reduce_retracing=True)
@@ -55,19 +56,63 @@ def accelerator_present() -> bool:
     return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
 
 
-def heatmaps_with_flip(
-    model: keras.Model, crops, flip_indices: Sequence[int], flip_test: bool, shift_heatmap: bool
+def outputs_with_flip(
+    model: keras.Model,
+    crops,
+    flip_indices: Sequence[int],
+    flip_test: bool,
+    shift_heatmap: bool,
+    output_keypoint_indices: Sequence[int] | None = None,
+    flip_mode: str = "heatmap",
 ):
-    """The model's float32 heatmaps ``(B, h', w', K)`` of crops ``(B, h, w, 3)`` (uint8 or
-    float RGB 0..255). With ``flip_test`` the model also sees the mirrored crops; their heatmaps
-    are flipped back (``flip_indices``, ``shift_heatmap``) and averaged in. TF ops, traced
-    inside the caller's ``tf.function``."""
+    """The model's float32 ``(heatmaps (B, h', w', K), visibility (B, K) or None)`` of crops
+    ``(B, h, w, 3)`` (uint8 or float RGB 0..255); the visibility is the keypoint visibility
+    probability of a model that predicts it (a ``vis`` head, MMPose's ``VisPredictHead``),
+    else None. With ``flip_test`` the model also sees the mirrored crops; their heatmaps
+    are flipped back (``flip_indices``, the model's keypoints, ``shift_heatmap``,
+    ``flip_mode``: "udp_combined" for UDP's combined maps) and averaged in, and so is their
+    visibility (keypoints swapped by ``flip_indices``). ``output_keypoint_indices`` (MMPose's
+    test_cfg): only these keypoints are returned, in this order (K of them; their 3 channels
+    each with "udp_combined"). TF ops, traced inside the caller's ``tf.function``."""
     crops = tf.cast(crops, tf.float32)
-    heatmaps = tf.cast(model(crops, training=False), tf.float32)  # (B, h, w, K)
+    heatmaps, visibility = _outputs(model, crops)  # (B, h, w, K_model), (B, K_model) | None
     if flip_test:
-        flipped = tf.cast(model(tf.reverse(crops, axis=[2]), training=False), tf.float32)
-        heatmaps = flip_test_average(heatmaps, flip_heatmaps(flipped, flip_indices, shift_heatmap))
-    return heatmaps
+        flipped, flipped_visibility = _outputs(model, tf.reverse(crops, axis=[2]))
+        flipped = flip_heatmaps(flipped, flip_indices, shift_heatmap, flip_mode)
+        heatmaps = flip_test_average(heatmaps, flipped)
+        if visibility is not None:
+            flipped_visibility = tf.gather(flipped_visibility, list(flip_indices), axis=-1)
+            visibility = (visibility + flipped_visibility) * 0.5
+    if output_keypoint_indices is not None:
+        group = 3 if flip_mode == "udp_combined" else 1  # channels per keypoint
+        channels = [group * k + j for k in output_keypoint_indices for j in range(group)]
+        heatmaps = tf.gather(heatmaps, channels, axis=-1)  # (B, h, w, K)
+        if visibility is not None:
+            visibility = tf.gather(visibility, list(output_keypoint_indices), axis=-1)
+    return heatmaps, visibility
+
+
+def _outputs(model: keras.Model, crops):
+    outputs = model(crops, training=False)
+    if predicts_visibility(model):
+        heatmaps, visibility = outputs
+        return tf.cast(heatmaps, tf.float32), tf.cast(visibility, tf.float32)
+    return tf.cast(outputs, tf.float32), None
+
+
+def heatmaps_with_flip(
+    model: keras.Model,
+    crops,
+    flip_indices: Sequence[int],
+    flip_test: bool,
+    shift_heatmap: bool,
+    output_keypoint_indices: Sequence[int] | None = None,
+    flip_mode: str = "heatmap",
+):
+    """The heatmaps of ``outputs_with_flip``: float32 ``(B, h', w', K)``."""
+    return outputs_with_flip(
+        model, crops, flip_indices, flip_test, shift_heatmap, output_keypoint_indices, flip_mode
+    )[0]
 
 
 def make_heatmap_fn(
@@ -77,15 +122,28 @@ def make_heatmap_fn(
     flip_test: bool = True,
     shift_heatmap: bool = True,
     jit_compile: bool = False,
+    output_keypoint_indices: Sequence[int] | None = None,
+    flip_mode: str = "heatmap",
 ):
-    """``heatmaps_with_flip`` compiled once for every batch size: crops ``(B, h, w, 3)`` (uint8
-    or float RGB 0..255) -> float32 heatmaps ``(B, h', w', K)`` (a TF graph takes any batch;
-    under XLA each batch size still compiles once)."""
+    """``outputs_with_flip`` compiled once for every batch size: crops ``(B, h, w, 3)`` (uint8
+    or float RGB 0..255) -> float32 heatmaps ``(B, h', w', K)``, or ``(heatmaps, visibility
+    (B, K))`` for a model that predicts visibility (a TF graph takes any batch; under XLA each
+    batch size still compiles once)."""
     spec = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)
+    with_visibility = predicts_visibility(model)
 
     @tf.function(input_signature=[spec], jit_compile=jit_compile)
     def compiled(crops):
-        return heatmaps_with_flip(model, crops, flip_indices, flip_test, shift_heatmap)
+        heatmaps, visibility = outputs_with_flip(
+            model,
+            crops,
+            flip_indices,
+            flip_test,
+            shift_heatmap,
+            output_keypoint_indices,
+            flip_mode,
+        )
+        return (heatmaps, visibility) if with_visibility else heatmaps
 
     return lambda crops: compiled(tf.cast(crops, tf.float32))
 
@@ -98,16 +156,28 @@ def make_predict_fn(
     flip_test: bool = True,
     shift_heatmap: bool = True,
     jit_compile: bool = False,
+    output_keypoint_indices: Sequence[int] | None = None,
+    flip_mode: str = "heatmap",
 ):
     """A compiled function: crops ``(B, h, w, 3)`` (uint8 or float RGB 0..255) ->
-    ``(keypoints (B, K, 2) in input-crop pixels, scores (B, K))``: ``heatmaps_with_flip`` and
-    the codec's decode in one ``tf.function`` (what the evaluator and the SavedModel run)."""
+    ``(keypoints (B, K, 2) in input-crop pixels, scores (B, K))``, and for a model that
+    predicts visibility a third element, ``keypoints_visible (B, K)`` (MMPose's
+    ``VisPredictHead`` predictions): ``outputs_with_flip`` and the codec's decode in one
+    ``tf.function`` (what the evaluator and the SavedModel run)."""
 
     @tf.function(jit_compile=jit_compile, reduce_retracing=True)
     def predict(crops):
-        return codec.decode(
-            heatmaps_with_flip(model, crops, flip_indices, flip_test, shift_heatmap)
+        heatmaps, visibility = outputs_with_flip(
+            model,
+            crops,
+            flip_indices,
+            flip_test,
+            shift_heatmap,
+            output_keypoint_indices,
+            flip_mode,
         )
+        keypoints, scores = codec.decode(heatmaps)
+        return (keypoints, scores) if visibility is None else (keypoints, scores, visibility)
 
     return predict
 

@@ -16,8 +16,13 @@ also finds the people: ``serving_default(image_bytes: tf.string[B]) -> {"boxes":
 "num_people": int32[B]}`` (M: the most people in one image; rows past ``num_people`` are zero),
 and the signature ``with_boxes`` answers the requests with boxes as above.
 
+A model that predicts keypoint visibility (a ``vis`` head, MMPose's ``VisPredictHead``) adds
+one output to both signatures, ``"keypoints_visible": float32[B, N, K]`` (the probability
+that each keypoint is visible); every other model's signatures are as above.
+
 ONNX (tf2onnx) and TFLite hold the heatmap model alone: RGB 0..255 crops
-``(B, H, W, 3)`` -> heatmaps ``(B, h, w, K)``.
+``(B, H, W, 3)`` -> heatmaps ``(B, h, w, K)`` (and the visibility ``(B, K)``, a second
+output, for a vis head).
 """
 
 from __future__ import annotations
@@ -36,19 +41,28 @@ from kpose.inference.predict import crop_boxes, make_predict_fn, to_image_coords
 
 FORMATS = ("saved_model", "onnx", "tflite")
 ONNX_OPSET = 17
+# The per-keypoint outputs and each one's shape after the person axes, for K keypoints.
+_TAILS = {
+    "keypoints": lambda k: [k, 2],
+    "scores": lambda k: [k],
+    "keypoints_visible": lambda k: [k],
+}
 
 
 def _boxes_to_keypoints(estimator: PoseEstimator):
-    """``(images, image_index, boxes (M, 4)) -> (keypoints (M, K, 2), scores (M, K))`` in image
-    pixels: the predict path both serving functions run on their people."""
-    recipe, info = estimator.recipe, estimator.dataset_info
+    """``(images, image_index, boxes (M, 4)) -> {"keypoints": (M, K, 2) in image pixels,
+    "scores": (M, K)}``, plus ``"keypoints_visible": (M, K)`` for a model that predicts
+    visibility: the predict path both serving functions run on their people."""
+    recipe = estimator.recipe
     input_size = estimator.input_size
     predict = make_predict_fn(
         estimator.heatmap_model,
         estimator.codec,
-        info.flip_indices,
+        recipe.model_info.flip_indices,
         flip_test=recipe.eval.flip_test,
         shift_heatmap=recipe.eval.shift_heatmap,
+        output_keypoint_indices=recipe.eval.output_keypoint_indices,
+        flip_mode=recipe.flip_mode,
     )
 
     def keypoints_of(images, image_index, boxes):
@@ -60,9 +74,12 @@ def _boxes_to_keypoints(estimator: PoseEstimator):
             recipe.data.bbox_padding,
             recipe.use_udp_warp,
         )
-        keypoints_in, scores = predict(crops)
+        keypoints_in, scores, *visible = predict(crops)
         keypoints = to_image_coords(tf.cast(keypoints_in, tf.float32), centers, scales, input_size)
-        return keypoints, tf.cast(scores, tf.float32)
+        people = {"keypoints": keypoints, "scores": tf.cast(scores, tf.float32)}
+        if visible:  # a vis head's keypoint visibility (MMPose's keypoints_visible)
+            people["keypoints_visible"] = tf.cast(visible[0], tf.float32)
+        return people
 
     return keypoints_of
 
@@ -81,13 +98,13 @@ def serving_function(estimator: PoseEstimator):
     def serve(image_bytes, boxes):
         images, _ = _decode_padded(image_bytes)  # zero-padded like OpenCV's border
         valid = tf.where(tf.reduce_any(tf.not_equal(boxes, 0.0), axis=-1))  # (M, 2)
-        keypoints, scores = keypoints_of(
+        people = keypoints_of(
             images, tf.cast(valid[:, 0], tf.int32), tf.gather_nd(boxes, valid)
-        )  # (M, K, 2), (M, K)
+        )  # (M, K, 2), (M, K)[, (M, K)]
         shape = tf.shape(boxes, out_type=tf.int64)
         return {
-            "keypoints": tf.scatter_nd(valid, keypoints, tf.concat([shape[:2], [k, 2]], 0)),
-            "scores": tf.scatter_nd(valid, scores, tf.concat([shape[:2], [k]], 0)),
+            name: tf.scatter_nd(valid, values, tf.concat([shape[:2], _TAILS[name](k)], 0))
+            for name, values in people.items()
         }
 
     return serve
@@ -117,7 +134,7 @@ def detecting_function(estimator: PoseEstimator, detector):
         rank = tf.range(tf.shape(people)[0]) - tf.gather(
             tf.cumsum(counts, exclusive=True), image_index
         )  # the row of each person in its image
-        keypoints, scores = keypoints_of(images, image_index, people[:, :4])
+        per_keypoint = keypoints_of(images, image_index, people[:, :4])
         where = tf.stack([image_index, rank], axis=1)
         shape = tf.stack([n_images, tf.reduce_max(tf.concat([counts, [0]], 0))])
 
@@ -127,8 +144,7 @@ def detecting_function(estimator: PoseEstimator, detector):
         return {
             "boxes": place(people[:, :4], [4]),
             "box_scores": place(people[:, 4], tf.zeros([0], tf.int32)),
-            "keypoints": place(keypoints, [k, 2]),
-            "scores": place(scores, [k]),
+            **{name: place(v, _TAILS[name](k)) for name, v in per_keypoint.items()},
             "num_people": counts,
         }
 

@@ -14,6 +14,7 @@ from kpose.errors import ModelError, RecipeError
 from kpose.models.backbones import BACKBONES, accepted_arguments, get_backbone
 from kpose.models.heads.cpm import cpm_head
 from kpose.models.heads.heatmap import heatmap_head
+from kpose.models.heads.vis import VISIBILITY, vis_predict_head
 from kpose.models.layers import Normalize
 from kpose.models.necks.feature_map_processor import feature_map_processor
 from kpose.recipe import HeadConfig, ModelConfig
@@ -53,7 +54,10 @@ def build_heatmap_model(
     ``kpose.weights.state_dict.assign_state_dict`` fills them from an MMPose checkpoint.
     Multi-stage models (CPM, Hourglass, MSPN/RSN) predict with their last stage; with
     ``all_stages`` the model returns every stage's heatmaps, first to last (the last is named
-    ``heatmaps``), for intermediate supervision.
+    ``heatmaps``), for intermediate supervision. A ``vis`` head (VisPredictHead) returns
+    ``[heatmaps, visibility (B, K)]`` (the output named ``visibility``), also with
+    ``all_stages``. UDP's combined targets (``head.channels_per_keypoint: 3``) have ``3 K``
+    channels.
 
     Example:
         >>> model = build_heatmap_model(ModelConfig(backbone="resnet50"), (192, 256), 17)
@@ -72,6 +76,9 @@ def build_heatmap_model(
     if neck is not None:
         x = neck(x)
     x = head(x)  # (B, h, w, K), or one per stage for multi-stage heads
+    visibility = None
+    if model_cfg.head.type == "vis":  # VisPredictHead: [heatmaps, visibility (B, K)]
+        x, visibility = x
     stages = list(x) if isinstance(x, list | tuple) else [x]
     if not all_stages:
         stages = stages[-1:]  # the last stage is the prediction
@@ -83,7 +90,25 @@ def build_heatmap_model(
         for i, y in enumerate(stages)
     ]
     outputs = heatmaps if all_stages else heatmaps[0]
+    if visibility is not None:
+        visibility = keras.layers.Activation("linear", dtype="float32", name=VISIBILITY)(visibility)
+        outputs = [*heatmaps, visibility]
     return keras.Model(images, outputs, name=name or f"{model_cfg.backbone}_heatmap")
+
+
+def predicts_visibility(model: keras.Model) -> bool:
+    """Whether ``model`` (``build_heatmap_model``'s) also outputs keypoint visibility."""
+    return VISIBILITY in model.output_names
+
+
+def prediction_model(stages_model: keras.Model) -> keras.Model:
+    """``build_heatmap_model``'s model without ``all_stages``, sharing the layers of its
+    ``all_stages`` model: the last heatmaps (and the visibility, for a ``vis`` head)."""
+    by_name = dict(zip(stages_model.output_names, stages_model.outputs, strict=True))
+    outputs = [by_name["heatmaps"]] + ([by_name[VISIBILITY]] if VISIBILITY in by_name else [])
+    return keras.Model(
+        stages_model.input, outputs if len(outputs) > 1 else outputs[0], name=stages_model.name
+    )
 
 
 def build_neck(neck_cfg, backbone: keras.Model) -> keras.Model | None:
@@ -117,6 +142,13 @@ def build_head(
     ``backbone`` is the neck when there is one)."""
     channels = [int(t.shape[-1]) for t in backbone.outputs]
     args = dict(head_cfg.args)
+    # UDP's combined targets: a disc and x / y offset maps per keypoint
+    out_channels = num_keypoints * head_cfg.channels_per_keypoint
+    if head_cfg.channels_per_keypoint != 1 and head_cfg.type not in ("heatmap", "vipnas"):
+        raise ModelError(
+            f"model.head.channels_per_keypoint: {head_cfg.type!r} heads give one heatmap per "
+            f"keypoint, got {head_cfg.channels_per_keypoint}"
+        )
     layers = {  # what HeatmapHead and its ViPNAS variant share
         "deconv_out_channels": tuple(head_cfg.deconv_out_channels),
         "deconv_kernel_sizes": tuple(head_cfg.deconv_kernel_sizes),
@@ -126,8 +158,12 @@ def build_head(
     }
     if head_cfg.type == "heatmap":
         return heatmap_head(
-            channels[-1], num_keypoints, upsample_factor=head_cfg.upsample_factor, **layers
+            channels[-1], out_channels, upsample_factor=head_cfg.upsample_factor, **layers
         )
+    if head_cfg.type == "vis":
+        if head_cfg.upsample_factor:
+            raise ModelError("model.head.upsample_factor: a vis head takes none")
+        return vis_predict_head(channels[-1], num_keypoints, **layers)
     if head_cfg.type == "cpm":
         return cpm_head(
             channels,
@@ -143,8 +179,8 @@ def build_head(
     if head_cfg.type == "vipnas":
         from kpose.models.heads.vipnas import vipnas_head
 
-        return vipnas_head(channels[-1], num_keypoints, **layers, **args)  # deconv_num_groups
+        return vipnas_head(channels[-1], out_channels, **layers, **args)  # deconv_num_groups
     raise ModelError(
-        f"model.head.type: unknown head {head_cfg.type!r}; expected 'heatmap', 'cpm', 'mspn' "
-        "or 'vipnas'"
+        f"model.head.type: unknown head {head_cfg.type!r}; expected 'heatmap', 'cpm', 'mspn', "
+        "'vipnas' or 'vis'"
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import tensorflow as tf
@@ -47,6 +47,53 @@ def keypoint_ohkm_mse_per_sample(
     return tf.reduce_mean(tf.math.top_k(per_keypoint, k=topk, sorted=False).values, axis=-1)
 
 
+def combined_target_mse_per_sample(
+    pred: tf.Tensor, target: tf.Tensor, weights: tf.Tensor
+) -> tf.Tensor:
+    """MMPose's ``CombinedTargetMSELoss(use_target_weight=True)`` contribution of each sample
+    (UDP's combined targets, ``kpose.codecs.UDPHeatmap(heatmap_type="combined")``).
+
+    pred, target: (B, h, w, 3K), channel 3k keypoint k's disc, 3k + 1 and 3k + 2 its x and y
+    offsets; weights: (B, K). Per keypoint, half the mean squared error of the weighted discs
+    plus half that of each offset map masked by the weighted target disc (offsets count only
+    inside it); the mean over keypoints of that sum. Returns (B,), whose mean is MMPose's loss.
+    """
+    pred = tf.cast(pred, tf.float32)
+    w = weights[:, None, None, :]  # (B, 1, 1, K)
+    disc = target[..., 0::3] * w  # the weighted target disc, (B, h, w, K)
+    terms = tf.square(pred[..., 0::3] * w - disc)
+    terms += tf.square(disc * pred[..., 1::3] - disc * target[..., 1::3])
+    terms += tf.square(disc * pred[..., 2::3] - disc * target[..., 2::3])
+    return 0.5 * tf.reduce_mean(terms, axis=[1, 2, 3])
+
+
+def combined_target_mse(pred: tf.Tensor, target: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
+    """MMPose's ``CombinedTargetMSELoss(use_target_weight=True)`` for one batch."""
+    return tf.reduce_mean(combined_target_mse_per_sample(pred, target, weights))
+
+
+def visibility_bce_per_sample(
+    probabilities: tf.Tensor, labels: tf.Tensor, label_weights: tf.Tensor | None = None
+) -> tf.Tensor:
+    """MMPose's ``BCELoss(use_sigmoid=True, use_target_weight=True)`` of ``VisPredictHead``
+    for each sample: the mean over K of ``-(y log p + (1 - y) log(1 - p)) * weight``, each log
+    clamped at -100 as PyTorch's ``binary_cross_entropy`` does.
+
+    probabilities: the visibility output (B, K), after its sigmoid; labels: (B, K), MMPose's
+    keypoint weights of the targets (1: labelled and on the heatmap); label_weights: (B, K),
+    MMPose's ``keypoints_visible_weights`` (default ones: every label counts). Returns (B,),
+    whose mean is MMPose's loss before its ``loss_weight``.
+    """
+    p = tf.cast(probabilities, tf.float32)
+    y = tf.cast(labels, tf.float32)
+    log_p = tf.maximum(tf.math.log(p), -100.0)
+    log_q = tf.maximum(tf.math.log(1.0 - p), -100.0)
+    losses = -(y * log_p + (1.0 - y) * log_q)
+    if label_weights is not None:
+        losses *= tf.cast(label_weights, tf.float32)
+    return tf.reduce_mean(losses, axis=-1)
+
+
 # MMPose's AdaptiveWingLoss defaults
 ADAPTIVE_WING_DEFAULTS = {"alpha": 2.1, "omega": 14.0, "epsilon": 1.0, "theta": 0.5}
 
@@ -86,11 +133,12 @@ def adaptive_wing_per_sample(
 @dataclass(frozen=True)
 class StageLoss:
     """How one model output is supervised: against the targets of codec ``level`` with the
-    ``loss`` ("mse", "ohkm" keeping the ``topk`` hardest keypoints, or "adaptive_wing" with
-    ``args``) scaled by ``weight``."""
+    ``loss`` ("mse", "ohkm" keeping the ``topk`` hardest keypoints, "adaptive_wing" with
+    ``args``, "combined_mse" for UDP's combined targets, or "bce": a visibility output against
+    the target weights) scaled by ``weight``."""
 
     level: int = 0
-    loss: Literal["mse", "ohkm", "adaptive_wing"] = "mse"
+    loss: Literal["mse", "ohkm", "adaptive_wing", "combined_mse", "bce"] = "mse"
     weight: float = 1.0
     topk: int = 8
     args: Mapping[str, float] = field(default_factory=dict)
@@ -101,6 +149,10 @@ class StageLoss:
             return keypoint_ohkm_mse_per_sample(pred, target, weights, self.topk)
         if self.loss == "adaptive_wing":
             return adaptive_wing_per_sample(pred, target, weights, **self.args)
+        if self.loss == "combined_mse":
+            return combined_target_mse_per_sample(pred, target, weights)
+        if self.loss == "bce":  # the visibility labels are the target weights
+            return visibility_bce_per_sample(pred, weights)
         return keypoint_mse_per_sample(pred, target, weights)
 
 
@@ -108,16 +160,24 @@ def stage_losses(head_cfg, num_outputs: int) -> list[StageLoss]:
     """The supervision of each output of a model with ``head_cfg``, as MMPose's configs set it.
 
     Single- and multi-stage heatmap / CPM heads: every output against the one target with
-    ``head.loss`` (MSE, or AdaptiveWingLoss with ``head.loss_args``), weight 1 (CPMHead sums
-    the stages). MSPN / RSN (``head.type: mspn``): output ``i`` against
+    ``head.loss`` (MSE, CombinedTargetMSELoss for UDP's combined targets, or AdaptiveWingLoss
+    with ``head.loss_args``), weight 1 (CPMHead sums the stages). ``VisPredictHead``
+    (``head.type: vis``): its heatmaps so, then its visibility output (the last) with BCE x
+    ``head.args.visibility_loss_weight`` against the target weights. MSPN / RSN
+    (``head.type: mspn``): output ``i`` against
     level ``level_indices[i]`` of the multi-level Megvii targets, MSE x 0.25 for every unit but
     the last of each stage, OHKM-MSE (top 8) x 1 for the last unit.
     """
+    if head_cfg.type == "vis":
+        heatmaps = stage_losses(replace(head_cfg, type="heatmap"), num_outputs - 1)
+        weight = float(head_cfg.args.get("visibility_loss_weight", 1.0))
+        return heatmaps + [StageLoss(loss="bce", weight=weight)]
     if head_cfg.type != "mspn":
-        if head_cfg.loss == "mse" and not head_cfg.loss_args:
-            return [StageLoss() for _ in range(num_outputs)]
-        if head_cfg.loss == "mse":
-            raise RecipeError("key 'model.head.loss_args': the MSE loss takes no arguments")
+        if head_cfg.loss in ("mse", "combined_mse"):
+            if head_cfg.loss_args:
+                name = {"mse": "MSE", "combined_mse": "CombinedTargetMSE"}[head_cfg.loss]
+                raise RecipeError(f"key 'model.head.loss_args': the {name} loss takes no arguments")
+            return [StageLoss(loss=head_cfg.loss) for _ in range(num_outputs)]
         unknown = sorted(set(head_cfg.loss_args) - set(ADAPTIVE_WING_DEFAULTS))
         if unknown:
             raise RecipeError(

@@ -28,13 +28,13 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from kpose.codecs import make_codec, make_training_codecs
-from kpose.data import augment, pipeline, records
+from kpose.data import augment, pipeline
 from kpose.data.metainfo import DatasetInfo
 from kpose.data.synthetic import ensure_synthetic_data
 from kpose.errors import ModelError, RecipeError
 from kpose.evaluation.evaluator import Evaluator
 from kpose.models.backbones import BACKBONES
-from kpose.models.build import build_heatmap_model
+from kpose.models.build import build_heatmap_model, prediction_model
 from kpose.models.freeze import freeze_stages, set_norm_eval
 from kpose.presets import PRESETS
 from kpose.recipe import Recipe, TrainConfig, to_dict
@@ -143,7 +143,7 @@ def fit(
     strategy = strategy or default_strategy()
     cfg = recipe.train
     chief = is_chief(strategy)
-    info = recipe.dataset_info
+    info = recipe.model_info  # the heatmaps' keypoints: training targets, augmentation
     write_dir = prepare_work_dir(recipe, chief)
     run = build_run(recipe, info, strategy, write_dir)
     restore_or_initialise(run)
@@ -156,10 +156,13 @@ def fit(
         cfg.batch_size,
         jit_compile=cfg.jit_compile,
         losses=stage_losses(recipe.model.head, len(run.stages_model.outputs)),
+        pixel_transforms=recipe.data.pixel_transforms,
     )
     writer = tf.summary.create_file_writer(str(write_dir / "logs"))
     evaluator = (
-        Evaluator(recipe, run.model, make_codec(recipe), info, progress=progress) if chief else None
+        Evaluator(recipe, run.model, make_codec(recipe), recipe.dataset_info, progress=progress)
+        if chief
+        else None
     )
     metrics: dict = {}
     start_epoch = int(run.epoch.numpy())
@@ -201,17 +204,22 @@ def build_run(
     of ``recipe``, built in ``strategy``'s scope (seeded with ``train.seed``; the learning rate
     scaled by ``batch_size / base_batch_size`` with ``train.scale_lr``)."""
     cfg = recipe.train
-    num_instances = records.count_train_instances(recipe.data.root, recipe.data.train_split)
+    num_instances = pipeline.count_training_instances(recipe.data)
     steps_per_epoch = cfg.steps_per_epoch or max(1, num_instances // cfg.batch_size)
     lr = cfg.lr * (cfg.batch_size / cfg.base_batch_size if cfg.scale_lr else 1.0)
-    if cfg.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
     keras.utils.set_random_seed(cfg.seed)
     with strategy.scope():
-        stages_model = build_heatmap_model(
-            recipe.model, tuple(recipe.codec.input_size), info.num_keypoints, all_stages=True
-        )
-        model = keras.Model(stages_model.input, stages_model.outputs[-1], name=stages_model.name)
+        # the policy only matters while layers are made: set it for the build, then restore it
+        policy = keras.mixed_precision.global_policy()
+        if cfg.mixed_precision:
+            keras.mixed_precision.set_global_policy("mixed_float16")
+        try:
+            stages_model = build_heatmap_model(
+                recipe.model, tuple(recipe.codec.input_size), info.num_keypoints, all_stages=True
+            )
+        finally:
+            keras.mixed_precision.set_global_policy(policy)
+        model = prediction_model(stages_model)  # the last heatmaps (+ visibility)
         if cfg.frozen_stages >= 0:
             family = BACKBONES.get(recipe.model.backbone, "").split(":")[0]
             frozen = freeze_stages(model, family, cfg.frozen_stages)
@@ -232,7 +240,11 @@ def build_run(
         )
         optimizer = make_optimizer(cfg, schedule, model)
         if cfg.mixed_precision:
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            # dynamic loss scale as MMPose's AmpOptimWrapper(loss_scale='dynamic'), i.e. torch's
+            # GradScaler defaults: start at 2**16, halve on overflow, double after 2000 steps
+            optimizer = keras.optimizers.LossScaleOptimizer(
+                optimizer, initial_scale=2.0**16, dynamic_growth_steps=2000
+            )
         # The optimizer's slots must exist, created in the scope, before the step is traced.
         optimizer.build(model.trainable_variables)
         epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
@@ -398,6 +410,7 @@ def make_train_step(
     *,
     jit_compile: bool = False,
     losses=None,
+    pixel_transforms=(),
 ):
     """``train_step(iterator) -> loss``: one optimizer step over the global batch.
 
@@ -408,7 +421,8 @@ def make_train_step(
     A model with several outputs (one per stage) is supervised at each: ``losses`` (one
     ``StageLoss`` per output, default MSE on the first codec's targets) says against which
     level of targets (``codec`` may be a list, one per level) with which loss and weight; the
-    stage losses are summed (MMPose's CPMHead / MSPNHead.loss).
+    stage losses are summed (MMPose's CPMHead / MSPNHead.loss). ``pixel_transforms`` (the
+    recipe's ``data.pixel_transforms``) run on the warped crops before the model.
     """
 
     codecs = list(codec) if isinstance(codec, list | tuple) else [codec]
@@ -421,7 +435,9 @@ def make_train_step(
         )
 
     def replica_step(batch):
-        images, targets, weights = augment.make_training_batch(batch, codecs, input_size)
+        images, targets, weights = augment.make_training_batch(
+            batch, codecs, input_size, pixel_transforms
+        )
         with tf.GradientTape() as tape:
             preds = model(images, training=True)
             preds = preds if isinstance(preds, list | tuple) else [preds]

@@ -93,7 +93,7 @@ def load_weights(
             raise ModelError(f"{path}: cannot load into {model.name}: {exc}") from exc
     elif path.suffix == ".keras":
         width, height = model.input_shape[2], model.input_shape[1]
-        saved = load_keras_model(path, (width, height), model.output_shape[-1])
+        saved = load_keras_model(path, (width, height), heatmap_channels(model))
         try:
             model.set_weights(saved.get_weights())
         except ValueError as exc:
@@ -352,6 +352,13 @@ def load_backbone_weights(
     return AssignResult(missing, result.unexpected_keys)
 
 
+def heatmap_channels(model: keras.Model) -> int:
+    """The channels of ``model``'s heatmaps (its first output: a vis head's model also
+    outputs the visibility)."""
+    shape = model.output_shape
+    return (shape[0] if isinstance(shape, list) else shape)[-1]
+
+
 def load_keras_model(
     path: str | os.PathLike, input_size: tuple[int, int] | None, num_keypoints: int | None
 ) -> keras.Model:
@@ -367,7 +374,7 @@ def load_keras_model(
         return model
     width, height = input_size
     expected = (height, width, 3)
-    if tuple(model.input_shape[1:]) != expected or model.output_shape[-1] != num_keypoints:
+    if tuple(model.input_shape[1:]) != expected or heatmap_channels(model) != num_keypoints:
         raise ModelError(
             f"{path}: the model takes {model.input_shape} and gives "
             f"{model.output_shape}; the preset needs (None, {height}, {width}, 3) "

@@ -121,9 +121,9 @@ def test_udp_refines_border_peaks_outwards(udp):
     assert -0.6 < y < -0.4
 
 
-def test_udp_rejects_combined_maps():
-    with pytest.raises(ModelError, match="combined"):
-        UDPHeatmap(INPUT, HEATMAP, heatmap_type="combined")
+def test_udp_rejects_unknown_heatmap_types():  # combined maps: tests/codecs/test_udp_combined.py
+    with pytest.raises(ModelError, match="heatmap_type"):
+        UDPHeatmap(INPUT, HEATMAP, heatmap_type="offset")
 
 
 # --- Megvii --------------------------------------------------------------------------------

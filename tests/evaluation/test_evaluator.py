@@ -203,3 +203,30 @@ def test_evaluate_takes_mmpose_pth_and_keras_files(kind, samples, tmp_path, caps
         metrics[path.name] = json.loads((out / "metrics.json").read_text())["metrics"]
     assert metrics[weights.name] == metrics["w.weights.h5"]
     assert "coco/AP" in capsys.readouterr().out
+
+
+def test_eval_nms_mode_reaches_the_coco_metric(samples):
+    """``eval.nms_mode: none`` (MMPose's MSPN / RSN configs) keeps duplicate instances that the
+    default OKS-NMS suppresses."""
+    from kpose.evaluation.evaluator import score
+    from kpose.recipe import EvalConfig
+
+    gt = json.loads((samples / "coco" / "test_coco.json").read_text())
+    anns = [a for a in gt["annotations"] if a["num_keypoints"] > 0]
+    rng = np.random.default_rng(0)
+    kps = np.stack([np.asarray(a["keypoints"], np.float64).reshape(-1, 3)[:, :2] for a in anns])
+    kps = kps + rng.normal(0, 3.0, kps.shape)
+    once = {
+        "image_id": np.array([a["image_id"] for a in anns]),
+        "keypoints": kps,
+        "keypoint_scores": np.ones(kps.shape[:2]),
+        "bbox_score": np.ones(len(anns)),
+        "area": np.array([a["area"] for a in anns], np.float64),
+    }
+    twice = {k: np.concatenate([v, v]) for k, v in once.items()}
+    nms = score("coco", twice, gt, dataset="coco", ev=EvalConfig())
+    assert nms == score("coco", once, gt, dataset="coco", ev=EvalConfig())
+    kept = score("coco", twice, gt, dataset="coco", ev=EvalConfig(nms_mode="none"))
+    assert kept["AP"] < nms["AP"]
+    mspn = load_recipe(Path(__file__).parents[2] / "recipes" / "mspn50_coco.yaml")
+    assert mspn.eval.nms_mode == "none"

@@ -48,6 +48,23 @@ FAMILIES: dict[str, FamilyCase] = {
         (64, 96),
         heatmap_size=(8, 16),  # AlexNet's unpadded pools: 96 x 64 -> 2 x 1 at stride 32
     ),
+    # three stages, BN, a dilated last stage without its pool, ceil-mode pools of odd sizes
+    "vgg": FamilyCase(
+        ModelConfig(
+            "vgg11",
+            {
+                "norm": True,
+                "num_stages": 3,
+                "dilations": (1, 1, 2),
+                "out_indices": (2,),
+                "ceil_mode": True,
+                "with_last_pool": False,
+            },
+            head=HEAD,
+        ),
+        (30, 62),
+        heatmap_size=(16, 32),  # 62 x 30 -> 31 x 15 -> 16 x 8 at stride 4, one deconvolution
+    ),  # fmt: skip
     "cpm": FamilyCase(
         ModelConfig(
             "cpm",

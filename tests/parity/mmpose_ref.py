@@ -142,6 +142,12 @@ from mmpose.apis import init_model
 spec = json.loads(str(inputs["spec"]))
 cfg = Config.fromfile(os.path.join(MMPOSE_CONFIGS, spec["config"]))
 backbone = dict(cfg.model.backbone)
+# The Human-Art ViTPose-L/H configs name mmcls 1.0's ViT, which MMPose 1.3.2 (mmpretrain, no
+# mmcls) cannot build: the same network is mmpretrain's, output_cls_token=False -> out_type.
+if backbone["type"] == "mmcls.VisionTransformer":
+    backbone["type"] = "mmpretrain.VisionTransformer"
+    if not backbone.pop("output_cls_token", True):
+        backbone["out_type"] = "featmap"
 backbone.update(spec["backbone"])
 backbone["init_cfg"] = None
 cfg.model.backbone = backbone
@@ -181,7 +187,10 @@ with torch.no_grad():
 model.eval()
 with torch.no_grad():
     heatmaps = model.forward(x, None, mode="tensor")
-if isinstance(heatmaps, (list, tuple)):  # multi-stage heads (CPM, Hourglass): the last stage
+if type(model.head).__name__ == "VisPredictHead":  # (heatmaps, visibility (B, K))
+    heatmaps, visibility = heatmaps
+    outputs["visibility"] = visibility.numpy()
+elif isinstance(heatmaps, (list, tuple)):  # multi-stage heads (CPM, Hourglass): the last stage
     heatmaps = heatmaps[-1]
 outputs["heatmaps"] = heatmaps.permute(0, 2, 3, 1).numpy()
 for k, v in model.state_dict().items():
@@ -206,14 +215,36 @@ def reference_heatmap_model(
     timeout: float = 900,
     checkpoint: str | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """An MMPose top-down model with random weights and BN statistics, and its heatmaps.
+    """``reference_model_outputs``' state dict and heatmaps."""
+    state_dict, outputs = reference_model_outputs(
+        config, images, backbone, head, neck, seed, timeout, checkpoint
+    )
+    return state_dict, outputs["heatmaps"]
+
+
+def reference_model_outputs(
+    config: str,
+    images: np.ndarray,
+    backbone: dict | None = None,
+    head: dict | None = None,
+    neck: dict | None = None,
+    seed: int = 0,
+    timeout: float = 900,
+    checkpoint: str | None = None,
+    after: str = "",
+    **arrays,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """An MMPose top-down model with random weights and BN statistics, and its outputs:
+    ``"heatmaps"`` and, for a ``VisPredictHead``, ``"visibility"`` ``(B, K)``; ``after`` is
+    code run next in the same process (it sees ``model``, the normalised images ``x``,
+    ``inputs`` with ``arrays`` and fills ``outputs``, returned with the model's).
 
     ``config`` is relative to MMPose's ``configs/`` (``Preset.mmpose_config``; ``BODY`` +
     ``coco/...`` for a body config);
     ``backbone`` / ``head`` update the config's dicts (e.g. ``{"depth": 18}``), ``neck`` sets
     one. ``images`` are ``(B, H, W, 3)`` RGB in 0..255, normalised with the config's
     ``PoseDataPreprocessor`` statistics. Returns the state dict (numpy, MMPose's keys) and the
-    eval-mode heatmaps ``(B, h, w, K)``.
+    eval-mode outputs (heatmaps ``(B, h, w, K)``).
     With ``checkpoint`` (a path) the model is also saved there by ``torch.save`` as an
     mmengine checkpoint (``meta`` + ``state_dict``), and in torch's legacy format to
     ``<checkpoint stem>_legacy.pth``.
@@ -227,14 +258,15 @@ def reference_heatmap_model(
         "checkpoint": checkpoint,
     }
     out = run_reference(
-        _HEATMAP_MODEL,
+        _HEATMAP_MODEL + textwrap.dedent(after),
         timeout=timeout,
         spec=np.array(json.dumps(spec)),
         images=np.asarray(images, np.float32),
+        **arrays,
     )
     prefix = "state_dict."
     state_dict = {k[len(prefix) :]: v for k, v in out.items() if k.startswith(prefix)}
-    return state_dict, out["heatmaps"]
+    return state_dict, {k: v for k, v in out.items() if not k.startswith(prefix)}
 
 
 # ``_HEATMAP_MODEL`` once per case in one process (one MMPose import for several models).

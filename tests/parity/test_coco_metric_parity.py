@@ -46,6 +46,13 @@ SCENARIOS = {
         f"aic-noise{noise}": ("aic/test_aic.json", "aic.py", "aic", False, noise, {})
         for noise in (2, 5)
     },
+    # ExLPose's files have no areas: CocoMetric(use_area=False) as its config
+    **{
+        f"exlpose-noise{noise}": (
+            "exlpose/test_exlpose.json", "exlpose.py", "exlpose", False, noise, {},
+        )
+        for noise in (2, 8)
+    },
     "coco-bbox-score-no-nms": (
         "coco/test_coco.json", "coco.py", "coco", True, 3,
         {"score_mode": "bbox", "nms_mode": "none"},

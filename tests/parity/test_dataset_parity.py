@@ -11,18 +11,10 @@ import json
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from kpose.data.formats.coco import convert_coco
 from kpose.data.formats.mpii import convert_jhmdb, convert_mpii
-from kpose.data.metainfo import get_dataset_info
-from kpose.data.records import (
-    instance_bbox_xyxy,
-    parse_example,
-    read_meta,
-    split_files,
-    topdown_valid,
-)
+from tests.parity.instances import loaded_instances
 
 pytestmark = pytest.mark.parity
 
@@ -52,6 +44,7 @@ CASES = {
     "crowdpose": ("CrowdPoseDataset", "crowdpose/test_crowdpose.json", "crowdpose"),
     "aic": ("AicDataset", "aic/test_aic.json", "aic"),
     "humanart": ("HumanArtDataset", "humanart/test_humanart.json", "humanart"),
+    "exlpose": ("ExlposeDataset", "exlpose/test_exlpose.json", "exlpose"),  # PNG, no areas
     "mpii": ("MpiiDataset", "mpii/test_mpii.json", "mpii"),
     "jhmdb": ("JhmdbDataset", "jhmdb/test_jhmdb_sub1.json", "jhmdb"),
     "posetrack18": (
@@ -65,32 +58,6 @@ CASES = {
     "locust": ("LocustDataset", "locust/test_locust.json", "locust"),  # whole-image boxes
     "zebra": ("ZebraDataset", "zebra/test_zebra.json", "zebra"),
 }
-
-
-def _ours(root, dataset: str) -> list[dict]:
-    info = get_dataset_info(dataset)
-    k = read_meta(root)["num_keypoints"]
-    rows = []
-    for serialized in tf.data.TFRecordDataset(split_files(str(root), "val")):
-        ex = parse_example(serialized, k)
-        bbox = instance_bbox_xyxy(ex, info)
-        keep = topdown_valid(
-            bbox, ex["instance/keypoints"], ex["instance/iscrowd"], ex["instance/num_keypoints"]
-        ).numpy()
-        kpts = ex["instance/keypoints"].numpy()
-        heads = ex["instance/head_size"].numpy()
-        for j in np.flatnonzero(keep):
-            rows.append(
-                dict(
-                    img_id=int(ex["image/id"]),
-                    bbox=bbox.numpy()[j].tolist(),
-                    keypoints=kpts[j, :, :2].tolist(),
-                    visible=np.minimum(1, kpts[j, :, 2]).tolist(),
-                    area=float(ex["instance/area"].numpy()[j]),
-                    head_size=float(heads[j]) if len(heads) else -1.0,
-                )
-            )
-    return rows
 
 
 @pytest.mark.parametrize("dataset", sorted(CASES))
@@ -124,7 +91,7 @@ def test_loaded_instances_equal_mmpose(dataset, samples, tmp_path, mmpose_ref):
         mmpose_ref(_REFERENCE, spec=json.dumps(spec))["rows"],
         key=lambda r: (r["img_id"], r["bbox"]),
     )
-    ours = sorted(_ours(out, dataset), key=lambda r: (r["img_id"], r["bbox"]))
+    ours = sorted(loaded_instances(out, dataset), key=lambda r: (r["img_id"], r["bbox"]))
     assert len(ours) == len(ref) > 0
     for a, b in zip(ours, ref, strict=True):
         assert a["img_id"] == b["img_id"]

@@ -18,16 +18,14 @@ import json
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from kpose.data.formats.coco import convert_coco
 from kpose.data.formats.coco_wholebody import convert_coco_wholebody
 from kpose.data.metainfo import get_dataset_info
 from kpose.data.pipeline import val_instances
-from kpose.data.records import instance_bbox_xyxy, parse_example, split_files, topdown_valid
 from kpose.evaluation.evaluator import score
-from kpose.geometry.boxes import bbox_xyxy_to_center_scale
 from kpose.recipe import EvalConfig
+from tests.parity.instances import loaded_instances
 
 pytestmark = pytest.mark.parity
 
@@ -138,40 +136,12 @@ def _convert(samples, root, dataset: str) -> None:
     )  # fmt: skip
 
 
-def _ours(root, dataset: str, padding: float) -> list[dict]:
-    """The top-down instances of the records as MMPose's loader + GetBBoxCenterScale give
-    them, sorted by id."""
-    info = get_dataset_info(dataset)
-    rows = []
-    for serialized in tf.data.TFRecordDataset(split_files(str(root), "val", info)):
-        ex = parse_example(serialized, info.num_keypoints)
-        bbox = instance_bbox_xyxy(ex, info)
-        keep = topdown_valid(
-            bbox, ex["instance/keypoints"], ex["instance/iscrowd"], ex["instance/num_keypoints"]
-        ).numpy()
-        center, scale = (t.numpy() for t in bbox_xyxy_to_center_scale(bbox, padding))
-        kpts = ex["instance/keypoints"].numpy()
-        for j in np.flatnonzero(keep):
-            rows.append(
-                dict(
-                    id=int(ex["instance/id"].numpy()[j]),
-                    img_id=int(ex["image/id"]),
-                    bbox=bbox.numpy()[j],
-                    center=center[j],
-                    scale=scale[j],
-                    keypoints=kpts[j, :, :2],
-                    visible=np.minimum(1, kpts[j, :, 2]),  # the readers' visibility
-                    num_keypoints=int(ex["instance/num_keypoints"].numpy()[j]),
-                )
-            )
-    return sorted(rows, key=lambda r: r["id"])
-
-
 def _shift(rows: list[dict], seed: int) -> np.ndarray:
     """(N, K, 2) float32 offsets: per instance a fraction (1 % to 40 %) of its box's longer
     side, so PCK@0.2 has joints on both sides of the threshold."""
     rng = np.random.default_rng(seed)
-    size = np.array([np.max(r["bbox"][2:] - r["bbox"][:2]) for r in rows])
+    bbox = np.array([r["bbox"] for r in rows])
+    size = np.max(bbox[:, 2:] - bbox[:, :2], axis=1)
     shape = (len(rows), len(rows[0]["keypoints"]), 2)
     rel = rng.choice([0.01, 0.05, 0.15, 0.25, 0.4], shape[:2])
     return (rng.normal(0, 1, shape) * (rel * size[:, None])[..., None]).astype(np.float32)
@@ -183,7 +153,7 @@ def converted(samples, tmp_path_factory):
     for seed, (dataset, (*_, padding)) in enumerate(CASES.items()):
         root = tmp_path_factory.mktemp(dataset)
         _convert(samples, root, dataset)
-        rows = _ours(root, dataset, padding)
+        rows = sorted(loaded_instances(root, dataset, padding=padding), key=lambda r: r["id"])
         out[dataset] = (root, rows, _shift(rows, seed))
     return out
 
@@ -235,7 +205,8 @@ def test_metric_equals_mmpose(dataset, converted, reference):
     info = get_dataset_info(dataset)
     # the val reader's instances come in record order, the shift in id order
     rows = val_instances(str(root), "val", info).as_numpy_iterator()
-    by_id = dict(zip(_val_ids(root, info), rows, strict=True))
+    record_ids = [r["id"] for r in loaded_instances(root, dataset)]
+    by_id = dict(zip(record_ids, rows, strict=True))
     ids = [r["id"] for r in converted[dataset][1]]
     gt = np.stack([by_id[i]["gt_keypoints"] for i in ids])
     columns = {
@@ -254,18 +225,3 @@ def test_metric_equals_mmpose(dataset, converted, reference):
         assert max(diffs.values()) <= 1e-9, diffs
     if ev["metric"] == "pck":
         assert 0 < ours["PCK"] < 1  # the shift puts joints on both sides of the threshold
-
-
-def _val_ids(root, info) -> list[int]:
-    """The instance ids of the val reader's GT instances, in its order."""
-    ids = []
-    for serialized in tf.data.TFRecordDataset(split_files(str(root), "val", info)):
-        ex = parse_example(serialized, info.num_keypoints)
-        keep = topdown_valid(
-            instance_bbox_xyxy(ex, info),
-            ex["instance/keypoints"],
-            ex["instance/iscrowd"],
-            ex["instance/num_keypoints"],
-        ).numpy()
-        ids += [int(i) for i in ex["instance/id"].numpy()[keep]]
-    return ids

@@ -10,12 +10,11 @@ import json
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from kpose.data.formats.coco import convert_coco
 from kpose.data.formats.coco_wholebody import convert_coco_wholebody
 from kpose.data.metainfo import get_dataset_info
-from kpose.data.records import instance_bbox_xyxy, parse_example, split_files, topdown_valid
+from tests.parity.instances import loaded_instances
 
 pytestmark = pytest.mark.parity
 
@@ -66,30 +65,6 @@ def reference(mmpose_ref, samples):
     return mmpose_ref(_REFERENCE, specs=np.array(json.dumps(specs)))["rows"]
 
 
-def _ours(root, dataset: str) -> list[dict]:
-    info = get_dataset_info(dataset)
-    rows = []
-    for serialized in tf.data.TFRecordDataset(split_files(str(root), "val", info)):
-        ex = parse_example(serialized, info.num_keypoints)
-        bbox = instance_bbox_xyxy(ex, info)
-        keep = topdown_valid(
-            bbox, ex["instance/keypoints"], ex["instance/iscrowd"], ex["instance/num_keypoints"]
-        ).numpy()
-        kpts = ex["instance/keypoints"].numpy()
-        for j in np.flatnonzero(keep):
-            rows.append(
-                dict(
-                    img_id=int(ex["image/id"]),
-                    bbox=bbox.numpy()[j].tolist(),
-                    keypoints=kpts[j, :, :2].tolist(),
-                    visible=np.minimum(1, kpts[j, :, 2]).tolist(),  # the readers' visibility
-                    area=float(ex["instance/area"].numpy()[j]),
-                    num_keypoints=int(ex["instance/num_keypoints"].numpy()[j]),
-                )
-            )
-    return rows
-
-
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_wholebody_instances_equal_mmpose(name, samples, reference, tmp_path):
     _, ann, dataset, interval = CASES[name]
@@ -104,7 +79,7 @@ def test_wholebody_instances_equal_mmpose(name, samples, reference, tmp_path):
             sample_interval=interval, shards=1, progress=False,
         )  # fmt: skip
     ref = sorted(reference[name], key=lambda r: (r["img_id"], r["bbox"]))
-    ours = sorted(_ours(tmp_path, dataset), key=lambda r: (r["img_id"], r["bbox"]))
+    ours = sorted(loaded_instances(tmp_path, dataset), key=lambda r: (r["img_id"], r["bbox"]))
     assert len(ours) == len(ref) > 0
     for a, b in zip(ours, ref, strict=True):
         assert a["img_id"] == b["img_id"]

@@ -1,5 +1,5 @@
-"""COCO-format keypoint files (COCO, CrowdPose, AIC, Human-Art, Halpe, the animal, face and hand
-datasets, synthetic) -> TFRecords.
+"""COCO-format keypoint files (COCO, CrowdPose, AIC, Human-Art, Halpe, ExLPose, the animal, face
+and hand datasets, synthetic) -> TFRecords.
 
 ``read_coco`` reads a file into ImageRecords and ``convert_coco`` writes them as a split
 (``kpose.data.records.write_split``); the other formats' converters build a COCO-form dict and
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 # (AP-10K, Animal-Pose, Animal Kingdom, Desert Locust, Grevy's Zebra) keep only what MMPose's
 # dataset classes read (not Animal Kingdom's center / scale / animal_* / protocol fields).
 COCO_FORMAT_DATASETS = (
-    "coco", "crowdpose", "aic", "humanart", "halpe", "synthetic",
+    "coco", "crowdpose", "aic", "humanart", "halpe", "exlpose", "synthetic",
     "ap10k", "animalpose", "ak", "locust", "zebra",
     "300w", "300wlp", "aflw", "cofw", "wflw", "lapa",
     "onehand10k", "freihand2d", "rhd2d",

@@ -36,6 +36,7 @@ BACKBONES: dict[str, str] = {
     "shufflenet_v1": "shufflenet_v1:shufflenet_v1",
     "shufflenet_v2": "shufflenet_v2:shufflenet_v2",
     "alexnet": "alexnet:alexnet",
+    **{f"vgg{d}": f"vgg:vgg{d}" for d in ("", 11, 13, 16, 19)},
     "cpm": "cpm:cpm",
     "mspn": "mspn:mspn",
     "rsn": "rsn:rsn",
