@@ -354,7 +354,9 @@ class TrainConfig:
     work_dir: str = "work_dirs/run"
     seed: Count = 0
     mixed_precision: bool = False
-    jit_compile: bool = False
+    # The whole train step under XLA: true / false; unset: kpose.devices' choice (XLA on a GPU
+    # or TPU; on a CPU a TF graph with only the on-device augmentation under XLA).
+    jit_compile: bool | None = None
     log_every: PositiveInt = 20
     # Weights to start from (MMPose's load_from): an MMPose .pth, or a .weights.h5 or .keras of
     # this model (kpose.weights.load.load_weights); a path, an http(s):// / file:// URL, or a
@@ -422,6 +424,9 @@ class EvalConfig:
     # MMPose's test_cfg output_keypoint_indices: the heatmap channels predictions keep (after
     # the flip test), one per keypoint of data.dataset; None: all of them.
     output_keypoint_indices: tuple[Count, ...] | None = None
+    # The heatmap model at inference (PoseEstimator, validation) under XLA: true / false;
+    # unset: kpose.devices' choice (XLA on a GPU or TPU, a TF graph on a CPU).
+    jit_compile: bool | None = None
 
 
 @dataclass(frozen=True)

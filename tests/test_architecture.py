@@ -20,6 +20,7 @@ ALLOWED = {
     room: set(rooms.split())
     for room, rooms in {
         "errors": "",
+        "devices": "errors",
         "metainfo": "errors",
         "recipe": "errors metainfo",
         "geometry": "errors",
@@ -29,11 +30,12 @@ ALLOWED = {
         "weights": "errors models",
         "detection": "errors models weights",
         "visualize": "errors metainfo data",
-        "inference": "errors metainfo geometry codecs recipe data models weights detection "
-        "visualize presets",
-        "evaluation": "errors metainfo geometry codecs recipe data models weights inference",
-        "training": "errors metainfo geometry codecs recipe data models weights inference "
-        "evaluation visualize presets",
+        "inference": "errors devices metainfo geometry codecs recipe data models weights "
+        "detection visualize presets",
+        "evaluation": "errors devices metainfo geometry codecs recipe data models weights "
+        "inference",
+        "training": "errors devices metainfo geometry codecs recipe data models weights "
+        "inference evaluation visualize presets",
         "metrics": "evaluation",
         "presets": "errors recipe",
         "kpose": "errors metainfo presets recipe data models inference weights detection",

@@ -22,6 +22,7 @@ from kpose.codecs import make_codec
 from kpose.data import pipeline
 from kpose.data.formats.coco import Report, read_detections
 from kpose.data.records import from_example, read_meta, split_files
+from kpose.devices import use_xla
 from kpose.errors import KposeError
 from kpose.evaluation.coco import coco_evaluate
 from kpose.evaluation.nme import nme
@@ -269,6 +270,8 @@ class Evaluator:
             recipe.model_info.flip_indices,  # the model's keypoints; predictions keep info's
             flip_test=ev.flip_test if flip_test is None else flip_test,
             shift_heatmap=ev.shift_heatmap,
+            jit_compile=use_xla("model", ev.jit_compile),
+            jit_decode=use_xla("decode"),
             output_keypoint_indices=ev.output_keypoint_indices,
             flip_mode=recipe.flip_mode,
         )

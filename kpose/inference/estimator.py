@@ -10,7 +10,8 @@ the crop exactly as MMPose's OpenCV crop (same matrix, same fixed-point bilinear
 for UDP codecs), the model on the RGB crop and, with flip test, on the mirrored crop (flipped
 back with ``flip_indices`` and ``shift_heatmap`` as the recipe says), the codec's decode, and
 MMPose's back-projection to image pixels. Crops of all images and boxes are batched; the model
-runs where it is fastest on the device (``predict.accelerator_present``) and decoding under XLA,
+runs where it is fastest on the device (``kpose.devices``: a TF graph on a CPU, XLA on a GPU;
+the recipe's ``eval.jit_compile`` overrides) and decoding under XLA,
 at a few batch shapes (powers of two) so a one-person image costs one crop, not a full batch.
 
 ``kpose.load(preset)`` returns one: its weights come from ``weights=`` (an MMPose ``.pth``
@@ -34,9 +35,9 @@ from kpose.codecs import make_codec
 from kpose.data.metainfo import DatasetInfo
 from kpose.detection.adapters import as_detector
 from kpose.detection.presets import DEFAULT_DETECTOR
+from kpose.devices import use_xla
 from kpose.errors import DataError, ModelError
 from kpose.inference.predict import (
-    accelerator_present,
     crop_boxes,
     make_heatmap_fn,
     to_image_coords,
@@ -68,7 +69,10 @@ class PoseEstimator:
         self.input_size = tuple(int(v) for v in recipe.codec.input_size)  # (w, h)
         self.detector = detector
         self._heatmaps = {}  # flip_test -> compiled crops -> heatmaps
-        self._decode = tf.function(self.codec.decode, jit_compile=True, reduce_retracing=True)
+        self._model_xla = use_xla("model", recipe.eval.jit_compile)
+        self._decode = tf.function(
+            self.codec.decode, jit_compile=use_xla("decode"), reduce_retracing=True
+        )
 
     @property
     def detector(self):
@@ -179,14 +183,13 @@ class PoseEstimator:
         heatmaps_of = self._heatmap_fn(
             self.recipe.eval.flip_test if flip_test is None else bool(flip_test)
         )
-        on_accelerator = accelerator_present()
         with_visibility = predicts_visibility(self.heatmap_model)
         keypoints, scores, visible = [], [], []
         for start in range(0, int(crops.shape[0]), batch_size):
             chunk = crops[start : start + batch_size]
             real = int(chunk.shape[0])
             bucket = _bucket(real, batch_size)
-            if on_accelerator:  # XLA compiles per shape: pad to the bucket first
+            if self._model_xla:  # XLA compiles per shape: pad to the bucket first
                 outputs = heatmaps_of(_pad_rows(chunk, bucket))
             else:  # a TF graph takes any batch: run the real crops only
                 outputs = heatmaps_of(chunk)
@@ -212,7 +215,7 @@ class PoseEstimator:
                 self.recipe.model_info.flip_indices,
                 flip_test=flip,
                 shift_heatmap=self.recipe.eval.shift_heatmap,
-                jit_compile=accelerator_present(),
+                jit_compile=self._model_xla,
                 output_keypoint_indices=self.recipe.eval.output_keypoint_indices,
                 flip_mode=self.recipe.flip_mode,
             )

@@ -48,14 +48,6 @@ def crop_boxes(
     return crops, center, scale
 
 
-def accelerator_present() -> bool:
-    """Whether TF sees a GPU or TPU. There the heatmap models run best XLA-compiled; on a CPU,
-    plain TF graphs (oneDNN kernels) beat XLA's for convolutions (measured on 2 cores at batch
-    8, img/s graph vs XLA: hrnet-w32 16.1 vs 10.4, mobilenetv2 49.3 vs 10.2, cspnext-m 36.0 vs
-    14.0), while decoding (gathers, argmax) is faster under XLA everywhere."""
-    return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
-
-
 def outputs_with_flip(
     model: keras.Model,
     crops,
@@ -156,6 +148,7 @@ def make_predict_fn(
     flip_test: bool = True,
     shift_heatmap: bool = True,
     jit_compile: bool = False,
+    jit_decode: bool = False,
     output_keypoint_indices: Sequence[int] | None = None,
     flip_mode: str = "heatmap",
 ):
@@ -163,7 +156,10 @@ def make_predict_fn(
     ``(keypoints (B, K, 2) in input-crop pixels, scores (B, K))``, and for a model that
     predicts visibility a third element, ``keypoints_visible (B, K)`` (MMPose's
     ``VisPredictHead`` predictions): ``outputs_with_flip`` and the codec's decode in one
-    ``tf.function`` (what the evaluator and the SavedModel run)."""
+    ``tf.function`` (what the evaluator and the SavedModel run). ``jit_compile`` compiles the
+    whole function with XLA; ``jit_decode`` only the decode (``kpose.devices``: on a CPU the
+    model runs best as a TF graph, decoding under XLA)."""
+    decode = tf.function(codec.decode, jit_compile=True) if jit_decode else codec.decode
 
     @tf.function(jit_compile=jit_compile, reduce_retracing=True)
     def predict(crops):
@@ -176,7 +172,7 @@ def make_predict_fn(
             output_keypoint_indices,
             flip_mode,
         )
-        keypoints, scores = codec.decode(heatmaps)
+        keypoints, scores = decode(heatmaps)
         return (keypoints, scores) if visibility is None else (keypoints, scores, visibility)
 
     return predict

@@ -31,6 +31,7 @@ from kpose.codecs import make_codec, make_training_codecs
 from kpose.data import augment, pipeline
 from kpose.data.metainfo import DatasetInfo
 from kpose.data.synthetic import ensure_synthetic_data
+from kpose.devices import use_xla
 from kpose.errors import ModelError, RecipeError
 from kpose.evaluation.evaluator import Evaluator
 from kpose.models.backbones import BACKBONES
@@ -160,7 +161,8 @@ def fit(
         make_training_codecs(recipe),
         tuple(recipe.codec.input_size),
         cfg.batch_size,
-        jit_compile=cfg.jit_compile,
+        jit_compile=use_xla("train_step", cfg.jit_compile),
+        jit_augment=use_xla("augment"),
         losses=stage_losses(recipe.model.head, len(run.stages_model.outputs)),
         pixel_transforms=recipe.data.pixel_transforms,
     )
@@ -420,6 +422,7 @@ def make_train_step(
     global_batch: int,
     *,
     jit_compile: bool = False,
+    jit_augment: bool = False,
     losses=None,
     pixel_transforms=(),
 ):
@@ -434,6 +437,8 @@ def make_train_step(
     level of targets (``codec`` may be a list, one per level) with which loss and weight; the
     stage losses are summed (MMPose's CPMHead / MSPNHead.loss). ``pixel_transforms`` (the
     recipe's ``data.pixel_transforms``) run on the warped crops before the model.
+    ``jit_compile`` compiles the whole replica step with XLA; ``jit_augment`` only the
+    on-device augmentation (warp, pixel transforms, targets: ``kpose.devices`` on a CPU).
     """
 
     codecs = list(codec) if isinstance(codec, list | tuple) else [codec]
@@ -445,10 +450,14 @@ def make_train_step(
             f"{num_outputs} model outputs and {len(codecs)} target levels"
         )
 
+    def device_half(batch):
+        return augment.make_training_batch(batch, codecs, input_size, pixel_transforms)
+
+    if jit_augment and not jit_compile:
+        device_half = tf.function(device_half, jit_compile=True)
+
     def replica_step(batch):
-        images, targets, weights = augment.make_training_batch(
-            batch, codecs, input_size, pixel_transforms
-        )
+        images, targets, weights = device_half(batch)
         with tf.GradientTape() as tape:
             preds = model(images, training=True)
             preds = preds if isinstance(preds, list | tuple) else [preds]

@@ -66,3 +66,27 @@ def test_outputs_meet_their_own_target_level_loss_and_weight():
     expected = 0.25 * float(tf.reduce_mean(keypoint_mse_per_sample(px, targets[1], weights)))
     expected += float(tf.reduce_mean(keypoint_ohkm_mse_per_sample(py, targets[0], weights, 4)))
     np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_augmentation_under_xla_takes_the_same_step():
+    """``jit_augment`` (kpose.devices' CPU choice: warp + targets under XLA inside a TF-graph
+    step) gives the loss and weights of the all-graph step."""
+    results = []
+    for jit_augment in (False, True):
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input((INPUT[1], INPUT[0], 3))
+        model = keras.Model(inputs, keras.layers.Conv2D(K, 4, strides=4, name="out")(inputs))
+        optimizer = keras.optimizers.Adam(1e-3)
+        optimizer.build(model.trainable_variables)
+        codec = MSRAHeatmap(INPUT, (INPUT[0] // 4, INPUT[1] // 4), sigma=2.0)
+        step = make_train_step(
+            tf.distribute.get_strategy(), model, optimizer, codec, INPUT, B,
+            jit_augment=jit_augment,
+        )  # fmt: skip
+        batches = iter(tf.data.Dataset.from_tensors(_batch()).repeat())
+        losses = [float(step(batches)) for _ in range(2)]
+        results.append((losses, [w.numpy() for w in model.weights]))
+    (loss_graph, w_graph), (loss_xla, w_xla) = results
+    np.testing.assert_allclose(loss_xla, loss_graph, rtol=1e-5)
+    for a, b in zip(w_xla, w_graph, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)

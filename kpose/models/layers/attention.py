@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from kpose.errors import ModelError
@@ -29,7 +30,7 @@ def multi_head_attention(q, k, v, add_bias: Callable | None = None):
     ``softmax(q k^T / sqrt(d) + bias) v``, the bias added to the ``(B, heads, N, M)`` logits by
     ``add_bias`` (None: no bias). The queries are scaled before the product, as PyTorch does."""
     head_dim = int(q.shape[-1])
-    logits = ops.matmul(q * (head_dim**-0.5), ops.transpose(k, (0, 1, 3, 2)))
+    logits = tf.linalg.matmul(q * (head_dim**-0.5), k, transpose_b=True)
     if add_bias is not None:
         logits = add_bias(logits)
     weights = ops.softmax(logits, axis=-1)
@@ -42,8 +43,8 @@ def split_qkv(qkv, num_heads: int):
     n, c3 = ops.shape(qkv)[1], int(qkv.shape[-1])
     head_dim = c3 // 3 // num_heads
     qkv = ops.reshape(qkv, (-1, n, 3, num_heads, head_dim))
-    qkv = ops.transpose(qkv, (2, 0, 3, 1, 4))  # (3, B, heads, N, d)
-    return qkv[0], qkv[1], qkv[2]
+    q, k, v = tf.unstack(ops.transpose(qkv, (2, 0, 3, 1, 4)))  # each (B, heads, N, d)
+    return q, k, v
 
 
 def relative_position_index(window_size: int) -> np.ndarray:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from kpose.errors import ModelError
@@ -17,14 +18,56 @@ from kpose.models.layers.resize import resize_bicubic
 LN_EPSILON = 1e-6  # mmpretrain's / MMPose's transformer norm_cfg (mmcv's LN default is 1e-5)
 
 
+# The two layers below keep Keras' class names: ``.weights.h5`` files name their groups after
+# the class, so files saved with Keras' own layers load into these and the other way round.
+
+
+@keras.saving.register_keras_serializable(package="kpose")
+class LayerNormalization(keras.layers.LayerNormalization):
+    """``keras.layers.LayerNormalization`` over the last axis computed as PyTorch's two-pass
+    formula ``(x - mean) * rsqrt(var + eps) * gamma + beta`` in fewer element-wise ops than
+    Keras' (on a CPU, 3.8 vs 5.3 ms for ViTPose-S's (8, 192, 384) tokens). Other axes, RMS
+    scaling and non-float32 inputs take Keras' own path."""
+
+    def call(self, inputs):
+        rank = len(inputs.shape)
+        last = [int(a) % rank for a in np.ravel(self.axis)] == [rank - 1]
+        if not last or self.rms_scaling or not (self.scale and self.center):
+            return super().call(inputs)
+        if inputs.dtype != "float32" or self.compute_dtype != "float32":
+            return super().call(inputs)
+        mean = tf.reduce_mean(inputs, axis=-1, keepdims=True)
+        centred = inputs - mean
+        variance = tf.reduce_mean(tf.square(centred), axis=-1, keepdims=True)
+        return centred * tf.math.rsqrt(variance + self.epsilon) * self.gamma + self.beta
+
+
+@keras.saving.register_keras_serializable(package="kpose")
+class Dense(keras.layers.Dense):
+    """``keras.layers.Dense`` that applies itself to tokens ``(B, ..., C)`` as one 2-D
+    ``MatMul`` + ``BiasAdd`` over the flattened rows: Keras' broadcast ``BatchMatMulV2`` + ``Add``
+    runs 1.6x slower on a CPU (ViTPose-S's fc1 at batch 8: 34 vs 22 ms) and cannot be fused."""
+
+    def call(self, inputs, training=None):
+        if len(inputs.shape) <= 2:
+            return super().call(inputs, training=training)
+        leading = tf.shape(inputs)[:-1]
+        x = ops.matmul(tf.reshape(inputs, (-1, inputs.shape[-1])), self.kernel)
+        if self.bias is not None:
+            x = tf.nn.bias_add(x, ops.cast(self.bias, x.dtype))
+        if self.activation is not None:
+            x = self.activation(x)
+        return tf.reshape(x, tf.concat([leading, [self.units]], axis=0))
+
+
 def layer_norm(x, name: str, epsilon: float = LN_EPSILON):
     """``nn.LayerNorm`` over the channels, eps 1e-6 unless given."""
-    return keras.layers.LayerNormalization(epsilon=epsilon, name=name)(x)
+    return LayerNormalization(epsilon=epsilon, name=name)(x)
 
 
 def dense(x, units: int, name: str, use_bias: bool = True):
     """``nn.Linear`` with the transformers' trunc-normal(0.02) init."""
-    return keras.layers.Dense(
+    return Dense(
         units,
         use_bias=use_bias,
         kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
