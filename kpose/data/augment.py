@@ -154,7 +154,7 @@ def coarse_crop(image: tf.Tensor, aug: dict, spec: TrainCropSpec) -> dict:
         ]
     )[None]
     canvas = tf.image.crop_and_resize(
-        tf.cast(image, tf.float32)[None],
+        image[None],  # uint8 in, float32 out: no float copy of the whole image
         boxes,
         [0],
         [spec.canvas_size, spec.canvas_size],
