@@ -1,5 +1,6 @@
-"""Heatmap-model inference speed: kpose (Keras, XLA-compiled) against MMPose's PyTorch forward,
-measured in the same run on the same machine.
+"""Heatmap-model inference speed: kpose (Keras, compiled as ``kpose.devices`` chooses: a TF graph
+on a CPU, XLA on a GPU) against MMPose's PyTorch forward, measured in the same run on the same
+machine. ``benchmarks/compare.py`` measures this and every other path in alternating windows.
 
     python benchmarks/model_speed.py vitpose-s vitpose-b [--batch 8] [--seconds 20]
 
@@ -24,6 +25,7 @@ from pathlib import Path
 import tensorflow as tf
 
 import kpose
+from kpose.devices import use_xla
 
 REFERENCE = Path(
     os.environ.get(
@@ -58,7 +60,7 @@ print(json.dumps({"images_per_s": n * int(batch) / (time.perf_counter() - start)
 def kpose_speed(preset: str, batch: int, seconds: float) -> float:
     model = kpose.build_model(preset)
     _, height, width, _ = model.input_shape
-    run = tf.function(lambda x: model(x, training=False), jit_compile=True)
+    run = tf.function(lambda x: model(x, training=False), jit_compile=use_xla("model"))
     x = tf.random.uniform((batch, height, width, 3), 0, 255)
     for _ in range(2):
         run(x).numpy()
@@ -104,7 +106,7 @@ def main(argv=None) -> int:
         return 2
     threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
     print(f"batch {args.batch}, {threads} threads, {args.seconds:.0f} s per model")
-    print(f"{'preset':<22}{'kpose XLA img/s':>17}{'MMPose img/s':>15}{'ratio':>8}")
+    print(f"{'preset':<22}{'kpose img/s':>17}{'MMPose img/s':>15}{'ratio':>8}")
     for preset in args.presets:
         ours = kpose_speed(preset, args.batch, args.seconds)
         theirs = mmpose_speed(preset, args.batch, args.seconds, threads)
