@@ -19,8 +19,8 @@ same machine state, and reports medians. Workloads (random weights throughout):
 - ``input``: the training input path per CPU-second: TFRecords -> augmented crops + heatmap
   targets (the host pipeline and the train step's on-device half) vs MMPose's train pipeline on
   the same JPEGs.
-- ``train``: one optimizer step at batch 32 (kpose's ``make_train_step`` vs ``train_step`` with
-  the config's optimizer wrapper).
+- ``train``: one optimizer step at batch 32 (the step ``kpose.fit`` trains with vs
+  ``train_step`` with the config's optimizer wrapper).
 - ``evaluate``: flip-test fusion + MSRA decode + COCO AP (rescoring, OKS-NMS) of 10k generated
   instances vs MMPose's ``HeatmapHead`` decode and ``CocoMetric``, with peak memory.
 - ``quickstart``: README command 1 (``python -m kpose.fit recipes/quickstart.yaml`` in a fresh
@@ -33,6 +33,7 @@ better for kpose). ``--quick`` measures fewer presets in shorter windows.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -192,14 +193,10 @@ class KposePredict:
         self.images = [cv2.cvtColor(cv2.imread(p), cv2.COLOR_BGR2RGB) for p in spec["images"]]
         self.boxes = [np.asarray(b, np.float32) for b in spec["boxes"]]
         self.info = {"flip_test": recipe.eval.flip_test}
-        self.next = 0
-
-    def prepare(self, config):
-        pass
+        self.order = itertools.cycle(range(len(self.images)))
 
     def step(self, config):
-        i = self.next % len(self.images)
-        self.next += 1
+        i = next(self.order)
         self.estimator.predict(self.images[i], self.boxes[i])
         return 1
 
@@ -230,10 +227,11 @@ class KposeInput:
 
         from kpose import devices
         from kpose.codecs import make_training_codecs
-        from kpose.data import augment, pipeline
+        from kpose.data import augment
+        from kpose.training.trainer import recipe_train_dataset
 
         recipe = _bench_recipe(spec["preset"], spec["records"], 32)
-        self.recipe, self.pipeline, self.tf = recipe, pipeline, tf
+        self.recipe, self.train_dataset, self.tf = recipe, recipe_train_dataset, tf
         self.batches_per_step = 8
         codecs = make_training_codecs(recipe)
         input_size = tuple(recipe.codec.input_size)
@@ -246,22 +244,9 @@ class KposeInput:
         self.epoch = 0
         self.info = {"xla_augment": devices.use_xla("augment")}
 
-    def prepare(self, config):
-        pass
-
     def step(self, config):
         recipe = self.recipe
-        ds = self.pipeline.train_dataset(
-            recipe.data.root,
-            recipe.data.train_split,
-            recipe.data,
-            recipe.model_info,
-            tuple(recipe.codec.input_size),
-            recipe.train.batch_size,
-            seed=0,
-            epoch=self.epoch,
-            use_udp=recipe.use_udp_warp,
-        )
+        ds = self.train_dataset(recipe, recipe.model_info, recipe.train.batch_size, self.epoch)
         self.epoch += 1
         n = 0
         for batch in ds.take(self.batches_per_step):
@@ -279,42 +264,16 @@ class KposeTrain:
         import tensorflow as tf
 
         from kpose import devices
-        from kpose.codecs import make_training_codecs
-        from kpose.data import pipeline
-        from kpose.training.losses import stage_losses
-        from kpose.training.trainer import build_run, make_train_step
+        from kpose.training.trainer import build_run, recipe_train_dataset, recipe_train_step
 
         recipe = _bench_recipe(spec["preset"], spec["records"], spec["batch"])
         strategy = tf.distribute.get_strategy()  # the default: one replica, as fit on one CPU
         self.run = build_run(recipe, recipe.model_info, strategy, Path(spec["work_dir"]))
-        self.step_fn = make_train_step(
-            strategy,
-            self.run.stages_model,
-            self.run.optimizer,
-            make_training_codecs(recipe),
-            tuple(recipe.codec.input_size),
-            recipe.train.batch_size,
-            jit_compile=recipe.train.jit_compile,
-            losses=stage_losses(recipe.model.head, len(self.run.stages_model.outputs)),
-            pixel_transforms=recipe.data.pixel_transforms,
-        )
-        ds = pipeline.train_dataset(
-            recipe.data.root,
-            recipe.data.train_split,
-            recipe.data,
-            recipe.model_info,
-            tuple(recipe.codec.input_size),
-            recipe.train.batch_size,
-            seed=0,
-            epoch=0,
-            use_udp=recipe.use_udp_warp,
-        )
+        self.step_fn = recipe_train_step(self.run, strategy)
+        ds = recipe_train_dataset(recipe, recipe.model_info, recipe.train.batch_size, 0)
         self.iterator = iter(ds.take(1).cache().repeat())
         self.batch = spec["batch"]
         self.info = {"optimizer": recipe.train.optimizer, "device": devices.describe()}
-
-    def prepare(self, config):
-        pass
 
     def step(self, config):
         float(self.step_fn(self.iterator))
@@ -356,9 +315,6 @@ class KposeEvaluate:
         self.info = {"instances": len(self.image_ids), "xla_decode": devices.use_xla("decode")}
         self.last = {}
 
-    def prepare(self, config):
-        pass
-
     def step(self, config):
         np = self.np
         n = len(self.image_ids)
@@ -392,9 +348,6 @@ class KposeSgemm:
 
         self.info = {"device": devices.describe()}
 
-    def prepare(self, config):
-        pass
-
     def step(self, config):
         self.fn().numpy()
         return self.flop
@@ -426,6 +379,9 @@ def kpose_worker(spec: dict) -> None:
 
 
 class Worker:
+    """One side's worker process; its stderr goes to a file (read when it dies), so a chatty
+    library can never fill a pipe nobody reads."""
+
     def __init__(self, side: str, spec: dict):
         if side == "kpose":
             args = [sys.executable, str(Path(__file__).resolve()), "--serve", json.dumps(spec)]
@@ -433,37 +389,37 @@ class Worker:
             args = [str(REFERENCE), str(HERE / "compare_mmpose.py"), json.dumps(spec)]
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(HERE)}
         self.side, self.spec = side, spec
+        self.stderr = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(
             args,
             cwd=str(ROOT),
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=self.stderr,
             text=True,
         )
-        self.info = json.loads(self._read("ready "))
+        self.info = json.loads(self._line("ready ")[len("ready ") :])
 
-    def _read(self, prefix: str) -> str:
+    def _line(self, prefix: str) -> str:
+        """The next stdout line starting with ``prefix`` (other output is skipped)."""
         for line in self.proc.stdout:
             if line.startswith(prefix):
-                return line[len(prefix) :]
-        err = self.proc.stderr.read()[-3000:]
+                return line
+        self.stderr.seek(0)
+        err = self.stderr.read()[-3000:]
         raise RuntimeError(f"{self.side} worker {self.spec['kind']} died:\n{err}")
+
+    def window(self, config: dict, seconds: float) -> dict:
+        """One timed window of ``config``: the worker's counts (``compare_common.serve``)."""
+        self.proc.stdin.write(json.dumps({"config": config, "seconds": seconds}) + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self._line("{"))
 
     def close(self) -> None:
         self.proc.stdin.close()
         self.proc.wait(timeout=120)
-
-
-def _window(worker: Worker, config: dict, seconds: float) -> dict:
-    worker.proc.stdin.write(json.dumps({"config": config, "seconds": seconds}) + "\n")
-    worker.proc.stdin.flush()
-    for line in worker.proc.stdout:
-        if line.startswith("{"):
-            return json.loads(line)
-    err = worker.proc.stderr.read()[-3000:]
-    raise RuntimeError(f"{worker.side} worker {worker.spec['kind']} died:\n{err}")
+        self.stderr.close()
 
 
 def measure(kind: str, specs: dict, configs: list[dict], windows: int, seconds: float) -> dict:
@@ -481,7 +437,7 @@ def measure(kind: str, specs: dict, configs: list[dict], windows: int, seconds: 
             for w in range(windows):
                 order = list(workers) if w % 2 == 0 else list(workers)[::-1]
                 for side in order:
-                    samples[side].append(_window(workers[side], config, seconds))
+                    samples[side].append(workers[side].window(config, seconds))
             row = {"config": config}
             for side, rows in samples.items():
                 row[side] = {

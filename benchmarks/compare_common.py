@@ -30,8 +30,8 @@ def peak_rss_mb() -> float:
 
 
 def serve(workload) -> None:
-    """Run ``workload`` (``.info``, ``.prepare(config)``, ``.step(config) -> units``) as a
-    worker of the window protocol over stdin/stdout."""
+    """Run ``workload`` (``.info``, ``.step(config) -> units``, optionally
+    ``.prepare(config)``) as a worker of the window protocol over stdin/stdout."""
     info = {**getattr(workload, "info", {}), "rss_at_ready_mb": peak_rss_mb()}
     print("ready " + json.dumps(info), flush=True)
     prepared = set()
@@ -40,7 +40,8 @@ def serve(workload) -> None:
         config, seconds = request["config"], float(request["seconds"])
         key = json.dumps(config, sort_keys=True)
         if key not in prepared:
-            workload.prepare(config)
+            if hasattr(workload, "prepare"):
+                workload.prepare(config)
             workload.step(config)  # warm-up: traces, compiles, caches
             prepared.add(key)
         units, steps = 0.0, 0

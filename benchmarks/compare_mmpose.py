@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import os
 import sys
@@ -65,14 +66,10 @@ class Predict:
         self.images = [cv2.imread(path) for path in spec["images"]]
         self.boxes = [np.asarray(b, np.float32) for b in spec["boxes"]]
         self.info = {"flip_test": bool(cfg.model.test_cfg.get("flip_test", False))}
-        self.next = 0
-
-    def prepare(self, config):
-        pass
+        self.order = itertools.cycle(range(len(self.images)))
 
     def step(self, config):
-        i = self.next % len(self.images)
-        self.next += 1
+        i = next(self.order)
         inference_topdown(self.model, self.images[i], self.boxes[i])
         return 1
 
@@ -100,16 +97,12 @@ class InputPath:
     def __init__(self, spec):
         cfg = load_config(spec["config"])
         self.dataset = _dataset(cfg, spec["ann_file"], spec["image_dir"], cfg.train_pipeline)
-        self.per_step, self.next = 32, 0
+        self.per_step, self.order = 32, itertools.cycle(range(len(self.dataset)))
         self.info = {"instances": len(self.dataset)}
-
-    def prepare(self, config):
-        pass
 
     def step(self, config):
         for _ in range(self.per_step):
-            self.dataset[self.next % len(self.dataset)]
-            self.next += 1
+            self.dataset[next(self.order)]
         return self.per_step
 
 
@@ -129,9 +122,6 @@ class TrainStep:
         samples = [dataset[i % len(dataset)] for i in range(spec["batch"])]
         self.batch = pseudo_collate(samples)
         self.info = {"optimizer": cfg.optim_wrapper.optimizer.type}
-
-    def prepare(self, config):
-        pass
 
     def step(self, config):
         self.model.train_step(copy.copy(self.batch), self.optim_wrapper)
@@ -163,9 +153,6 @@ class Evaluate:
         self.metric_cls = CocoMetric
         self.info = {"instances": len(self.image_ids)}
         self.last = {}
-
-    def prepare(self, config):
-        pass
 
     def step(self, config):
         metric = self.metric_cls(ann_file=self.ann_file)
@@ -210,9 +197,6 @@ class Sgemm:
         self.n = spec.get("n", 2048)
         self.a, self.b = torch.rand(self.n, self.n), torch.rand(self.n, self.n)
         self.info = {}
-
-    def prepare(self, config):
-        pass
 
     def step(self, config):
         torch.mm(self.a, self.b)

@@ -154,18 +154,7 @@ def fit(
     write_dir = prepare_work_dir(recipe, chief)
     run = build_run(recipe, info, strategy, write_dir)
     restore_or_initialise(run)
-    train_step = make_train_step(
-        strategy,
-        run.stages_model,
-        run.optimizer,
-        make_training_codecs(recipe),
-        tuple(recipe.codec.input_size),
-        cfg.batch_size,
-        jit_compile=use_xla("train_step", cfg.jit_compile),
-        jit_augment=use_xla("augment"),
-        losses=stage_losses(recipe.model.head, len(run.stages_model.outputs)),
-        pixel_transforms=recipe.data.pixel_transforms,
-    )
+    train_step = recipe_train_step(run, strategy)
     writer = tf.summary.create_file_writer(str(write_dir / "logs"))
     evaluator = (
         Evaluator(recipe, run.model, make_codec(recipe), recipe.dataset_info, progress=progress)
@@ -191,6 +180,51 @@ def fit(
     if not chief:
         shutil.rmtree(write_dir, ignore_errors=True)
     return {**metrics, "best": float(run.best_metric.numpy())}
+
+
+def recipe_train_step(run: TrainingRun, strategy: tf.distribute.Strategy):
+    """``make_train_step`` as ``run``'s recipe says: its training codecs, stage losses, pixel
+    transforms and global batch, compiled as ``kpose.devices`` chooses (the step ``fit``
+    trains with)."""
+    recipe = run.recipe
+    return make_train_step(
+        strategy,
+        run.stages_model,
+        run.optimizer,
+        make_training_codecs(recipe),
+        tuple(recipe.codec.input_size),
+        recipe.train.batch_size,
+        jit_compile=use_xla("train_step", recipe.train.jit_compile),
+        jit_augment=use_xla("augment"),
+        losses=stage_losses(recipe.model.head, len(run.stages_model.outputs)),
+        pixel_transforms=recipe.data.pixel_transforms,
+    )
+
+
+def recipe_train_dataset(
+    recipe: Recipe,
+    info: DatasetInfo,
+    batch_size: int,
+    epoch: int,
+    *,
+    skip_batches: int = 0,
+    input_context: tf.distribute.InputContext | None = None,
+) -> tf.data.Dataset:
+    """``pipeline.train_dataset`` of ``recipe``'s training records for ``epoch`` (seeded with
+    ``train.seed``), batches of ``batch_size``, keypoints as ``info``'s."""
+    return pipeline.train_dataset(
+        recipe.data.root,
+        recipe.data.train_split,
+        recipe.data,
+        info,
+        tuple(recipe.codec.input_size),
+        batch_size,
+        seed=recipe.train.seed,
+        epoch=epoch,
+        skip_batches=skip_batches,
+        input_context=input_context,
+        use_udp=recipe.use_udp_warp,
+    )
 
 
 def prepare_work_dir(recipe: Recipe, chief: bool) -> Path:
@@ -337,19 +371,14 @@ def train_epoch(
     recipe, cfg = run.recipe, run.recipe.train
 
     def dataset_fn(ctx):
-        return pipeline.train_dataset(
-            recipe.data.root,
-            recipe.data.train_split,
-            recipe.data,
+        return recipe_train_dataset(
+            recipe,
             run.info,
-            tuple(recipe.codec.input_size),
             ctx.get_per_replica_batch_size(cfg.batch_size),
-            seed=cfg.seed,
-            epoch=epoch,
+            epoch,
             # each input pipeline feeds num_replicas / num_pipelines replicas per step
             skip_batches=done * (ctx.num_replicas_in_sync // ctx.num_input_pipelines),
             input_context=ctx,
-            use_udp=recipe.use_udp_warp,
         )
 
     if strategy.num_replicas_in_sync == 1 and is_local(strategy):

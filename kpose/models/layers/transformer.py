@@ -32,9 +32,8 @@ class LayerNormalization(keras.layers.LayerNormalization):
     def call(self, inputs):
         rank = len(inputs.shape)
         last = [int(a) % rank for a in np.ravel(self.axis)] == [rank - 1]
-        if not last or self.rms_scaling or not (self.scale and self.center):
-            return super().call(inputs)
-        if inputs.dtype != "float32" or self.compute_dtype != "float32":
+        float32 = inputs.dtype == "float32" and self.compute_dtype == "float32"
+        if not (last and float32 and self.scale and self.center) or self.rms_scaling:
             return super().call(inputs)
         mean = tf.reduce_mean(inputs, axis=-1, keepdims=True)
         centred = inputs - mean
